@@ -1,0 +1,1 @@
+"""HTTP API, settings and the consent command line."""

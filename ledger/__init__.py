@@ -1,0 +1,1 @@
+"""Chain backends, deployment, typed contract clients and intents."""

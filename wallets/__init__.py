@@ -1,0 +1,1 @@
+"""Client-side keys, keystores, record encryption, key wrapping and intent signing."""
