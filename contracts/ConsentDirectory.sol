@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IConsentDirectory} from "./interfaces/IConsentDirectory.sol";
+import {SignedIntents} from "./SignedIntents.sol";
+
+/**
+ * @title ConsentDirectory
+ * @dev The district's data-governance registry. The admin (`DEFAULT_ADMIN_ROLE`, the
+ * data-governance office) registers departments and grants roles through signed
+ * intents that any relayer may submit, and defines fields and purposes directly.
+ */
+contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    bytes32 public constant DEPARTMENT_ROLE = keccak256("DEPARTMENT_ROLE");
+    bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
+    bytes32 public constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
+    bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
+
+    bytes32 public constant REGISTER_DEPARTMENT_TYPEHASH =
+        keccak256(
+            "RegisterDepartment(address department,string name,string code,bytes encryptionKey,uint256 nonce,uint256 deadline)"
+        );
+    bytes32 public constant GRANT_ROLE_TYPEHASH =
+        keccak256("GrantRole(bytes32 role,address account,bytes32[] fields,uint256 nonce,uint256 deadline)");
+    bytes32 public constant ATTEST_TYPEHASH =
+        keccak256(
+            "Attest(address issuer,address resident,bytes32 field,bytes32 commitment,uint64 issuedAt,uint64 expiresAt)"
+        );
+
+    struct Trust {
+        uint64 since;
+        uint64 until;
+    }
+
+    mapping(address department => Department) private _departments;
+    address[] private _departmentList;
+    mapping(bytes32 field => bool) private _isField;
+    bytes32[] private _fieldList;
+    mapping(bytes32 purpose => bool) private _isPurpose;
+    bytes32[] private _purposeList;
+    mapping(address issuer => mapping(bytes32 field => Trust)) private _trust;
+
+    /**
+     * @dev Makes `admin` the governance admin and `relayer` the first relayer, and seeds
+     * the schema.
+     */
+    constructor(address admin, address relayer, bytes32[] memory fields, bytes32[] memory purposes) {
+        if (admin == address(0) || relayer == address(0)) revert ConsentDirectoryZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(RELAYER_ROLE, relayer);
+        for (uint256 i = 0; i < fields.length; ++i) _defineField(fields[i]);
+        for (uint256 i = 0; i < purposes.length; ++i) _definePurpose(purposes[i]);
+    }
+
+    // ---------------------------------------------------------------- signed intents
+
+    /**
+     * @notice Registers a department, its name, code and HPKE public key, and grants it
+     * `DEPARTMENT_ROLE`.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
+     * - `department` is non-zero and not yet registered; `code` and `encryptionKey` are
+     *   non-empty.
+     *
+     * Emits a {DepartmentRegistered} event.
+     */
+    function registerDepartment(RegisterDepartment calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                REGISTER_DEPARTMENT_TYPEHASH,
+                intent.department,
+                keccak256(bytes(intent.name)),
+                keccak256(bytes(intent.code)),
+                keccak256(intent.encryptionKey),
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
+        if (intent.department == address(0)) revert ConsentDirectoryZeroAddress();
+        if (bytes(intent.code).length == 0 || intent.encryptionKey.length == 0) {
+            revert ConsentDirectoryInvalidDepartment(intent.department);
+        }
+        Department storage department = _departments[intent.department];
+        if (department.registered) revert ConsentDirectoryDepartmentExists(intent.department);
+        department.name = intent.name;
+        department.code = intent.code;
+        department.encryptionKey = intent.encryptionKey;
+        department.registered = true;
+        department.active = true;
+        _departmentList.push(intent.department);
+        _grantRole(DEPARTMENT_ROLE, intent.department);
+        emit DepartmentRegistered(intent.department, admin, intent.name, intent.code, intent.encryptionKey);
+    }
+
+    /**
+     * @notice Grants `role` (registrar, issuer, auditor or relayer) to `account`; an
+     * issuer becomes trusted for `fields` from this block on.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is by an admin of `role`, unexpired, nonce
+     *   unused;
+     * - `role` is not the admin or department role (departments are registered);
+     * - `fields` is non-empty, strictly ascending and defined for an issuer, and empty
+     *   otherwise.
+     *
+     * Emits a {RoleGranted} event if the role is new, and an {IssuerTrusted} event per field.
+     */
+    function assignRole(GrantRole calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                GRANT_ROLE_TYPEHASH,
+                intent.role,
+                intent.account,
+                _hashArray(intent.fields),
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(getRoleAdmin(intent.role), admin);
+        if (intent.account == address(0)) revert ConsentDirectoryZeroAddress();
+        bytes32 role = intent.role;
+        if (role != REGISTRAR_ROLE && role != ISSUER_ROLE && role != AUDITOR_ROLE && role != RELAYER_ROLE) {
+            revert ConsentDirectoryUnsupportedRole(role);
+        }
+        if (role == ISSUER_ROLE) {
+            _checkFields(intent.fields);
+            uint64 since = uint64(block.timestamp);
+            for (uint256 i = 0; i < intent.fields.length; ++i) {
+                _trust[intent.account][intent.fields[i]] = Trust(since, 0);
+                emit IssuerTrusted(intent.account, intent.fields[i], since);
+            }
+        } else if (intent.fields.length != 0) {
+            revert ConsentDirectoryUnexpectedFields(role);
+        }
+        _grantRole(role, intent.account);
+    }
+
+    /**
+     * @notice Submits many {registerDepartment} intents; each bad one is refused on its own.
+     *
+     * Emits an {IntentRejected} event for each refused intent.
+     */
+    function registerDepartmentBatch(RegisterDepartment[] calldata intents, bytes[] calldata signatures)
+        external
+        onlyRelayer
+    {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.registerDepartment(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(REGISTER_DEPARTMENT_TYPEHASH, i, reason);
+            }
+        }
+    }
+
+    /**
+     * @notice Submits many {assignRole} intents; each bad one is refused on its own.
+     *
+     * Emits an {IntentRejected} event for each refused intent.
+     */
+    function assignRoleBatch(GrantRole[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.assignRole(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(GRANT_ROLE_TYPEHASH, i, reason);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /**
+     * @notice Adds fields to the schema.
+     *
+     * Requirements: the caller is the admin; each field is a valid, new name.
+     *
+     * Emits a {FieldDefined} event per field.
+     */
+    function defineFields(bytes32[] calldata fields) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        for (uint256 i = 0; i < fields.length; ++i) _defineField(fields[i]);
+    }
+
+    /**
+     * @notice Adds purpose codes.
+     *
+     * Requirements: the caller is the admin; each purpose is a valid, new name.
+     *
+     * Emits a {PurposeDefined} event per purpose.
+     */
+    function definePurposes(bytes32[] calldata purposes) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        for (uint256 i = 0; i < purposes.length; ++i) _definePurpose(purposes[i]);
+    }
+
+    /**
+     * @notice Suspends (`active` false) or reinstates a department. A suspended department
+     * can neither request nor be granted access, and its queries are denied `not_granted`.
+     *
+     * Requirements: the caller is the admin; the department is registered.
+     *
+     * Emits a {DepartmentActivationChanged} event if the state changed.
+     */
+    function setDepartmentActive(address department, bool active) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        Department storage entry = _departments[department];
+        if (!entry.registered) revert ConsentDirectoryUnknownDepartment(department);
+        if (entry.active == active) return;
+        entry.active = active;
+        emit DepartmentActivationChanged(department, active);
+    }
+
+    /**
+     * @notice Ends the trust in `issuer` for `fields` from this block on; attestations
+     * issued before stay verifiable as of their issue time.
+     *
+     * Requirements: the caller is the admin.
+     *
+     * Emits an {IssuerDistrusted} event per field that was trusted.
+     */
+    function distrustIssuer(address issuer, bytes32[] calldata fields) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint64 until = uint64(block.timestamp);
+        for (uint256 i = 0; i < fields.length; ++i) {
+            Trust storage trust = _trust[issuer][fields[i]];
+            if (trust.since != 0 && trust.until == 0) {
+                trust.until = until;
+                emit IssuerDistrusted(issuer, fields[i], until);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice A department's directory entry (empty and `registered` false if unknown).
+    function department(address account) external view returns (Department memory) {
+        return _departments[account];
+    }
+
+    /// @notice Every registered department, in registration order.
+    function departments() external view returns (address[] memory) {
+        return _departmentList;
+    }
+
+    /// @inheritdoc IConsentDirectory
+    function isActiveDepartment(address account) external view returns (bool) {
+        return _departments[account].active;
+    }
+
+    /// @inheritdoc IConsentDirectory
+    function departmentStatus(address account) external view returns (bool registered, bool active) {
+        Department storage entry = _departments[account];
+        return (entry.registered, entry.active);
+    }
+
+    /// @notice The schema's field ids, in definition order.
+    function fields() external view returns (bytes32[] memory) {
+        return _fieldList;
+    }
+
+    /// @notice The purpose codes, in definition order.
+    function purposes() external view returns (bytes32[] memory) {
+        return _purposeList;
+    }
+
+    function isField(bytes32 field) external view returns (bool) {
+        return _isField[field];
+    }
+
+    function isPurpose(bytes32 purpose) external view returns (bool) {
+        return _isPurpose[purpose];
+    }
+
+    /// @inheritdoc IConsentDirectory
+    function isTrustedIssuer(address issuer, bytes32 field, uint64 at) public view returns (bool) {
+        Trust memory trust = _trust[issuer][field];
+        return trust.since != 0 && trust.since <= at && (trust.until == 0 || at < trust.until);
+    }
+
+    /// @notice When `issuer` became trusted for `field` and when that ended (0: not yet).
+    function issuerTrust(address issuer, bytes32 field) external view returns (uint64 since, uint64 until) {
+        Trust memory trust = _trust[issuer][field];
+        return (trust.since, trust.until);
+    }
+
+    /**
+     * @notice Reverts unless `fields` is a non-empty, strictly ascending list of defined
+     * fields and `purpose` is defined.
+     */
+    function checkScope(bytes32[] calldata fieldIds, bytes32 purpose) external view {
+        _checkFields(fieldIds);
+        if (!_isPurpose[purpose]) revert ConsentDirectoryUnknownPurpose(purpose);
+    }
+
+    /// @notice The EIP-712 digest of an attestation under this contract's domain.
+    function hashAttest(Attest calldata attest) public view returns (bytes32) {
+        return
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        ATTEST_TYPEHASH,
+                        attest.issuer,
+                        attest.resident,
+                        attest.field,
+                        attest.commitment,
+                        attest.issuedAt,
+                        attest.expiresAt
+                    )
+                )
+            );
+    }
+
+    /**
+     * @notice Whether `signature` is `attest.issuer`'s over `attest` and that issuer was
+     * trusted for the field when it issued the attestation. Expiry is the reader's to judge.
+     */
+    function verifyAttestation(Attest calldata attest, bytes calldata signature) external view returns (bool) {
+        (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecoverCalldata(hashAttest(attest), signature);
+        return
+            error == ECDSA.RecoverError.NoError &&
+            signer == attest.issuer &&
+            isTrustedIssuer(attest.issuer, attest.field, attest.issuedAt);
+    }
+
+    /// @inheritdoc IConsentDirectory
+    function hasRole(
+        bytes32 role,
+        address account
+    ) public view override(AccessControl, IConsentDirectory) returns (bool) {
+        return super.hasRole(role, account);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _isRelayer(address account) internal view override returns (bool) {
+        return hasRole(RELAYER_ROLE, account);
+    }
+
+    function _requireSignerRole(bytes32 role, address signer) private view {
+        if (!hasRole(role, signer)) revert ConsentDirectoryUnauthorizedSigner(signer, role);
+    }
+
+    function _checkFields(bytes32[] calldata fieldIds) private view {
+        if (fieldIds.length == 0) revert ConsentDirectoryEmptyFields();
+        for (uint256 i = 0; i < fieldIds.length; ++i) {
+            if (i > 0 && fieldIds[i] <= fieldIds[i - 1]) revert ConsentDirectoryUnsortedFields(i);
+            if (!_isField[fieldIds[i]]) revert ConsentDirectoryUnknownField(fieldIds[i]);
+        }
+    }
+
+    function _defineField(bytes32 field) private {
+        _checkName(field);
+        if (_isField[field]) revert ConsentDirectoryFieldExists(field);
+        _isField[field] = true;
+        _fieldList.push(field);
+        emit FieldDefined(field);
+    }
+
+    function _definePurpose(bytes32 purpose) private {
+        _checkName(purpose);
+        if (_isPurpose[purpose]) revert ConsentDirectoryPurposeExists(purpose);
+        _isPurpose[purpose] = true;
+        _purposeList.push(purpose);
+        emit PurposeDefined(purpose);
+    }
+
+    /// @dev A name is printable ASCII without spaces, right-padded with zero bytes.
+    function _checkName(bytes32 name) private pure {
+        bool ended = false;
+        for (uint256 i = 0; i < 32; ++i) {
+            uint8 char = uint8(name[i]);
+            if (char == 0) {
+                ended = true;
+            } else if (ended || char < 0x21 || char > 0x7e) {
+                revert ConsentDirectoryInvalidName(name);
+            }
+        }
+        if (name[0] == 0) revert ConsentDirectoryInvalidName(name);
+    }
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/**
+ * @title IConsentLedger
+ * @dev Residents, their record commitments, access requests, consents and access records.
+ *
+ * IMPORTANT: nothing personal goes on chain. A resident is an address, a salted ID
+ * commitment and an encryption key; a record is a version and a Merkle root of
+ * ciphertext hashes; consents name field ids and purpose codes, never values.
+ *
+ * To keep a grant to one storage write, a consent's terms live in its
+ * {ConsentGranted} event; storage keeps a 192-bit digest of them beside the use count
+ * and the revocation flag, and {access} and {revoke} take the terms as calldata and
+ * check them against the digest.
+ */
+interface IConsentLedger {
+    /// @dev Signed by a registrar.
+    struct EnrollResident {
+        address resident;
+        bytes32 idCommitment;
+        bytes encryptionKey;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the resident.
+    struct CommitRecord {
+        address resident;
+        uint64 version;
+        bytes32 root;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the department. Its request id is the intent's EIP-712 digest.
+    struct AccessRequest {
+        address department;
+        address resident;
+        bytes32[] fields;
+        bytes32 purpose;
+        uint64 duration;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the resident. `fields` strictly ascending; `maxUses` 0 = unlimited;
+    /// valid while `validFrom <= block.timestamp < validUntil`; `requestId` 0 or a request
+    /// of this department to this resident.
+    struct Grant {
+        address resident;
+        address department;
+        bytes32[] fields;
+        bytes32 purpose;
+        uint64 validFrom;
+        uint64 validUntil;
+        uint32 maxUses;
+        bytes32 requestId;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the resident.
+    struct Revoke {
+        address resident;
+        uint256 consentId;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the department: read `fields` (strictly ascending) under `consentId`.
+    struct Access {
+        address department;
+        address resident;
+        uint256 consentId;
+        bytes32[] fields;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev The terms of a granted consent, as its {ConsentGranted} event carries them.
+    struct ConsentTerms {
+        address resident;
+        address department;
+        bytes32[] fields;
+        bytes32 purpose;
+        uint64 validFrom;
+        uint64 validUntil;
+        uint32 maxUses;
+    }
+
+    struct Resident {
+        bytes32 idCommitment;
+        bytes32 root;
+        uint64 version;
+    }
+
+    struct ConsentState {
+        bytes24 termsHash;
+        uint32 uses;
+        bool revoked;
+    }
+
+    error ConsentLedgerUnauthorizedSigner(address signer, bytes32 role);
+    error ConsentLedgerZeroAddress();
+    error ConsentLedgerResidentExists(address resident);
+    error ConsentLedgerIdCommitmentUsed(bytes32 idCommitment);
+    error ConsentLedgerInvalidIdCommitment();
+    error ConsentLedgerInvalidEncryptionKey();
+    error ConsentLedgerUnknownResident(address resident);
+    error ConsentLedgerStaleVersion(address resident, uint64 current, uint64 given);
+    error ConsentLedgerInvalidRoot();
+    error ConsentLedgerInactiveDepartment(address department);
+    error ConsentLedgerUnknownDepartment(address department);
+    error ConsentLedgerZeroDuration();
+    error ConsentLedgerInvalidWindow(uint64 validFrom, uint64 validUntil);
+    error ConsentLedgerUnknownRequest(bytes32 requestId);
+    error ConsentLedgerUnknownConsent(uint256 consentId);
+    error ConsentLedgerTermsMismatch(uint256 consentId);
+    error ConsentLedgerNotConsentResident(uint256 consentId, address resident);
+    error ConsentLedgerAlreadyRevoked(uint256 consentId);
+    error ConsentLedgerEmptyFields();
+    error ConsentLedgerUnsortedFields(uint256 index);
+
+    event ResidentEnrolled(
+        address indexed resident,
+        address indexed registrar,
+        bytes32 idCommitment,
+        bytes encryptionKey
+    );
+    event RecordCommitted(address indexed resident, uint64 version, bytes32 root);
+    event AccessRequested(
+        bytes32 indexed requestId,
+        address indexed department,
+        address indexed resident,
+        bytes32[] fields,
+        bytes32 purpose,
+        uint64 duration
+    );
+    event ConsentGranted(
+        uint256 indexed consentId,
+        address indexed resident,
+        address indexed department,
+        bytes32[] fields,
+        bytes32 purpose,
+        uint64 validFrom,
+        uint64 validUntil,
+        uint32 maxUses,
+        bytes32 requestId
+    );
+    event ConsentRevoked(uint256 indexed consentId, address indexed resident, address indexed department);
+    /// @dev `use` counts this consent's served accesses, starting at 1.
+    event AccessLogged(
+        uint256 indexed consentId,
+        address indexed resident,
+        address indexed department,
+        bytes32[] fields,
+        bytes32 purpose,
+        uint32 use
+    );
+    /// @dev `reason` is one of `unknown_consent`, `not_granted`, `revoked`, `not_yet_valid`,
+    /// `expired`, `uses_exhausted`, `field_not_in_scope` as right-padded ASCII.
+    event AccessDenied(
+        uint256 indexed consentId,
+        address indexed resident,
+        address indexed department,
+        bytes32[] fields,
+        bytes32 reason
+    );
+}

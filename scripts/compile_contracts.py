@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Compile the contracts from source and write the artifacts that ``ledger`` loads.
+
+One pinned solc (the version in ``contracts/package.json``), driven by py-solc-x with
+standard JSON. A native solc of that version is used where one is installed (on PATH or
+by py-solc-x); otherwise the npm ``solc`` package through ``scripts/solcjs-front``. All
+sources, OpenZeppelin included, go into the input by content, so both compilers see the
+same source units and produce the same bytecode.
+
+    python scripts/compile_contracts.py           # write ledger/artifacts/*.json
+    python scripts/compile_contracts.py --check   # exit 1 if the committed ones differ
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import posixpath
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import solcx
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS = ROOT / "contracts"
+NODE_MODULES = CONTRACTS / "node_modules"
+ARTIFACTS = ROOT / "ledger" / "artifacts"
+FRONT = ROOT / "scripts" / "solcjs-front"
+
+#: Contracts that get an artifact (deployable or loaded by the Python side).
+DEPLOYABLE = ("ConsentDirectory", "ConsentLedger")
+
+SETTINGS: dict[str, Any] = {
+    "optimizer": {"enabled": True, "runs": 200},
+    "viaIR": True,
+    "evmVersion": "cancun",
+    "metadata": {"bytecodeHash": "ipfs"},
+    "outputSelection": {
+        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+    },
+}
+
+_IMPORT = re.compile(r"""^\s*import\s+(?:[^'"]*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE)
+
+
+def pinned_version() -> str:
+    package = json.loads((CONTRACTS / "package.json").read_text())
+    return str(package["dependencies"]["solc"])
+
+
+def collect_sources() -> dict[str, dict[str, str]]:
+    """Every source unit reachable from ``contracts/*.sol``, keyed by its import name."""
+    roots = sorted(
+        p.relative_to(CONTRACTS).as_posix()
+        for p in CONTRACTS.rglob("*.sol")
+        if "node_modules" not in p.parts
+    )
+    sources: dict[str, dict[str, str]] = {}
+    pending = list(roots)
+    while pending:
+        unit = pending.pop()
+        if unit in sources:
+            continue
+        base = NODE_MODULES if unit.startswith("@") else CONTRACTS
+        text = (base / unit).read_text()
+        sources[unit] = {"content": text}
+        for target in _IMPORT.findall(text):
+            if target.startswith("."):
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
+            pending.append(target)
+    return dict(sorted(sources.items()))
+
+
+def find_solc(version: str) -> Path:
+    """A native solc of ``version`` if one is installed, else the solc-js front."""
+    candidates: list[Path] = []
+    native = shutil.which("solc")
+    if native:
+        candidates.append(Path(native))
+    try:
+        candidates.append(Path(solcx.get_executable(version)))
+    except Exception:  # noqa: BLE001 - py-solc-x raises several kinds for "not installed"
+        pass
+    for candidate in candidates:
+        try:
+            if str(solcx.wrapper.get_solc_version(candidate)) == version:
+                return candidate
+        except Exception:  # noqa: BLE001 - an unusable binary is simply skipped
+            continue
+    if not (NODE_MODULES / "solc").is_dir():
+        sys.exit("solc not found: run `npm ci` in contracts/ (or install solc " + version + ")")
+    return FRONT
+
+
+def compile_all() -> dict[str, dict[str, Any]]:
+    version = pinned_version()
+    solc = find_solc(version)
+    sources = collect_sources()
+    output = solcx.compile_standard(
+        {"language": "Solidity", "sources": sources, "settings": SETTINGS},
+        solc_binary=solc,
+    )
+    for error in output.get("errors", []):
+        if error["severity"] == "error":
+            sys.exit(error["formattedMessage"])
+    artifacts: dict[str, dict[str, Any]] = {}
+    for unit, contracts in output["contracts"].items():
+        for name, compiled in contracts.items():
+            if name not in DEPLOYABLE:
+                continue
+            artifacts[name] = {
+                "contractName": name,
+                "sourceName": unit,
+                "abi": compiled["abi"],
+                "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
+                "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+                "compiler": {"version": version, "settings": SETTINGS},
+            }
+    missing = set(DEPLOYABLE) - set(artifacts)
+    if missing:
+        sys.exit(f"contracts not produced by the compiler: {sorted(missing)}")
+    return artifacts
+
+
+def render(artifact: dict[str, Any]) -> str:
+    return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    args = parser.parse_args()
+    artifacts = compile_all()
+    stale = []
+    for name, artifact in artifacts.items():
+        path = ARTIFACTS / f"{name}.json"
+        text = render(artifact)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            size = (len(artifact["deployedBytecode"]) - 2) // 2
+            print(f"{name}: {size} bytes deployed (limit 24576)")
+    if stale:
+        print(
+            f"committed artifacts differ from a fresh compile: {stale}; "
+            "run python scripts/compile_contracts.py",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
