@@ -109,7 +109,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      * - `fields` is non-empty, strictly ascending and defined for an issuer, and empty
      *   otherwise.
      *
-     * Emits a {RoleGranted} event if the role is new, and an {IssuerTrusted} event per field.
+     * Emits a {RoleAssigned} event, a {RoleGranted} event if the role is new, and an
+     * {IssuerTrusted} event per field.
      */
     function assignRole(GrantRole calldata intent, bytes calldata signature) external onlyRelayer {
         bytes32 structHash = keccak256(
@@ -140,6 +141,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
             revert ConsentDirectoryUnexpectedFields(role);
         }
         _grantRole(role, intent.account);
+        emit RoleAssigned(role, intent.account, admin, intent.fields);
     }
 
     /**

@@ -69,6 +69,8 @@ interface IConsentDirectory {
         string code,
         bytes encryptionKey
     );
+    /// @dev A signed {GrantRole} took effect (whether or not `account` already held `role`).
+    event RoleAssigned(bytes32 indexed role, address indexed account, address indexed admin, bytes32[] fields);
     event DepartmentActivationChanged(address indexed department, bool active);
     event FieldDefined(bytes32 indexed field);
     event PurposeDefined(bytes32 indexed purpose);

@@ -1,0 +1,518 @@
+"""Typed clients for the two contracts: submit signed intents in batches, read state.
+
+Every write is a signed intent. :meth:`LedgerClient.submit` groups intents by type into
+the contracts' batch entry points and sends all the batches of a call in one block
+(per chunk of block gas); each intent comes back as an :class:`Outcome` carrying its
+primary event, or the contract's custom error decoded into the Python exception of the
+same name, and its receipt. A bad intent never takes the good ones of its batch down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3._utils.events import get_event_data
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import TxReceipt
+
+from ledger.artifacts import load_artifact
+from ledger.chain import Chain, TransactionSigner
+from ledger.deployment import Deployment
+from ledger.errors import ContractError, LedgerError, TransactionFailed
+from ledger.intents import INTENTS, role_id
+from ledger.revert import decode_revert
+
+#: Gas per block chunk: stays under the 30M block gas limit of eth-tester and anvil.
+_CHUNK_GAS = 24_000_000
+_BATCH_BASE_GAS = 80_000
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    """A consent's terms as its ``ConsentGranted`` event carries them; ``access`` and
+    ``revoke`` take them as calldata (storage keeps only their digest)."""
+
+    resident: str
+    department: str
+    fields: tuple[bytes, ...]
+    purpose: bytes
+    valid_from: int
+    valid_until: int
+    max_uses: int
+
+    @classmethod
+    def empty(cls) -> ConsentTerms:
+        """Placeholder terms for a consent id the chain does not know."""
+        zero = "0x" + "00" * 20
+        return cls(zero, zero, (), b"\0" * 32, 0, 0, 0)
+
+    @classmethod
+    def from_event(cls, args: Mapping[str, Any]) -> ConsentTerms:
+        return cls(
+            resident=to_checksum_address(args["resident"]),
+            department=to_checksum_address(args["department"]),
+            fields=tuple(bytes(f) for f in args["fields"]),
+            purpose=bytes(args["purpose"]),
+            valid_from=int(args["validFrom"]),
+            valid_until=int(args["validUntil"]),
+            max_uses=int(args["maxUses"]),
+        )
+
+    def as_abi(self) -> tuple[Any, ...]:
+        return (
+            to_checksum_address(self.resident),
+            to_checksum_address(self.department),
+            list(self.fields),
+            self.purpose,
+            self.valid_from,
+            self.valid_until,
+            self.max_uses,
+        )
+
+
+@dataclass(frozen=True)
+class SignedIntent:
+    """An EIP-712 message of type ``name`` and its 65-byte signature."""
+
+    name: str
+    message: Mapping[str, Any]
+    signature: bytes
+    terms: ConsentTerms | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in _ROUTES:
+            raise ValueError(f"{self.name!r} is not an on-chain intent")
+        if self.name in ("Revoke", "Access") and self.terms is None:
+            raise ValueError(f"a {self.name} intent needs the consent's terms")
+
+    def as_abi(self) -> tuple[Any, ...]:
+        return tuple(_abi_value(t, self.message[n]) for n, t in INTENTS[self.name].fields)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an intent's effect is recorded: transaction, block, time, log."""
+
+    tx_hash: str
+    block_number: int
+    block_timestamp: int
+    log_index: int | None
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    args: dict[str, Any]
+    address: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    intent: SignedIntent
+    receipt: Receipt
+    event: Event | None = None
+    error: ContractError | TransactionFailed | None = None
+    extra_events: tuple[Event, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> Event:
+        """The primary event, or raise the decoded error."""
+        if self.error is not None:
+            raise self.error
+        assert self.event is not None
+        return self.event
+
+
+@dataclass(frozen=True)
+class _Route:
+    contract: str
+    batch_function: str
+    events: tuple[str, ...]
+    gas: Callable[[SignedIntent], int]
+
+
+def _fields_gas(per_field: int, base: int) -> Callable[[SignedIntent], int]:
+    return lambda i: base + per_field * len(i.message.get("fields", ()))
+
+
+def _bytes_gas(i: SignedIntent) -> int:
+    size = sum(len(_as_bytes(i.message[k])) for k in ("name", "code", "encryptionKey"))
+    return 200_000 + 25_000 * (size // 32 + 3)
+
+
+_ROUTES: dict[str, _Route] = {
+    "RegisterDepartment": _Route(
+        "ConsentDirectory", "registerDepartmentBatch", ("DepartmentRegistered",), _bytes_gas
+    ),
+    "GrantRole": _Route(
+        "ConsentDirectory", "assignRoleBatch", ("RoleAssigned",), _fields_gas(30_000, 130_000)
+    ),
+    "EnrollResident": _Route(
+        "ConsentLedger", "enrollResidentBatch", ("ResidentEnrolled",), lambda i: 150_000
+    ),
+    "CommitRecord": _Route(
+        "ConsentLedger", "commitRecordBatch", ("RecordCommitted",), lambda i: 100_000
+    ),
+    "AccessRequest": _Route(
+        "ConsentLedger", "requestAccessBatch", ("AccessRequested",), _fields_gas(8_000, 110_000)
+    ),
+    "Grant": _Route("ConsentLedger", "grantBatch", ("ConsentGranted",), _fields_gas(8_000, 110_000)),
+    "Revoke": _Route(
+        "ConsentLedger", "revokeBatch", ("ConsentRevoked",), _fields_gas(3_000, 80_000)
+    ),
+    "Access": _Route(
+        "ConsentLedger",
+        "accessBatch",
+        ("AccessLogged", "AccessDenied"),
+        lambda i: 90_000 + 8_000 * (len(i.message["fields"]) + len(i.terms.fields if i.terms else ())),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DepartmentInfo:
+    address: str
+    name: str
+    code: str
+    encryption_key: bytes
+    registered: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class ResidentInfo:
+    address: str
+    id_commitment: bytes
+    root: bytes
+    version: int
+
+    @property
+    def enrolled(self) -> bool:
+        return self.id_commitment != b"\0" * 32
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    terms_hash: bytes
+    uses: int
+    revoked: bool
+
+    @property
+    def exists(self) -> bool:
+        return self.terms_hash != b"\0" * 24
+
+
+class LedgerClient:
+    """The contracts of one deployment on one chain, submitted to by one relayer."""
+
+    def __init__(self, chain: Chain, deployment: Deployment, relayer: TransactionSigner) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        self.relayer = relayer
+        w3 = chain.w3
+        self.directory: Contract = w3.eth.contract(
+            address=to_checksum_address(deployment.directory),
+            abi=load_artifact("ConsentDirectory").abi,
+        )
+        self.ledger: Contract = w3.eth.contract(
+            address=to_checksum_address(deployment.ledger),
+            abi=load_artifact("ConsentLedger").abi,
+        )
+        self._contracts = {"ConsentDirectory": self.directory, "ConsentLedger": self.ledger}
+        self._events: dict[str, dict[bytes, dict[str, Any]]] = {
+            to_checksum_address(deployment.directory): load_artifact(
+                "ConsentDirectory"
+            ).events_by_topic(),
+            to_checksum_address(deployment.ledger): load_artifact("ConsentLedger").events_by_topic(),
+        }
+
+    @property
+    def chain_id(self) -> int:
+        return self.chain.chain_id
+
+    def verifying_contract(self, intent_name: str) -> str:
+        """The address whose EIP-712 domain an intent of this type is signed for."""
+        return self._contracts[INTENTS[intent_name].contract].address
+
+    # ------------------------------------------------------------------ writes
+
+    def submit(self, intents: Sequence[SignedIntent]) -> list[Outcome]:
+        """Submit intents; one batch transaction per type, all in one block per gas chunk.
+
+        Outcomes come back in the order of ``intents``. Raises only when the chain
+        itself fails (:class:`ledger.errors.ChainUnavailable`, ``InvalidTransaction``).
+        """
+        outcomes: list[Outcome | None] = [None] * len(intents)
+        for chunk in self._chunks(intents):
+            txs = [self._batch_tx(name, [intents[i] for i in idx]) for name, idx in chunk]
+            try:
+                raws = self.relayer.sign_many(self.chain, txs)
+                receipts = self.chain.send_raw_transactions(raws)
+            except LedgerError:
+                self.relayer.resync()
+                raise
+            for (name, idx), receipt in zip(chunk, receipts, strict=True):
+                batch = [intents[i] for i in idx]
+                for i, outcome in zip(idx, self._outcomes(name, batch, receipt), strict=True):
+                    outcomes[i] = outcome
+        return [o for o in outcomes if o is not None]
+
+    def submit_one(self, intent: SignedIntent) -> Event:
+        """Submit one intent; its primary event, or raise the contract's decoded error."""
+        return self.submit([intent])[0].unwrap()
+
+    def transact(self, signer: TransactionSigner, contract: str, function: str, *args: Any) -> TxReceipt:
+        """A direct call by ``signer`` (the admin's functions): simulated first, so a
+        refusal raises the decoded error and sends nothing."""
+        fn = self._contracts[contract].functions[function](*args)
+        self._simulate(fn, signer.address)
+        raw = signer.sign(self.chain, {"to": fn.address, "data": fn._encode_transaction_data()})
+        try:
+            (receipt,) = self.chain.send_raw_transactions([raw])
+        except LedgerError:
+            signer.resync()
+            raise
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"{function} reverted in block {receipt['blockNumber']}")
+        return receipt
+
+    def simulate(self, contract: str, function: str, *args: Any, sender: str | None = None) -> Any:
+        """``eth_call`` a function as ``sender`` (default: the relayer); decoded errors raise."""
+        fn = self._contracts[contract].functions[function](*args)
+        return self._simulate(fn, sender or self.relayer.address)
+
+    # admin functions, signed by the admin's own key
+    def define_fields(self, admin: TransactionSigner, ids: Iterable[bytes]) -> TxReceipt:
+        return self.transact(admin, "ConsentDirectory", "defineFields", list(ids))
+
+    def define_purposes(self, admin: TransactionSigner, ids: Iterable[bytes]) -> TxReceipt:
+        return self.transact(admin, "ConsentDirectory", "definePurposes", list(ids))
+
+    def set_department_active(self, admin: TransactionSigner, department: str, active: bool) -> TxReceipt:
+        return self.transact(
+            admin, "ConsentDirectory", "setDepartmentActive", to_checksum_address(department), active
+        )
+
+    def distrust_issuer(self, admin: TransactionSigner, issuer: str, ids: Iterable[bytes]) -> TxReceipt:
+        return self.transact(
+            admin, "ConsentDirectory", "distrustIssuer", to_checksum_address(issuer), list(ids)
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def department(self, address: str) -> DepartmentInfo:
+        name, code, key, registered, active = self.directory.functions.department(
+            to_checksum_address(address)
+        ).call()
+        return DepartmentInfo(to_checksum_address(address), name, code, bytes(key), registered, active)
+
+    def departments(self) -> list[DepartmentInfo]:
+        return [self.department(a) for a in self.directory.functions.departments().call()]
+
+    def fields(self) -> list[bytes]:
+        return [bytes(f) for f in self.directory.functions.fields().call()]
+
+    def purposes(self) -> list[bytes]:
+        return [bytes(p) for p in self.directory.functions.purposes().call()]
+
+    def has_role(self, role: str, account: str, block: int | str = "latest") -> bool:
+        return bool(
+            self.directory.functions.hasRole(role_id(role), to_checksum_address(account)).call(
+                block_identifier=block
+            )
+        )
+
+    def is_trusted_issuer(self, issuer: str, field_id: bytes, at: int) -> bool:
+        return bool(
+            self.directory.functions.isTrustedIssuer(
+                to_checksum_address(issuer), field_id, at
+            ).call()
+        )
+
+    def verify_attestation(self, message: Mapping[str, Any], signature: bytes) -> bool:
+        args = tuple(_abi_value(t, message[n]) for n, t in INTENTS["Attest"].fields)
+        return bool(self.directory.functions.verifyAttestation(args, signature).call())
+
+    def resident(self, address: str) -> ResidentInfo:
+        commitment, root, version = self.ledger.functions.resident(to_checksum_address(address)).call()
+        return ResidentInfo(to_checksum_address(address), bytes(commitment), bytes(root), version)
+
+    def consent_state(self, consent_id: int, block: int | str = "latest") -> ConsentState:
+        terms_hash, uses, revoked = self.ledger.functions.consentState(consent_id).call(
+            block_identifier=block
+        )
+        return ConsentState(bytes(terms_hash), uses, revoked)
+
+    def consent_count(self) -> int:
+        return int(self.ledger.functions.consentCount().call())
+
+    def is_nonce_used(self, intent_name: str, signer: str, nonce: int) -> bool:
+        contract = self._contracts[INTENTS[intent_name].contract]
+        return bool(contract.functions.isNonceUsed(to_checksum_address(signer), nonce).call())
+
+    def next_nonce(self, intent_name: str, signer: str, word: int = 0) -> int:
+        """The lowest unused nonce of ``signer`` from ``word * 256`` on: nonces in one word
+        share a storage slot, so counting upwards keeps intents cheap."""
+        contract = self._contracts[INTENTS[intent_name].contract]
+        while True:
+            bits = contract.functions.nonceBitmap(to_checksum_address(signer), word).call()
+            if bits != (1 << 256) - 1:
+                bit = next(b for b in range(256) if not bits >> b & 1)
+                return word * 256 + bit
+            word += 1
+
+    def decode_log(self, log: Mapping[str, Any]) -> Event | None:
+        """Decode a log of either contract; ``None`` for anything else."""
+        table = self._events.get(to_checksum_address(log["address"]))
+        topics = log.get("topics") or []
+        if table is None or not topics:
+            return None
+        abi = table.get(bytes(topics[0]))
+        if abi is None:
+            return None
+        data = get_event_data(self.chain.w3.codec, abi, log)  # type: ignore[arg-type]
+        return Event(
+            name=data["event"],
+            args={k: _plain(v) for k, v in data["args"].items()},
+            address=to_checksum_address(log["address"]),
+            log_index=int(log["logIndex"]),
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _chunks(self, intents: Sequence[SignedIntent]) -> list[list[tuple[str, list[int]]]]:
+        """Group intent indexes by type (first-seen order), cut so each block fits the gas."""
+        chunks: list[list[tuple[str, list[int]]]] = []
+        current: dict[str, list[int]] = {}
+        used = 0
+        for i, intent in enumerate(intents):
+            gas = _ROUTES[intent.name].gas(intent)
+            extra = gas + (0 if intent.name in current else _BATCH_BASE_GAS)
+            if used + extra > _CHUNK_GAS and current:
+                chunks.append(list(current.items()))
+                current, used = {}, 0
+                extra = gas + _BATCH_BASE_GAS
+            current.setdefault(intent.name, []).append(i)
+            used += extra
+        if current:
+            chunks.append(list(current.items()))
+        return chunks
+
+    def _batch_tx(self, name: str, batch: list[SignedIntent]) -> dict[str, Any]:
+        route = _ROUTES[name]
+        args: list[Any] = [[i.as_abi() for i in batch], [i.signature for i in batch]]
+        if name in ("Revoke", "Access"):
+            args.append([i.terms.as_abi() for i in batch if i.terms is not None])
+        fn = self._contracts[route.contract].functions[route.batch_function](*args)
+        gas = _BATCH_BASE_GAS + sum(route.gas(i) for i in batch)
+        return {"to": fn.address, "data": fn._encode_transaction_data(), "gas": gas}
+
+    def _outcomes(self, name: str, batch: list[SignedIntent], receipt: TxReceipt) -> list[Outcome]:
+        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        block_number = int(receipt["blockNumber"])
+        timestamp = int(self.chain.w3.eth.get_block(block_number)["timestamp"])
+        if receipt["status"] != 1:
+            failure = TransactionFailed(f"{name} batch transaction {tx_hash} reverted")
+            base = Receipt(tx_hash, block_number, timestamp, None)
+            return [Outcome(intent, base, error=failure) for intent in batch]
+        primary = _ROUTES[name].events
+        results: list[Outcome | None] = [None] * len(batch)
+        pending: list[Event] = []
+        cursor = 0
+        for log in receipt["logs"]:
+            event = self.decode_log(log)
+            if event is None:
+                continue
+            if event.name == "IntentRejected":
+                index = int(event.args["index"])
+                results[index] = Outcome(
+                    batch[index],
+                    Receipt(tx_hash, block_number, timestamp, event.log_index),
+                    event=event,
+                    error=decode_revert(event.args["reason"]),
+                )
+                cursor, pending = index + 1, []
+            elif event.name in primary:
+                results[cursor] = Outcome(
+                    batch[cursor],
+                    Receipt(tx_hash, block_number, timestamp, event.log_index),
+                    event=event,
+                    extra_events=tuple(pending),
+                )
+                cursor, pending = cursor + 1, []
+            else:
+                pending.append(event)
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            raise TransactionFailed(f"{name} batch {tx_hash}: no outcome logged for intents {missing}")
+        return [r for r in results if r is not None]
+
+    def _simulate(self, fn: Any, sender: str) -> Any:
+        try:
+            return fn.call({"from": sender})
+        except ContractCustomError as exc:
+            raise decode_revert(_revert_bytes(exc)) from exc
+        except ContractLogicError as exc:
+            data = _revert_bytes(exc)
+            raise (decode_revert(data) if data else TransactionFailed(str(exc))) from exc
+
+
+def _revert_bytes(exc: Exception) -> bytes:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    return b""
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:]) if value.startswith("0x") else value.encode()
+    raise TypeError(f"expected bytes or 0x-hex, got {type(value).__name__}")
+
+
+def _abi_value(abi_type: str, value: Any) -> Any:
+    """Normalise a JSON-ish message value (0x-hex, checksummed or not) for web3's encoder."""
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type == "bytes32[]":
+        return [_as_bytes(v) for v in value]
+    if abi_type.startswith("bytes"):
+        return _as_bytes(value)
+    if abi_type == "string":
+        return str(value)
+    if isinstance(value, str):
+        return int(value, 0)
+    return int(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return value
+
+
+__all__ = [
+    "ConsentState",
+    "ConsentTerms",
+    "DepartmentInfo",
+    "Event",
+    "LedgerClient",
+    "Outcome",
+    "Receipt",
+    "ResidentInfo",
+    "SignedIntent",
+]
