@@ -309,61 +309,57 @@ class LedgerClient:
     # ------------------------------------------------------------------ reads
 
     def department(self, address: str) -> DepartmentInfo:
-        name, code, key, registered, active = self.directory.functions.department(
+        name, code, key, registered, active = self._read(self.directory.functions.department(
             to_checksum_address(address)
-        ).call()
+        ))
         return DepartmentInfo(to_checksum_address(address), name, code, bytes(key), registered, active)
 
     def departments(self) -> list[DepartmentInfo]:
-        return [self.department(a) for a in self.directory.functions.departments().call()]
+        return [self.department(a) for a in self._read(self.directory.functions.departments())]
 
     def fields(self) -> list[bytes]:
-        return [bytes(f) for f in self.directory.functions.fields().call()]
+        return [bytes(f) for f in self._read(self.directory.functions.fields())]
 
     def purposes(self) -> list[bytes]:
-        return [bytes(p) for p in self.directory.functions.purposes().call()]
+        return [bytes(p) for p in self._read(self.directory.functions.purposes())]
 
     def has_role(self, role: str, account: str, block: int | str = "latest") -> bool:
         return bool(
-            self.directory.functions.hasRole(role_id(role), to_checksum_address(account)).call(
-                block_identifier=block
-            )
+            self._read(self.directory.functions.hasRole(role_id(role), to_checksum_address(account)), block)
         )
 
     def is_trusted_issuer(self, issuer: str, field_id: bytes, at: int) -> bool:
         return bool(
-            self.directory.functions.isTrustedIssuer(
+            self._read(self.directory.functions.isTrustedIssuer(
                 to_checksum_address(issuer), field_id, at
-            ).call()
+            ))
         )
 
     def verify_attestation(self, message: Mapping[str, Any], signature: bytes) -> bool:
         args = tuple(_abi_value(t, message[n]) for n, t in INTENTS["Attest"].fields)
-        return bool(self.directory.functions.verifyAttestation(args, signature).call())
+        return bool(self._read(self.directory.functions.verifyAttestation(args, signature)))
 
     def resident(self, address: str) -> ResidentInfo:
-        commitment, root, version = self.ledger.functions.resident(to_checksum_address(address)).call()
+        commitment, root, version = self._read(self.ledger.functions.resident(to_checksum_address(address)))
         return ResidentInfo(to_checksum_address(address), bytes(commitment), bytes(root), version)
 
     def consent_state(self, consent_id: int, block: int | str = "latest") -> ConsentState:
-        terms_hash, uses, revoked = self.ledger.functions.consentState(consent_id).call(
-            block_identifier=block
-        )
+        terms_hash, uses, revoked = self._read(self.ledger.functions.consentState(consent_id), block)
         return ConsentState(bytes(terms_hash), uses, revoked)
 
     def consent_count(self) -> int:
-        return int(self.ledger.functions.consentCount().call())
+        return int(self._read(self.ledger.functions.consentCount()))
 
     def is_nonce_used(self, intent_name: str, signer: str, nonce: int) -> bool:
         contract = self._contracts[INTENTS[intent_name].contract]
-        return bool(contract.functions.isNonceUsed(to_checksum_address(signer), nonce).call())
+        return bool(self._read(contract.functions.isNonceUsed(to_checksum_address(signer), nonce)))
 
     def next_nonce(self, intent_name: str, signer: str, word: int = 0) -> int:
         """The lowest unused nonce of ``signer`` from ``word * 256`` on: nonces in one word
         share a storage slot, so counting upwards keeps intents cheap."""
         contract = self._contracts[INTENTS[intent_name].contract]
         while True:
-            bits = contract.functions.nonceBitmap(to_checksum_address(signer), word).call()
+            bits = self._read(contract.functions.nonceBitmap(to_checksum_address(signer), word))
             if bits != (1 << 256) - 1:
                 bit = next(b for b in range(256) if not bits >> b & 1)
                 return word * 256 + bit
@@ -454,6 +450,10 @@ class LedgerClient:
         if missing:
             raise TransactionFailed(f"{name} batch {tx_hash}: no outcome logged for intents {missing}")
         return [r for r in results if r is not None]
+
+    def _read(self, fn: Any, block: int | str = "latest") -> Any:
+        # eth-tester insists on a sender even for views; any address will do.
+        return fn.call({"from": self.relayer.address}, block_identifier=block)
 
     def _simulate(self, fn: Any, sender: str) -> Any:
         try:

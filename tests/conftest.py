@@ -1,0 +1,247 @@
+"""Shared fixtures: a deployed system on a fresh embedded chain or on one session anvil.
+
+The ``system`` fixture runs every test that uses it twice, once per backend, so the
+contract suite proves the same behaviour on py-evm and on a real JSON-RPC node.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain import Chain, TransactionSigner
+from ledger.chain.anvil import AnvilNode, find_anvil_binary
+from ledger.chain.embedded import EmbeddedChain
+from ledger.chain.rpc import RpcChain
+from ledger.client import ConsentTerms, Event, LedgerClient, Outcome, SignedIntent
+from ledger.deployment import deploy
+from ledger.errors import ChainUnavailable
+from ledger.intents import name_to_bytes32, role_id
+from wallets.signing import sign_intent
+
+ETHER = 10**18
+ZERO32 = b"\0" * 32
+
+
+def b32(name: str) -> bytes:
+    return name_to_bytes32(name)
+
+
+def fields(*names: str) -> list[bytes]:
+    """Field ids in the strictly ascending order the contracts require."""
+    return sorted(b32(n) for n in names)
+
+
+@pytest.fixture(scope="session")
+def anvil_node_url() -> Iterator[str]:
+    url = os.environ.get("CONSENT_TEST_ANVIL_URL")
+    if url:
+        yield url
+        return
+    try:
+        find_anvil_binary()
+    except ChainUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    with AnvilNode() as node:
+        yield node.url
+
+
+@pytest.fixture(params=["embedded", "anvil"])
+def any_chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
+    if request.param == "embedded":
+        backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
+    else:
+        backend = RpcChain(request.getfixturevalue("anvil_node_url"))
+    with backend:
+        yield backend
+
+
+@dataclass
+class System:
+    """A deployed ledger with a cast of funded actors and helpers to sign as them."""
+
+    chain: Chain
+    client: LedgerClient
+    relayer: TransactionSigner
+    admin: LocalAccount
+    registrar: LocalAccount
+    issuer: LocalAccount
+    departments: list[LocalAccount]
+    residents: list[LocalAccount]
+    _nonce: int = field(default=1_000)
+
+    @property
+    def dept(self) -> LocalAccount:
+        return self.departments[0]
+
+    @property
+    def resident(self) -> LocalAccount:
+        return self.residents[0]
+
+    def now(self) -> int:
+        return self.chain.latest_timestamp()
+
+    def nonce(self) -> int:
+        self._nonce += 1
+        return self._nonce
+
+    def sign(
+        self,
+        name: str,
+        signer: LocalAccount,
+        message: Mapping[str, Any],
+        terms: ConsentTerms | None = None,
+        *,
+        chain_id: int | None = None,
+        verifying_contract: str | None = None,
+    ) -> SignedIntent:
+        full = {"nonce": self.nonce(), "deadline": self.now() + 3600, **message}
+        if name == "Attest":
+            full.pop("nonce"), full.pop("deadline")
+        signature = sign_intent(
+            signer.key,
+            name,
+            full,
+            chain_id=chain_id or self.chain.chain_id,
+            verifying_contract=verifying_contract or self.client.verifying_contract(name),
+        )
+        return SignedIntent(name, full, signature, terms)
+
+    def submit(self, *intents: SignedIntent) -> list[Outcome]:
+        return self.client.submit(list(intents))
+
+    def one(self, intent: SignedIntent) -> Event:
+        return self.client.submit_one(intent)
+
+    # --- common intents --------------------------------------------------------
+
+    def grant_intent(
+        self,
+        resident: LocalAccount | None = None,
+        department: LocalAccount | None = None,
+        names: tuple[str, ...] = ("income", "name"),
+        **overrides: Any,
+    ) -> SignedIntent:
+        resident = resident or self.resident
+        department = department or self.dept
+        now = self.now()
+        message = {
+            "resident": resident.address,
+            "department": department.address,
+            "fields": fields(*names),
+            "purpose": b32("HOUSING"),
+            "validFrom": now,
+            "validUntil": now + 30 * 86400,
+            "maxUses": 0,
+            "requestId": ZERO32,
+            **overrides,
+        }
+        return self.sign("Grant", resident, message)
+
+    def grant(self, *args: Any, **overrides: Any) -> tuple[int, ConsentTerms]:
+        event = self.one(self.grant_intent(*args, **overrides))
+        return int(event.args["consentId"]), ConsentTerms.from_event(event.args)
+
+    def access_intent(
+        self,
+        consent_id: int,
+        terms: ConsentTerms,
+        names: tuple[str, ...] = ("income",),
+        department: LocalAccount | None = None,
+        resident: LocalAccount | None = None,
+    ) -> SignedIntent:
+        department = department or self.dept
+        message = {
+            "department": department.address,
+            "resident": (resident or self.resident).address,
+            "consentId": consent_id,
+            "fields": fields(*names),
+        }
+        return self.sign("Access", department, message, terms)
+
+    def enroll_intent(self, resident: str, commitment: bytes | None = None, **kw: Any) -> SignedIntent:
+        signer = kw.pop("signer", self.registrar)
+        message = {
+            "resident": resident,
+            "idCommitment": commitment if commitment is not None else secrets.token_bytes(32),
+            "encryptionKey": secrets.token_bytes(32),
+            **kw,
+        }
+        return self.sign("EnrollResident", signer, message)
+
+
+def build_system(chain: Chain) -> System:
+    relayer = TransactionSigner(Account.create())
+    admin, registrar, issuer = Account.create(), Account.create(), Account.create()
+    departments = [Account.create() for _ in range(3)]
+    residents = [Account.create() for _ in range(3)]
+    chain.fund(relayer.address, 1_000 * ETHER)
+    chain.fund(admin.address, 10 * ETHER)
+    deployment = deploy(chain, relayer, admin=admin.address)
+    system = System(
+        chain=chain,
+        client=LedgerClient(chain, deployment, relayer),
+        relayer=relayer,
+        admin=admin,
+        registrar=registrar,
+        issuer=issuer,
+        departments=departments,
+        residents=residents,
+    )
+    setup = [
+        system.sign(
+            "RegisterDepartment",
+            admin,
+            {
+                "department": d.address,
+                "name": f"Department {i}",
+                "code": f"D{i}",
+                "encryptionKey": secrets.token_bytes(32),
+            },
+        )
+        for i, d in enumerate(departments)
+    ]
+    setup.append(
+        system.sign(
+            "GrantRole",
+            admin,
+            {"role": role_id("registrar"), "account": registrar.address, "fields": []},
+        )
+    )
+    setup.append(
+        system.sign(
+            "GrantRole",
+            admin,
+            {"role": role_id("issuer"), "account": issuer.address, "fields": fields("name", "income")},
+        )
+    )
+    for outcome in system.submit(*setup):
+        outcome.unwrap()
+    for outcome in system.submit(*(system.enroll_intent(r.address) for r in residents)):
+        outcome.unwrap()
+    commits = [
+        system.sign(
+            "CommitRecord",
+            r,
+            {"resident": r.address, "version": 1, "root": secrets.token_bytes(32)},
+        )
+        for r in residents
+    ]
+    for outcome in system.submit(*commits):
+        outcome.unwrap()
+    return system
+
+
+@pytest.fixture
+def system(any_chain: Chain) -> System:
+    return build_system(any_chain)
