@@ -28,3 +28,21 @@ class DeploymentError(LedgerError):
 
 class TransactionFailed(LedgerError):
     """A transaction was mined but reverted with data that no ABI explains."""
+
+
+class InvalidTransaction(LedgerError):
+    """A node refused a transaction before mining it (nonce, funds, signature, chain id).
+
+    ``index`` is its position in the submitted batch. On the embedded chain nothing of
+    the batch was mined; on a JSON-RPC node the transactions before ``index`` were sent
+    and their receipts are in ``receipts``. Either way the sender's local nonce is stale.
+    """
+
+    def __init__(self, message: str, *, index: int, receipts: list | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.receipts = receipts or []
+
+
+class ChainLocked(ChainUnavailable):
+    """Another process has the embedded chain's data directory open."""

@@ -1,0 +1,155 @@
+// EIP-712 known-answer vectors for every intent, computed by ethers 6 — an
+// implementation independent of eth-account.
+//
+//   node scripts/vectors/eip712.mjs > tests/wallets/vectors/eip712.json
+//
+// The types are NOT copied here: they are read from ledger/intents.py (the single
+// source of truth) through Python, so a change there changes these vectors, and
+// tests/wallets/test_signing.py fails until they are regenerated and committed.
+// Integers are written as decimal strings (uint256 does not fit a JSON number).
+
+import { fixedAddress, fixedBytes, name32, print, pythonJson, requireFromContracts } from "./common.mjs";
+
+const { TypedDataEncoder, Wallet, keccak256, toUtf8Bytes, ZeroHash } = requireFromContracts("ethers");
+
+const spec = pythonJson(`
+import json
+from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, eip712_types
+print(json.dumps({
+    "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION},
+    "intents": {name: {"contract": i.contract, "types": eip712_types(name)} for name, i in INTENTS.items()},
+}))
+`);
+
+const MAX_UINT256 = (2n ** 256n - 1n).toString();
+const MAX_UINT64 = (2n ** 64n - 1n).toString();
+const MAX_UINT32 = (2n ** 32n - 1n).toString();
+
+const admin = fixedAddress("admin");
+const registrar = fixedAddress("registrar");
+const department = fixedAddress("department:housing");
+const issuer = fixedAddress("issuer:public-security");
+const resident = fixedAddress("resident:1");
+const contracts = {
+  ConsentDirectory: fixedAddress("contract:ConsentDirectory"),
+  ConsentLedger: fixedAddress("contract:ConsentLedger"),
+};
+
+// One signer per vector's role; keys are fixed so ethers' RFC 6979 signatures are too.
+const signerKey = (label) => fixedBytes(`signer:${label}`);
+
+const messages = {
+  RegisterDepartment: [
+    ["x25519-key", "admin", {
+      department, name: "市住房保障局 Housing Bureau", code: "HOUSING-01",
+      encryptionKey: fixedBytes("x25519-public-key"), nonce: "1", deadline: "1767225600",
+    }],
+    ["hybrid-key", "admin", {
+      department, name: "Health Commission", code: "HEALTH",
+      encryptionKey: fixedBytes("mlkem768-x25519-public-key", 1216), nonce: MAX_UINT256,
+      deadline: "1767225600",
+    }],
+    ["empty-strings-and-bytes", "admin", {
+      department, name: "", code: "", encryptionKey: "0x", nonce: "0", deadline: "0",
+    }],
+  ],
+  GrantRole: [
+    ["issuer-with-fields", "admin", {
+      role: keccak256(toUtf8Bytes("ISSUER_ROLE")), account: issuer,
+      fields: [name32("id_number"), name32("household_registration")],
+      nonce: "7", deadline: "1767225600",
+    }],
+    ["admin-role-no-fields", "admin", {
+      role: ZeroHash, account: registrar, fields: [], nonce: MAX_UINT256, deadline: MAX_UINT256,
+    }],
+  ],
+  EnrollResident: [
+    ["typical", "registrar", {
+      resident, idCommitment: fixedBytes("id-commitment"),
+      encryptionKey: fixedBytes("resident-x25519-public-key"), nonce: "42", deadline: "1767225600",
+    }],
+  ],
+  CommitRecord: [
+    ["first-version", "resident", {
+      resident, version: "1", root: fixedBytes("record-root"), nonce: "3", deadline: "1767225600",
+    }],
+    ["max-version", "resident", {
+      resident, version: MAX_UINT64, root: ZeroHash, nonce: MAX_UINT256, deadline: "0",
+    }, MAX_UINT64],
+  ],
+  Attest: [
+    ["typical", "issuer", {
+      issuer, resident, field: name32("household_registration"),
+      commitment: fixedBytes("commitment"), issuedAt: "1735689600", expiresAt: "1767225600",
+    }],
+    ["max-times", "issuer", {
+      issuer, resident, field: name32("id_number"), commitment: ZeroHash,
+      issuedAt: "0", expiresAt: MAX_UINT64,
+    }, "1"],
+  ],
+  AccessRequest: [
+    ["typical", "department", {
+      department, resident, fields: [name32("income"), name32("social_insurance")],
+      purpose: name32("HOUSING"), duration: "2592000", nonce: "11", deadline: "1767225600",
+    }],
+  ],
+  Grant: [
+    ["linked-to-request", "resident", {
+      resident, department, fields: [name32("income"), name32("social_insurance")],
+      purpose: name32("HOUSING"), validFrom: "1735689600", validUntil: "1738281600",
+      maxUses: "3", requestId: fixedBytes("request-id"), nonce: "5", deadline: "1767225600",
+    }],
+    ["unlimited-no-request", "resident", {
+      resident, department, fields: [name32("name")], purpose: name32("SOCIAL_ASSISTANCE"),
+      validFrom: "0", validUntil: MAX_UINT64, maxUses: MAX_UINT32, requestId: ZeroHash,
+      nonce: "0", deadline: MAX_UINT256,
+    }],
+  ],
+  Revoke: [
+    ["typical", "resident", { resident, consentId: "1", nonce: "6", deadline: "1767225600" }],
+  ],
+  Access: [
+    ["typical", "department", {
+      department, resident, consentId: "1", fields: [name32("income")],
+      nonce: "12", deadline: "1767225600",
+    }],
+  ],
+};
+
+const names = Object.keys(spec.intents).sort();
+const missing = names.filter((n) => !(n in messages));
+if (missing.length) throw new Error(`no fixed message for intents: ${missing.join(", ")}`);
+
+const vectors = [];
+for (const name of names) {
+  const { contract, types: allTypes } = spec.intents[name];
+  const types = { [name]: allTypes[name] };
+  // Entries: [label, signing role, message, chain id (default: anvil's 31337)].
+  for (const [label, role, message, chainId = "31337"] of messages[name]) {
+    const domain = { ...spec.domain, chainId, verifyingContract: contracts[contract] };
+    const encoder = TypedDataEncoder.from(types);
+    const key = signerKey(role);
+    const wallet = new Wallet(key);
+    vectors.push({
+      name,
+      label,
+      domain,
+      types,
+      message,
+      encodeType: encoder.encodeType(name),
+      typeHash: keccak256(toUtf8Bytes(encoder.encodeType(name))),
+      domainSeparator: TypedDataEncoder.hashDomain(domain),
+      structHash: encoder.hash(message),
+      digest: TypedDataEncoder.hash(domain, types, message),
+      signerKey: key,
+      signer: wallet.address,
+      signature: await wallet.signTypedData(domain, types, message),
+    });
+  }
+}
+
+print({
+  generator: "scripts/vectors/eip712.mjs",
+  implementation: "ethers TypedDataEncoder / Wallet.signTypedData",
+  vectors,
+});
