@@ -1,0 +1,177 @@
+"""The one chain interface the rest of the ledger codes against, and a transaction signer.
+
+Everything above this layer (deployment, contract clients, relayer, indexer) sees a
+:class:`Chain`: a ``web3.Web3`` for reads plus the few writes whose semantics differ
+between the embedded py-evm chain and a JSON-RPC node (batch submission, time travel,
+funding). Keeping those few behind one interface is what lets ``consent serve`` switch
+from the embedded chain to anvil or Besu by setting a URL.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.types import TxReceipt
+
+DEFAULT_CHAIN_ID = 20260
+
+
+class Chain(abc.ABC):
+    """A connected chain: ``w3`` for reads, methods for the writes that differ by backend."""
+
+    w3: Web3
+
+    @property
+    @abc.abstractmethod
+    def chain_id(self) -> int:
+        """The EIP-155 chain id transactions must be signed for."""
+
+    @abc.abstractmethod
+    def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
+        """Submit signed raw transactions and wait until all are mined; receipts in order.
+
+        Embedded: all of them in one new block, or none if any is invalid. JSON-RPC: sent
+        in order, then awaited. A reverting transaction is mined with ``status == 0`` and
+        does not raise; an invalid one (nonce, funds, signature) raises
+        :class:`ledger.errors.InvalidTransaction`.
+        """
+
+    def latest_timestamp(self) -> int:
+        """Timestamp of the head block: the chain's notion of "now"."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    @abc.abstractmethod
+    def time_travel(self, seconds: int) -> None:
+        """Move chain time forward by ``seconds`` and mine a block at the new time."""
+
+    @abc.abstractmethod
+    def fund(self, address: str, wei: int) -> None:
+        """Add ``wei`` to ``address``'s balance (development chains only)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush and release resources; idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_chain(
+    *,
+    data_dir: Path | None = None,
+    url: str | None = None,
+    block_period: float = 1.0,
+    chain_id: int = DEFAULT_CHAIN_ID,
+) -> Chain:
+    """Connect to ``url`` if given, else open (or create) the embedded chain in ``data_dir``.
+
+    With neither, the embedded chain lives in memory (handy for tests; gone on close).
+    ``block_period`` and ``chain_id`` apply to the embedded chain; a node has its own.
+    """
+    if url is not None:
+        from ledger.chain.rpc import RpcChain
+
+        return RpcChain(url)
+    from ledger.chain.embedded import EmbeddedChain
+
+    path = None if data_dir is None else Path(data_dir) / "chain.sqlite3"
+    return EmbeddedChain(path, block_period=block_period, chain_id=chain_id)
+
+
+class TransactionSigner:
+    """Signs EIP-1559 transactions for one account, numbering nonces locally.
+
+    Local nonces let a caller sign many transactions for the same block without a round
+    trip each and without the node's pending pool (the embedded chain has none). After
+    a batch fails, call :meth:`resync` so the next nonce comes from the chain again.
+    Threads sharing one signer must sign and submit under one lock of their own, or
+    their batches can reach the chain out of nonce order.
+    """
+
+    def __init__(self, private_key: str | bytes | LocalAccount, *, priority_fee: int = 0) -> None:
+        # A zero tip by default: permissioned networks (Besu QBFT) run with free gas, where
+        # any positive price would require the relayer to hold ether nobody can mint.
+        self.account: LocalAccount = (
+            private_key if isinstance(private_key, LocalAccount) else Account.from_key(private_key)
+        )
+        self.priority_fee = priority_fee
+        self._next_nonce: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self.account.address
+
+    def resync(self) -> None:
+        """Forget the local nonce; the next :meth:`sign` asks the chain."""
+        with self._lock:
+            self._next_nonce = None
+
+    def sign(self, chain: Chain, tx: Mapping[str, Any]) -> bytes:
+        """Fill chainId, fees, nonce (and gas, by estimate, if absent); return the raw tx."""
+        return self.sign_many(chain, [tx])[0]
+
+    def sign_many(self, chain: Chain, txs: Sequence[Mapping[str, Any]]) -> list[bytes]:
+        """Sign several transactions with consecutive nonces, reading the base fee once.
+
+        Keys the caller gives win (``nonce`` given: the local counter is left alone;
+        ``gasPrice`` given: a legacy transaction).
+        """
+        if not txs:
+            return []
+        base_fee = int(chain.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        # Twice the base fee survives several full blocks of +12.5% increases.
+        fees = {
+            "type": 2,
+            "maxPriorityFeePerGas": self.priority_fee,
+            "maxFeePerGas": 2 * base_fee + self.priority_fee,
+        }
+        raws = []
+        with self._lock:
+            try:
+                for tx in txs:
+                    full: dict[str, Any] = {
+                        "chainId": chain.chain_id,
+                        "value": 0,
+                        "data": b"",
+                        **({} if "gasPrice" in tx else fees),
+                        **tx,
+                    }
+                    if isinstance(full.get("to"), str):  # eth-account insists on checksums
+                        full["to"] = Web3.to_checksum_address(full["to"])
+                    if "gas" not in full:
+                        full["gas"] = self._estimate_gas(chain, full)
+                    if "nonce" not in tx:
+                        if self._next_nonce is None:
+                            self._next_nonce = chain.w3.eth.get_transaction_count(
+                                self.address, "pending"
+                            )
+                        full["nonce"] = self._next_nonce
+                        self._next_nonce += 1
+                    raws.append(bytes(self.account.sign_transaction(full).raw_transaction))
+            except BaseException:
+                self._next_nonce = None  # nonces handed out above will never be sent
+                raise
+        return raws
+
+    def _estimate_gas(self, chain: Chain, tx: Mapping[str, Any]) -> int:
+        call = {"from": self.address, **{k: tx[k] for k in ("to", "value", "data") if k in tx}}
+        # 20% headroom: state can change between estimate and inclusion.
+        return chain.w3.eth.estimate_gas(call) * 6 // 5  # type: ignore[arg-type]

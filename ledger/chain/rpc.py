@@ -1,0 +1,121 @@
+"""A chain reached over Ethereum JSON-RPC: anvil in development, Besu/GoQuorum in production."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import requests
+from hexbytes import HexBytes
+from web3 import HTTPProvider, Web3
+from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.types import RPCEndpoint, TxReceipt
+
+from ledger.chain.base import Chain
+from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
+
+T = TypeVar("T")
+
+
+class RpcChain(Chain):
+    """A :class:`Chain` over HTTP JSON-RPC.
+
+    ``timeout`` bounds the wait for receipts (a node that accepts transactions but never
+    mines them is unavailable, not slow); ``poll_interval`` is short because dev nodes
+    mine on arrival and a relayer waits on every batch.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        poll_interval: float = 0.02,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
+        self._chain_id = self._call(lambda: int(self.w3.eth.chain_id))
+
+    @contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        """Turn transport failures into :class:`ChainUnavailable` naming the URL."""
+        try:
+            yield
+        except requests.exceptions.RequestException as exc:
+            raise ChainUnavailable(f"chain node at {self.url} unreachable: {exc}") from exc
+        except ValueError as exc:  # a non-JSON answer: not an Ethereum node
+            if isinstance(exc, Web3RPCError):
+                raise
+            raise ChainUnavailable(f"chain node at {self.url} answered garbage: {exc}") from exc
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        with self._unavailable():
+            return fn()
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        with self._unavailable():
+            response = self.w3.provider.make_request(RPCEndpoint(method), params)
+        if "error" in response:
+            raise LedgerError(f"{method} failed at {self.url}: {response['error']}")
+        return response.get("result")
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def latest_timestamp(self) -> int:
+        return self._call(super().latest_timestamp)
+
+    def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
+        hashes: list[HexBytes] = []
+        for index, raw in enumerate(raw_txs):
+            try:
+                with self._unavailable():
+                    hashes.append(self.w3.eth.send_raw_transaction(raw))
+            except Web3RPCError as exc:
+                # The ones already sent will be mined; wait for them so the caller knows
+                # exactly what happened.
+                raise InvalidTransaction(
+                    f"transaction {index} of {len(raw_txs)} refused by {self.url}: {exc}",
+                    index=index,
+                    receipts=self._wait(hashes),
+                ) from exc
+        return self._wait(hashes)
+
+    def _wait(self, hashes: Sequence[HexBytes]) -> list[TxReceipt]:
+        deadline = time.monotonic() + self.timeout
+        receipts: list[TxReceipt] = []
+        for tx_hash in hashes:  # mined ones stay mined: one pass in order suffices
+            while True:
+                try:
+                    with self._unavailable():
+                        receipts.append(self.w3.eth.get_transaction_receipt(tx_hash))
+                    break
+                except TransactionNotFound:
+                    if time.monotonic() > deadline:
+                        raise ChainUnavailable(
+                            f"{self.url} did not mine {tx_hash.to_0x_hex()} within {self.timeout} s"
+                        ) from None
+                    time.sleep(self.poll_interval)
+        return receipts
+
+    def time_travel(self, seconds: int) -> None:
+        """``evm_increaseTime`` + ``evm_mine``: anvil, hardhat and ganache understand them."""
+        if seconds < 0:
+            raise ValueError("chain time cannot move backwards")
+        self._rpc("evm_increaseTime", [seconds])
+        self._rpc("evm_mine", [])
+
+    def fund(self, address: str, wei: int) -> None:
+        """Raise the balance by ``wei`` with ``anvil_setBalance`` (dev nodes only)."""
+        checksum = Web3.to_checksum_address(address)
+        balance = self._call(lambda: self.w3.eth.get_balance(checksum))
+        self._rpc("anvil_setBalance", [checksum, hex(balance + wei)])
+
+    def close(self) -> None:
+        """Nothing to flush: the node owns the chain. HTTP sessions are pooled by web3."""

@@ -1,0 +1,118 @@
+"""Behaviour every backend must share: the contract the rest of the ledger relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from eth_account import Account
+from eth_typing import ChecksumAddress
+from web3 import Web3
+
+from ledger.chain.base import DEFAULT_CHAIN_ID, Chain, TransactionSigner
+from ledger.errors import InvalidTransaction
+
+NewSigner = Callable[[Chain], TransactionSigner]
+Deploy = Callable[[Chain, TransactionSigner, str], ChecksumAddress]
+
+
+def test_chain_id_is_the_configured_one(chain: Chain) -> None:
+    assert chain.chain_id == DEFAULT_CHAIN_ID
+    assert chain.w3.eth.chain_id == DEFAULT_CHAIN_ID
+
+
+def test_batch_is_mined_with_receipts_in_submission_order(
+    chain: Chain, new_signer: NewSigner
+) -> None:
+    signer = new_signer(chain)
+    recipients = [Account.create().address for _ in range(5)]
+    raws = signer.sign_many(chain, [{"to": r, "value": 7, "gas": 21_000} for r in recipients])
+
+    receipts = chain.send_raw_transactions(raws)
+
+    assert [r["transactionHash"] for r in receipts] == [Web3.keccak(raw) for raw in raws]
+    assert all(r["status"] == 1 for r in receipts)
+    assert [chain.w3.eth.get_balance(r) for r in recipients] == [7] * 5
+    assert chain.w3.eth.block_number == max(r["blockNumber"] for r in receipts)
+
+
+def test_empty_batch_mines_nothing(chain: Chain) -> None:
+    head = chain.w3.eth.block_number
+    assert chain.send_raw_transactions([]) == []
+    assert chain.w3.eth.block_number == head
+
+
+def test_time_travel_moves_chain_time_seen_by_later_transactions(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    signer = new_signer(chain)
+    clock = deploy(chain, signer, "clock")
+    before = chain.latest_timestamp()
+
+    chain.time_travel(3600)
+
+    assert chain.latest_timestamp() >= before + 3600
+    (receipt,) = chain.send_raw_transactions([signer.sign(chain, {"to": clock, "gas": 100_000})])
+    seen = int.from_bytes(chain.w3.eth.get_storage_at(clock, 0), "big")
+    assert seen >= before + 3600
+    assert seen == chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    (log,) = chain.w3.eth.get_logs({"address": clock, "fromBlock": receipt["blockNumber"]})
+    assert int.from_bytes(log["topics"][0], "big") == seen
+
+
+def test_fund_adds_wei_to_the_balance(chain: Chain) -> None:
+    address = Account.create().address
+    chain.fund(address, 5)
+    chain.fund(address, 10**18)
+    assert chain.w3.eth.get_balance(address) == 10**18 + 5
+
+
+def test_reverting_transaction_is_mined_with_status_zero(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    signer = new_signer(chain)
+    reverter = deploy(chain, signer, "reverter")
+    ok_to = Account.create().address
+    raws = signer.sign_many(
+        chain, [{"to": reverter, "gas": 50_000}, {"to": ok_to, "value": 1, "gas": 21_000}]
+    )
+
+    failed, ok = chain.send_raw_transactions(raws)
+
+    assert (failed["status"], ok["status"]) == (0, 1)
+    assert chain.w3.eth.get_balance(ok_to) == 1
+
+
+def test_stale_nonce_is_refused_and_resync_recovers(chain: Chain, new_signer: NewSigner) -> None:
+    signer = new_signer(chain)
+    to = Account.create().address
+    chain.send_raw_transactions([signer.sign(chain, {"to": to, "value": 1, "gas": 21_000})])
+    replay = signer.sign(chain, {"to": to, "value": 1, "gas": 21_000, "nonce": 0})
+
+    with pytest.raises(InvalidTransaction, match="nonce") as refused:
+        chain.send_raw_transactions([replay])
+    assert refused.value.index == 0
+
+    signer.resync()
+    (receipt,) = chain.send_raw_transactions([signer.sign(chain, {"to": to, "value": 1})])
+    assert receipt["status"] == 1
+    assert chain.w3.eth.get_balance(to) == 2
+
+
+def test_transaction_without_funds_is_refused(chain: Chain) -> None:
+    pauper = TransactionSigner(Account.create().key)
+    with pytest.raises(InvalidTransaction):
+        chain.send_raw_transactions(
+            [pauper.sign(chain, {"to": pauper.address, "value": 1, "gas": 21_000})]
+        )
+
+
+def test_signer_fills_chain_id_fees_and_estimated_gas(chain: Chain, new_signer: NewSigner) -> None:
+    signer = new_signer(chain)
+    raw = signer.sign(chain, {"to": Account.create().address, "value": 3})
+    (receipt,) = chain.send_raw_transactions([raw])
+    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
+    assert tx["chainId"] == chain.chain_id
+    assert tx["type"] == 2
+    assert tx["gas"] >= 21_000
+    assert tx["maxFeePerGas"] >= chain.w3.eth.get_block(receipt["blockNumber"])["baseFeePerGas"]
