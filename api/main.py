@@ -1,0 +1,35 @@
+"""The FastAPI application, assembled from the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.node import Node, open_node
+from api.routers import public
+from api.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
+    """An app over ``node`` (tests) or over a node opened from ``settings`` at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = node is None
+        app.state.node = node or open_node(settings or Settings())
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.node.close()
+
+    app = FastAPI(
+        title="Resident Consent Ledger",
+        version="0.1.0",
+        summary="Residents grant departments time-limited, field-scoped access; the chain records every access.",
+        lifespan=lifespan,
+    )
+    app.include_router(public.router)
+    return app

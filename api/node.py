@@ -1,0 +1,102 @@
+"""The service's view of the ledger: chain, relayer key, admin, deployment, client.
+
+On the first start in an empty data directory this creates the relayer key, an admin
+keystore (unless an admin address is given) and deploys the contracts; later starts
+reuse all three. The relayer key is a hot key by design (it only pays for and submits
+signed intents), kept in a 0600 file; the admin key is a password-protected keystore
+whose password is printed once and stored 0600 beside it for development use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+
+from ledger.chain import Chain, TransactionSigner, open_chain
+from ledger.client import LedgerClient
+from ledger.deployment import Deployment, load_or_deploy
+from wallets.identity import Identity
+
+from api.settings import Settings
+
+RELAYER_KEY_FILE = "relayer.key"
+ADMIN_DIR = "admin"
+ADMIN_PASSWORD_FILE = "admin.password"
+_DEV_FUNDS = 10**24
+
+
+@dataclass
+class Node:
+    settings: Settings
+    chain: Chain
+    relayer: TransactionSigner
+    admin: str
+    deployment: Deployment
+    client: LedgerClient
+    created: list[str]
+
+    def close(self) -> None:
+        self.chain.close()
+
+
+def open_node(settings: Settings) -> Node:
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    created: list[str] = []
+    chain = open_chain(
+        data_dir=data_dir,
+        url=settings.chain_url,
+        block_period=settings.block_period,
+        chain_id=settings.chain_id,
+    )
+    try:
+        relayer = TransactionSigner(_relayer_key(data_dir, created))
+        admin = settings.admin or _admin_address(data_dir, created)
+        if chain.w3.eth.get_balance(relayer.address) == 0:
+            chain.fund(relayer.address, _DEV_FUNDS)
+        deployment, deployed = load_or_deploy(chain, relayer, data_dir=data_dir, admin=admin)
+        if deployed:
+            created.append(f"deployed ConsentDirectory at {deployment.directory}")
+            created.append(f"deployed ConsentLedger at {deployment.ledger}")
+        client = LedgerClient(chain, deployment, relayer)
+    except BaseException:
+        chain.close()
+        raise
+    return Node(settings, chain, relayer, admin, deployment, client, created)
+
+
+def _relayer_key(data_dir: Path, created: list[str]) -> bytes:
+    path = data_dir / RELAYER_KEY_FILE
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip().removeprefix("0x"))
+    key = secrets.token_bytes(32)
+    _write_private(path, "0x" + key.hex() + "\n")
+    created.append(f"created relayer key {Account.from_key(key).address} in {path}")
+    return key
+
+
+def _admin_address(data_dir: Path, created: list[str]) -> str:
+    folder = data_dir / ADMIN_DIR
+    address_file = folder / "address"
+    if address_file.exists():
+        return address_file.read_text().strip()
+    password = secrets.token_urlsafe(18)
+    identity = Identity.create()
+    identity.save(folder, password)
+    _write_private(data_dir / ADMIN_PASSWORD_FILE, password + "\n")
+    address_file.write_text(identity.address + "\n")
+    created.append(
+        f"created admin {identity.address}: keystore in {folder}, password in "
+        f"{data_dir / ADMIN_PASSWORD_FILE} (move it somewhere safe)"
+    )
+    return identity.address
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

@@ -1,0 +1,38 @@
+"""Response models of the public endpoints (field names are DESIGN's public contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Health(BaseModel):
+    status: str
+    chain_id: int
+    block_number: int
+    block_timestamp: int
+    contracts: dict[str, str]
+
+
+class Schema(BaseModel):
+    fields: dict[str, str]
+    purposes: dict[str, str]
+    roles: dict[str, str]
+
+
+class DepartmentOut(BaseModel):
+    address: str
+    name: str
+    code: str
+    encryption_key: str
+    active: bool
+
+
+class DepartmentList(BaseModel):
+    data: list[DepartmentOut]
+    next_cursor: str | None = None
+
+
+class Eip712(BaseModel):
+    intents: dict[str, dict[str, Any]]

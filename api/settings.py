@@ -1,0 +1,24 @@
+"""Service settings: one pydantic-settings class, read from ``CONSENT_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.chain import DEFAULT_CHAIN_ID
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONSENT_")
+
+    data_dir: Path = Path("consent-data")
+    #: An Ethereum JSON-RPC URL; unset runs the embedded chain under ``data_dir``.
+    chain_url: str | None = None
+    chain_id: int = DEFAULT_CHAIN_ID
+    #: Seconds between embedded blocks; 1 keeps chain time on the wall clock.
+    block_period: float = 1.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Address of an existing admin; unset creates an admin keystore on the first start.
+    admin: str | None = None
