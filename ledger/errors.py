@@ -4,11 +4,15 @@ Hierarchy::
 
     LedgerError
     ├── ChainUnavailable          the node cannot be reached or answered garbage
+    │   └── ChainLocked           another process holds the embedded chain's directory
+    ├── InvalidTransaction        the node refused a transaction before mining it
     ├── DeploymentError           contracts missing, mismatched or not deployable
-    ├── TransactionFailed         a submitted transaction reverted outside a batch
-    └── ContractError             a decoded custom error of a contract; subclasses
-        │                         carry the Solidity error's name and arguments
-        └── (one class per Solidity custom error, built from the ABI)
+    ├── TransactionFailed         reverted with data no ABI explains (or out of gas)
+    └── ContractError             a contract's custom error, decoded
+        ├── SignedIntentError     ┐
+        ├── ConsentDirectoryError │ one class per Solidity error in
+        ├── ConsentLedgerError    │ ledger.contract_errors (generated),
+        └── LibraryError          ┘ same name and argument names
 """
 
 from __future__ import annotations
@@ -46,3 +50,21 @@ class InvalidTransaction(LedgerError):
 
 class ChainLocked(ChainUnavailable):
     """Another process has the embedded chain's data directory open."""
+
+
+class ContractError(LedgerError):
+    """A contract's custom error, decoded. Subclasses in :mod:`ledger.contract_errors`
+    carry the Solidity error's name (the class name), ``signature``, ``selector`` and
+    its arguments as attributes."""
+
+    signature = ""
+    selector = b""
+    names: tuple[str, ...] = ()
+
+    @property
+    def arguments(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.names}
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v.hex() if isinstance(v, bytes) else v}" for k, v in self.arguments.items())
+        return f"{type(self).__name__}({args})"
