@@ -33,8 +33,10 @@ ARTIFACTS = ROOT / "ledger" / "artifacts"
 ERRORS_MODULE = ROOT / "ledger" / "contract_errors.py"
 FRONT = ROOT / "scripts" / "solcjs-front"
 
-#: Contracts that get an artifact (deployable or loaded by the Python side).
+#: Contracts that get an artifact, and where: the ledger's own, and test fixtures.
 DEPLOYABLE = ("ConsentDirectory", "ConsentLedger")
+TEST_FIXTURES = ("ClockProbe", "RevertProbe")
+TEST_ARTIFACTS = ROOT / "tests" / "ledger" / "chain" / "artifacts"
 
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
@@ -112,7 +114,7 @@ def compile_all() -> dict[str, dict[str, Any]]:
     artifacts: dict[str, dict[str, Any]] = {}
     for unit, contracts in output["contracts"].items():
         for name, compiled in contracts.items():
-            if name not in DEPLOYABLE:
+            if name not in DEPLOYABLE + TEST_FIXTURES:
                 continue
             artifacts[name] = {
                 "contractName": name,
@@ -122,7 +124,7 @@ def compile_all() -> dict[str, dict[str, Any]]:
                 "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
                 "compiler": {"version": version, "settings": SETTINGS},
             }
-    missing = set(DEPLOYABLE) - set(artifacts)
+    missing = set(DEPLOYABLE + TEST_FIXTURES) - set(artifacts)
     if missing:
         sys.exit(f"contracts not produced by the compiler: {sorted(missing)}")
     return artifacts
@@ -142,7 +144,9 @@ _FAMILIES = (
 def render_errors(artifacts: dict[str, dict[str, Any]]) -> str:
     """A typed Python exception per Solidity custom error in the ABIs, same name and arguments."""
     errors: dict[str, list[dict[str, Any]]] = {}
-    for artifact in artifacts.values():
+    for name, artifact in artifacts.items():
+        if name in TEST_FIXTURES:
+            continue
         for item in artifact["abi"]:
             if item["type"] == "error":
                 errors[item["name"]] = item["inputs"]
@@ -217,13 +221,14 @@ def main() -> int:
     artifacts = compile_all()
     stale = []
     for name, artifact in artifacts.items():
-        path = ARTIFACTS / f"{name}.json"
+        folder = TEST_ARTIFACTS if name in TEST_FIXTURES else ARTIFACTS
+        path = folder / f"{name}.json"
         text = render(artifact)
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(name)
         else:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             size = (len(artifact["deployedBytecode"]) - 2) // 2
             print(f"{name}: {size} bytes deployed (limit 24576)")

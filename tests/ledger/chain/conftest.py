@@ -1,7 +1,9 @@
 """Fixtures for the chain layer: both backends behind one ``Chain`` fixture, funded signers,
-and two tiny hand-assembled contracts (no compiler needed)."""
+and two probe contracts compiled from ``contracts/test/ChainProbes.sol``."""
 
 from __future__ import annotations
+
+import json
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,19 +18,13 @@ from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.rpc import RpcChain
 from ledger.errors import ChainUnavailable
 
-RUNTIMES = {
-    # LOG1(topic=TIMESTAMP) with no data, then SSTORE(0, TIMESTAMP), STOP.
-    "clock": bytes.fromhex("42 6000 6000 a1 42 6000 55 00"),
-    # REVERT(0, 0).
-    "reverter": bytes.fromhex("6000 80 fd"),
-}
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PROBES = {"clock": "ClockProbe", "reverter": "RevertProbe"}
 
 
-def creation_code(runtime: bytes) -> bytes:
-    """Init code that returns ``runtime`` (CODECOPY from just past the 12-byte prefix)."""
-    n = len(runtime)
-    assert n < 256
-    return bytes([0x60, n, 0x60, 12, 0x60, 0, 0x39, 0x60, n, 0x60, 0, 0xF3]) + runtime
+def probe_artifact(name: str) -> dict[str, str]:
+    artifact: dict[str, str] = json.loads((ARTIFACTS / f"{PROBES[name]}.json").read_text())
+    return artifact
 
 
 @pytest.fixture
@@ -73,11 +69,13 @@ def new_signer() -> Callable[[Chain], TransactionSigner]:
 
 @pytest.fixture
 def deploy() -> Callable[[Chain, TransactionSigner, str], ChecksumAddress]:
-    """Deploy one of :data:`RUNTIMES` by name; returns its address."""
+    """Deploy one of :data:`PROBES` by name; returns its address."""
 
     def deploy_runtime(chain: Chain, signer: TransactionSigner, name: str) -> ChecksumAddress:
-        runtime = RUNTIMES[name]
-        raw = signer.sign(chain, {"data": creation_code(runtime), "gas": 200_000})
+        artifact = probe_artifact(name)
+        runtime = bytes.fromhex(artifact["deployedBytecode"][2:])
+        creation = bytes.fromhex(artifact["bytecode"][2:])
+        raw = signer.sign(chain, {"data": creation, "gas": 300_000})
         (receipt,) = chain.send_raw_transactions([raw])
         assert receipt["status"] == 1
         address = receipt["contractAddress"]

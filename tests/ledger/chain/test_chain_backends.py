@@ -57,7 +57,7 @@ def test_time_travel_moves_chain_time_seen_by_later_transactions(
     assert seen >= before + 3600
     assert seen == chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     (log,) = chain.w3.eth.get_logs({"address": clock, "fromBlock": receipt["blockNumber"]})
-    assert int.from_bytes(log["topics"][0], "big") == seen
+    assert int.from_bytes(log["topics"][1], "big") == seen
 
 
 def test_fund_adds_wei_to_the_balance(chain: Chain) -> None:
