@@ -4,7 +4,6 @@ and two probe contracts compiled from ``contracts/test/ChainProbes.sol``."""
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,11 +11,9 @@ import pytest
 from eth_account import Account
 from eth_typing import ChecksumAddress
 
-from ledger.chain.anvil import AnvilNode, find_anvil_binary
 from ledger.chain.base import Chain, TransactionSigner
 from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.rpc import RpcChain
-from ledger.errors import ChainUnavailable
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PROBES = {"clock": "ClockProbe", "reverter": "RevertProbe"}
@@ -34,13 +31,9 @@ def embedded_chain(tmp_path: Path) -> Iterator[EmbeddedChain]:
 
 
 @pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
-    try:
-        find_anvil_binary()
-    except ChainUnavailable as exc:
-        pytest.skip(str(exc))
-    with AnvilNode() as node:
-        yield node.url
+def anvil_url(anvil_node_url: str) -> str:
+    """The session's one anvil (started by the root conftest)."""
+    return anvil_node_url
 
 
 @pytest.fixture(params=["embedded", "anvil"])
