@@ -13,7 +13,9 @@ from api.main import create_app
 from api.node import open_node
 from api.settings import Settings
 
-app = typer.Typer(help="Resident Consent Ledger: consent-based data sharing on a permissioned chain.")
+app = typer.Typer(
+    help="Resident Consent Ledger: consent-based data sharing on a permissioned chain."
+)
 console = Console(stderr=True)
 
 
@@ -24,9 +26,9 @@ def main() -> None:
 
 @app.command()
 def serve(
-    data_dir: Annotated[Path, typer.Option(help="Where the chain, keys and deployment live.")] = Path(
-        "consent-data"
-    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the chain, keys and deployment live.")
+    ] = Path("consent-data"),
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     chain_url: Annotated[

@@ -28,7 +28,10 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app = FastAPI(
         title="Resident Consent Ledger",
         version="0.1.0",
-        summary="Residents grant departments time-limited, field-scoped access; the chain records every access.",
+        summary=(
+            "Residents grant departments time-limited, field-scoped access;"
+            " the chain records every access."
+        ),
         lifespan=lifespan,
     )
     app.include_router(public.router)

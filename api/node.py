@@ -16,12 +16,11 @@ from pathlib import Path
 
 from eth_account import Account
 
+from api.settings import Settings
 from ledger.chain import Chain, TransactionSigner, open_chain
 from ledger.client import LedgerClient
 from ledger.deployment import Deployment, load_or_deploy
 from wallets.identity import Identity
-
-from api.settings import Settings
 
 RELAYER_KEY_FILE = "relayer.key"
 ADMIN_DIR = "admin"

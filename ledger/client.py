@@ -164,7 +164,9 @@ _ROUTES: dict[str, _Route] = {
     "AccessRequest": _Route(
         "ConsentLedger", "requestAccessBatch", ("AccessRequested",), _fields_gas(8_000, 110_000)
     ),
-    "Grant": _Route("ConsentLedger", "grantBatch", ("ConsentGranted",), _fields_gas(8_000, 110_000)),
+    "Grant": _Route(
+        "ConsentLedger", "grantBatch", ("ConsentGranted",), _fields_gas(8_000, 110_000)
+    ),
     "Revoke": _Route(
         "ConsentLedger", "revokeBatch", ("ConsentRevoked",), _fields_gas(3_000, 80_000)
     ),
@@ -172,7 +174,9 @@ _ROUTES: dict[str, _Route] = {
         "ConsentLedger",
         "accessBatch",
         ("AccessLogged", "AccessDenied"),
-        lambda i: 90_000 + 8_000 * (len(i.message["fields"]) + len(i.terms.fields if i.terms else ())),
+        lambda i: (
+            90_000 + 8_000 * (len(i.message["fields"]) + len(i.terms.fields if i.terms else ()))
+        ),
     ),
 }
 
@@ -231,7 +235,9 @@ class LedgerClient:
             to_checksum_address(deployment.directory): load_artifact(
                 "ConsentDirectory"
             ).events_by_topic(),
-            to_checksum_address(deployment.ledger): load_artifact("ConsentLedger").events_by_topic(),
+            to_checksum_address(deployment.ledger): load_artifact(
+                "ConsentLedger"
+            ).events_by_topic(),
         }
 
     @property
@@ -269,7 +275,9 @@ class LedgerClient:
         """Submit one intent; its primary event, or raise the contract's decoded error."""
         return self.submit([intent])[0].unwrap()
 
-    def transact(self, signer: TransactionSigner, contract: str, function: str, *args: Any) -> TxReceipt:
+    def transact(
+        self, signer: TransactionSigner, contract: str, function: str, *args: Any
+    ) -> TxReceipt:
         """A direct call by ``signer`` (the admin's functions): simulated first, so a
         refusal raises the decoded error and sends nothing."""
         fn = self._contracts[contract].functions[function](*args)
@@ -296,12 +304,20 @@ class LedgerClient:
     def define_purposes(self, admin: TransactionSigner, ids: Iterable[bytes]) -> TxReceipt:
         return self.transact(admin, "ConsentDirectory", "definePurposes", list(ids))
 
-    def set_department_active(self, admin: TransactionSigner, department: str, active: bool) -> TxReceipt:
+    def set_department_active(
+        self, admin: TransactionSigner, department: str, active: bool
+    ) -> TxReceipt:
         return self.transact(
-            admin, "ConsentDirectory", "setDepartmentActive", to_checksum_address(department), active
+            admin,
+            "ConsentDirectory",
+            "setDepartmentActive",
+            to_checksum_address(department),
+            active,
         )
 
-    def distrust_issuer(self, admin: TransactionSigner, issuer: str, ids: Iterable[bytes]) -> TxReceipt:
+    def distrust_issuer(
+        self, admin: TransactionSigner, issuer: str, ids: Iterable[bytes]
+    ) -> TxReceipt:
         return self.transact(
             admin, "ConsentDirectory", "distrustIssuer", to_checksum_address(issuer), list(ids)
         )
@@ -309,10 +325,12 @@ class LedgerClient:
     # ------------------------------------------------------------------ reads
 
     def department(self, address: str) -> DepartmentInfo:
-        name, code, key, registered, active = self._read(self.directory.functions.department(
-            to_checksum_address(address)
-        ))
-        return DepartmentInfo(to_checksum_address(address), name, code, bytes(key), registered, active)
+        name, code, key, registered, active = self._read(
+            self.directory.functions.department(to_checksum_address(address))
+        )
+        return DepartmentInfo(
+            to_checksum_address(address), name, code, bytes(key), registered, active
+        )
 
     def departments(self) -> list[DepartmentInfo]:
         return [self.department(a) for a in self._read(self.directory.functions.departments())]
@@ -325,14 +343,16 @@ class LedgerClient:
 
     def has_role(self, role: str, account: str, block: int | str = "latest") -> bool:
         return bool(
-            self._read(self.directory.functions.hasRole(role_id(role), to_checksum_address(account)), block)
+            self._read(
+                self.directory.functions.hasRole(role_id(role), to_checksum_address(account)), block
+            )
         )
 
     def is_trusted_issuer(self, issuer: str, field_id: bytes, at: int) -> bool:
         return bool(
-            self._read(self.directory.functions.isTrustedIssuer(
-                to_checksum_address(issuer), field_id, at
-            ))
+            self._read(
+                self.directory.functions.isTrustedIssuer(to_checksum_address(issuer), field_id, at)
+            )
         )
 
     def verify_attestation(self, message: Mapping[str, Any], signature: bytes) -> bool:
@@ -340,11 +360,15 @@ class LedgerClient:
         return bool(self._read(self.directory.functions.verifyAttestation(args, signature)))
 
     def resident(self, address: str) -> ResidentInfo:
-        commitment, root, version = self._read(self.ledger.functions.resident(to_checksum_address(address)))
+        commitment, root, version = self._read(
+            self.ledger.functions.resident(to_checksum_address(address))
+        )
         return ResidentInfo(to_checksum_address(address), bytes(commitment), bytes(root), version)
 
     def consent_state(self, consent_id: int, block: int | str = "latest") -> ConsentState:
-        terms_hash, uses, revoked = self._read(self.ledger.functions.consentState(consent_id), block)
+        terms_hash, uses, revoked = self._read(
+            self.ledger.functions.consentState(consent_id), block
+        )
         return ConsentState(bytes(terms_hash), uses, revoked)
 
     def consent_count(self) -> int:
@@ -448,7 +472,9 @@ class LedgerClient:
                 pending.append(event)
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
-            raise TransactionFailed(f"{name} batch {tx_hash}: no outcome logged for intents {missing}")
+            raise TransactionFailed(
+                f"{name} batch {tx_hash}: no outcome logged for intents {missing}"
+            )
         return [r for r in results if r is not None]
 
     def _read(self, fn: Any, block: int | str = "latest") -> Any:

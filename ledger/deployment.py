@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from eth_utils import keccak, to_checksum_address
-from web3.utils.address import get_create_address
 from web3 import Web3
+from web3.utils.address import get_create_address
 
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain, TransactionSigner
@@ -74,9 +74,16 @@ def deploy(chain: Chain, signer: TransactionSigner, *, admin: str) -> Deployment
         signer.resync()
     for name, receipt in zip(("ConsentDirectory", "ConsentLedger"), receipts, strict=True):
         if receipt["status"] != 1:
-            raise DeploymentError(f"deploying {name} reverted (tx {receipt['transactionHash'].hex()})")
-    directory = to_checksum_address(receipts[0]["contractAddress"])
-    ledger = to_checksum_address(receipts[1]["contractAddress"])
+            raise DeploymentError(
+                f"deploying {name} reverted (tx {receipt['transactionHash'].hex()})"
+            )
+    addresses = []
+    for receipt in receipts:
+        address = receipt["contractAddress"]
+        if address is None:
+            raise DeploymentError("a deployment receipt names no contract address")
+        addresses.append(to_checksum_address(address))
+    directory, ledger = addresses
     if directory != directory_address:
         raise DeploymentError(f"directory deployed at {directory}, expected {directory_address}")
     return Deployment(

@@ -66,5 +66,7 @@ class ContractError(LedgerError):
         return {name: getattr(self, name) for name in self.names}
 
     def __str__(self) -> str:
-        args = ", ".join(f"{k}={v.hex() if isinstance(v, bytes) else v}" for k, v in self.arguments.items())
+        args = ", ".join(
+            f"{k}={v.hex() if isinstance(v, bytes) else v}" for k, v in self.arguments.items()
+        )
         return f"{type(self).__name__}({args})"

@@ -20,7 +20,7 @@ def decode_revert(data: bytes) -> ContractError | TransactionFailed:
         cls, types = known
         try:
             values = decode(list(types), payload) if types else ()
-        except Exception as exc:  # noqa: BLE001 - malformed data is reported, not raised through
+        except Exception as exc:
             return TransactionFailed(f"malformed {cls.__name__} revert data: 0x{data.hex()}: {exc}")
         return cls(*(_normalise(t, v) for t, v in zip(types, values, strict=True)))
     if selector == _ERROR_STRING:

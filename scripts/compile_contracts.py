@@ -14,6 +14,7 @@ same source units and produce the same bytecode.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import posixpath
 import re
@@ -43,9 +44,7 @@ SETTINGS: dict[str, Any] = {
     "viaIR": True,
     "evmVersion": "cancun",
     "metadata": {"bytecodeHash": "ipfs"},
-    "outputSelection": {
-        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
-    },
+    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 
 _IMPORT = re.compile(r"""^\s*import\s+(?:[^'"]*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE)
@@ -85,15 +84,13 @@ def find_solc(version: str) -> Path:
     native = shutil.which("solc")
     if native:
         candidates.append(Path(native))
-    try:
+    with contextlib.suppress(Exception):  # py-solc-x raises several kinds for "not installed"
         candidates.append(Path(solcx.get_executable(version)))
-    except Exception:  # noqa: BLE001 - py-solc-x raises several kinds for "not installed"
-        pass
     for candidate in candidates:
         try:
             if str(solcx.wrapper.get_solc_version(candidate)) == version:
                 return candidate
-        except Exception:  # noqa: BLE001 - an unusable binary is simply skipped
+        except Exception:
             continue
     if not (NODE_MODULES / "solc").is_dir():
         sys.exit("solc not found: run `npm ci` in contracts/ (or install solc " + version + ")")
@@ -141,6 +138,10 @@ _FAMILIES = (
 )
 
 
+def _py_type(abi_type: str, known: dict[str, str]) -> str:
+    return known.get(abi_type, "bytes" if abi_type.startswith("bytes") else "int")
+
+
 def render_errors(artifacts: dict[str, dict[str, Any]]) -> str:
     """A typed Python exception per Solidity custom error in the ABIs, same name and arguments."""
     errors: dict[str, list[dict[str, Any]]] = {}
@@ -166,8 +167,18 @@ def render_errors(artifacts: dict[str, dict[str, Any]]) -> str:
         "",
     ]
     for _, family in _FAMILIES:
-        lines += ["", f"class {family}(ContractError):", f'    """Errors raised by {family[:-5]}."""', ""]
-    lines += ["", "class LibraryError(ContractError):", '    """Errors raised by OpenZeppelin code."""', ""]
+        lines += [
+            "",
+            f"class {family}(ContractError):",
+            f'    """Errors raised by {family[:-5]}."""',
+            "",
+        ]
+    lines += [
+        "",
+        "class LibraryError(ContractError):",
+        '    """Errors raised by OpenZeppelin code."""',
+        "",
+    ]
     py_types = {"address": "str", "bool": "bool", "string": "str"}
     for name in sorted(errors):
         inputs = errors[name]
@@ -175,10 +186,7 @@ def render_errors(artifacts: dict[str, dict[str, Any]]) -> str:
         types = ",".join(i["type"] for i in inputs)
         signature = f"{name}({types})"
         selector = keccak(text=signature)[:4].hex()
-        params = ", ".join(
-            f"{i['name']}: {py_types.get(i['type'], 'bytes' if i['type'].startswith('bytes') else 'int')}"
-            for i in inputs
-        )
+        params = ", ".join(f"{i['name']}: {_py_type(i['type'], py_types)}" for i in inputs)
         lines += [
             "",
             f"class {name}({family}):",
@@ -199,7 +207,9 @@ def render_errors(artifacts: dict[str, dict[str, Any]]) -> str:
     ]
     for name in sorted(errors):
         types = ", ".join(repr(i["type"]) for i in errors[name])
-        lines.append(f"    {name}.selector: ({name}, ({types}{',' if len(errors[name]) == 1 else ''})),")
+        lines.append(
+            f"    {name}.selector: ({name}, ({types}{',' if len(errors[name]) == 1 else ''})),"
+        )
     lines += ["}", "", "__all__: list[Any] = [", *[f'    "{n}",' for n in sorted(errors)], "]", ""]
     return "\n".join(lines)
 
@@ -209,7 +219,11 @@ def _ruff_format(text: str) -> str:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     done = subprocess.run(
         [ruff, "format", "--stdin-filename", str(ERRORS_MODULE), "-"],
-        input=text, capture_output=True, text=True, check=True, cwd=ROOT,
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return done.stdout
 

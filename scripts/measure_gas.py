@@ -45,10 +45,15 @@ def main() -> None:
     client = LedgerClient(chain, deploy(chain, relayer, admin=admin.address), relayer)
     counter = iter(range(1, 10**9))
 
-    def sign(name: str, key: LocalAccount, message: dict[str, Any], terms: Any = None) -> SignedIntent:
+    def sign(
+        name: str, key: LocalAccount, message: dict[str, Any], terms: Any = None
+    ) -> SignedIntent:
         full = {"nonce": next(counter), "deadline": chain.latest_timestamp() + 3600, **message}
         sig = sign_intent(
-            key.key, name, full, chain_id=chain.chain_id,
+            key.key,
+            name,
+            full,
+            chain_id=chain.chain_id,
             verifying_contract=client.verifying_contract(name),
         )
         return SignedIntent(name, full, sig, terms)
@@ -59,25 +64,63 @@ def main() -> None:
             outcome.unwrap()
         return outcomes
 
-    submit([
-        sign("RegisterDepartment", admin, {
-            "department": department.address, "name": "Housing Bureau", "code": "HB",
-            "encryptionKey": secrets.token_bytes(32)}),
-        sign("GrantRole", admin, {
-            "role": role_id("registrar"), "account": registrar.address, "fields": []}),
-    ])
+    submit(
+        [
+            sign(
+                "RegisterDepartment",
+                admin,
+                {
+                    "department": department.address,
+                    "name": "Housing Bureau",
+                    "code": "HB",
+                    "encryptionKey": secrets.token_bytes(32),
+                },
+            ),
+            sign(
+                "GrantRole",
+                admin,
+                {"role": role_id("registrar"), "account": registrar.address, "fields": []},
+            ),
+        ]
+    )
     residents = [Account.create() for _ in range(n + 1)]
-    submit([sign("EnrollResident", registrar, {
-        "resident": r.address, "idCommitment": secrets.token_bytes(32),
-        "encryptionKey": secrets.token_bytes(32)}) for r in residents])
+    submit(
+        [
+            sign(
+                "EnrollResident",
+                registrar,
+                {
+                    "resident": r.address,
+                    "idCommitment": secrets.token_bytes(32),
+                    "encryptionKey": secrets.token_bytes(32),
+                },
+            )
+            for r in residents
+        ]
+    )
     # Residents count their nonces from 0 like the wallet does: word 0 is warm after this.
     commits = []
     for r in residents:
-        full = {"resident": r.address, "version": 1, "root": secrets.token_bytes(32),
-                "nonce": 0, "deadline": chain.latest_timestamp() + 3600}
-        commits.append(SignedIntent("CommitRecord", full, sign_intent(
-            r.key, "CommitRecord", full, chain_id=chain.chain_id,
-            verifying_contract=client.verifying_contract("CommitRecord"))))
+        full = {
+            "resident": r.address,
+            "version": 1,
+            "root": secrets.token_bytes(32),
+            "nonce": 0,
+            "deadline": chain.latest_timestamp() + 3600,
+        }
+        commits.append(
+            SignedIntent(
+                "CommitRecord",
+                full,
+                sign_intent(
+                    r.key,
+                    "CommitRecord",
+                    full,
+                    chain_id=chain.chain_id,
+                    verifying_contract=client.verifying_contract("CommitRecord"),
+                ),
+            )
+        )
     submit(commits)
 
     fields = sorted(name_to_bytes32(f) for f in ("address", "income", "name"))
@@ -85,13 +128,24 @@ def main() -> None:
 
     def grant(r: LocalAccount) -> SignedIntent:
         message = {
-            "resident": r.address, "department": department.address, "fields": fields,
-            "purpose": name_to_bytes32("HOUSING"), "validFrom": now,
-            "validUntil": now + 30 * 86400, "maxUses": 0, "requestId": b"\0" * 32,
-            "nonce": 1, "deadline": now + 3600,
+            "resident": r.address,
+            "department": department.address,
+            "fields": fields,
+            "purpose": name_to_bytes32("HOUSING"),
+            "validFrom": now,
+            "validUntil": now + 30 * 86400,
+            "maxUses": 0,
+            "requestId": b"\0" * 32,
+            "nonce": 1,
+            "deadline": now + 3600,
         }
-        sig = sign_intent(r.key, "Grant", message, chain_id=chain.chain_id,
-                          verifying_contract=client.verifying_contract("Grant"))
+        sig = sign_intent(
+            r.key,
+            "Grant",
+            message,
+            chain_id=chain.chain_id,
+            verifying_contract=client.verifying_contract("Grant"),
+        )
         return SignedIntent("Grant", message, sig)
 
     def gas_of(outcomes: list[Any]) -> int:
@@ -106,9 +160,17 @@ def main() -> None:
     ids = [int(o.event.args["consentId"]) for o in batched]
 
     def access(i: int) -> SignedIntent:
-        return sign("Access", department, {
-            "department": department.address, "resident": residents[i + 1].address,
-            "consentId": ids[i], "fields": fields[:2]}, terms[i])
+        return sign(
+            "Access",
+            department,
+            {
+                "department": department.address,
+                "resident": residents[i + 1].address,
+                "consentId": ids[i],
+                "fields": fields[:2],
+            },
+            terms[i],
+        )
 
     access_alone = submit([access(0)])
     access_batched = submit([access(i) for i in range(n)])

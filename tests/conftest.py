@@ -169,7 +169,9 @@ class System:
         }
         return self.sign("Access", department, message, terms)
 
-    def enroll_intent(self, resident: str, commitment: bytes | None = None, **kw: Any) -> SignedIntent:
+    def enroll_intent(
+        self, resident: str, commitment: bytes | None = None, **kw: Any
+    ) -> SignedIntent:
         signer = kw.pop("signer", self.registrar)
         message = {
             "resident": resident,
@@ -222,7 +224,11 @@ def build_system(chain: Chain) -> System:
         system.sign(
             "GrantRole",
             admin,
-            {"role": role_id("issuer"), "account": issuer.address, "fields": fields("name", "income")},
+            {
+                "role": role_id("issuer"),
+                "account": issuer.address,
+                "fields": fields("name", "income"),
+            },
         )
     )
     for outcome in system.submit(*setup):

@@ -60,7 +60,10 @@ def test_access_by_suspended_department_is_denied_not_granted(system: System) ->
 def test_access_after_revocation_is_denied_revoked(system: System) -> None:
     consent_id, terms = system.grant()
     revoke = system.sign(
-        "Revoke", system.resident, {"resident": system.resident.address, "consentId": consent_id}, terms
+        "Revoke",
+        system.resident,
+        {"resident": system.resident.address, "consentId": consent_id},
+        terms,
     )
     system.one(revoke)
     assert reason(system.one(system.access_intent(consent_id, terms))) == "revoked"
@@ -70,7 +73,10 @@ def test_revocation_denies_an_access_submitted_with_it(system: System) -> None:
     """Same block on the embedded chain; the next block on anvil, which mines per tx."""
     consent_id, terms = system.grant()
     revoke = system.sign(
-        "Revoke", system.resident, {"resident": system.resident.address, "consentId": consent_id}, terms
+        "Revoke",
+        system.resident,
+        {"resident": system.resident.address, "consentId": consent_id},
+        terms,
     )
     revoked, access = system.submit(revoke, system.access_intent(consent_id, terms))
     assert revoked.ok and revoked.receipt.block_number <= access.receipt.block_number

@@ -10,10 +10,10 @@ from eth_account import Account
 
 from ledger.chain import TransactionSigner
 from ledger.chain.embedded import EmbeddedChain
+from ledger.client import LedgerClient
 from ledger.deployment import DEPLOYMENT_FILE, load_or_deploy
 from ledger.errors import DeploymentError
 from ledger.intents import SEED_FIELDS, bytes32_to_name
-from ledger.client import LedgerClient
 
 
 def open_embedded(path: Path) -> EmbeddedChain:

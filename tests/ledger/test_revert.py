@@ -28,7 +28,9 @@ def test_custom_error_decodes_to_same_named_exception_with_arguments() -> None:
 
 
 def test_selector_is_keccak_of_the_solidity_signature() -> None:
-    assert SignedIntentNonceUsed.selector == keccak(text="SignedIntentNonceUsed(address,uint256)")[:4]
+    assert (
+        SignedIntentNonceUsed.selector == keccak(text="SignedIntentNonceUsed(address,uint256)")[:4]
+    )
 
 
 def test_error_string_panic_empty_and_unknown_data_become_transaction_failed() -> None:
