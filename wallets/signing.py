@@ -105,7 +105,8 @@ def sign_intent(
 ) -> bytes:
     """A 65-byte ``r || s || v`` signature (``v`` 27/28, low ``s``) over the intent."""
     signable = _signable(name, message, chain_id, verifying_contract)
-    signed = Account.sign_message(signable, private_key)
+    key = private_key.key if isinstance(private_key, LocalAccount) else private_key
+    signed = Account.sign_message(signable, key)
     signature = bytes(signed.signature)
     _check_signature_form(signature)  # eth-account guarantees it; keep the promise explicit
     return signature

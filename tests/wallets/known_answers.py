@@ -1,7 +1,7 @@
 """Loading and regenerating the known-answer vectors under ``tests/wallets/vectors``.
 
-A plain module (not a conftest) so test modules can use it at collection time for
-``pytest.mark.parametrize``; its name is unique across ``tests/`` on purpose.
+A plain module (not a conftest) so test modules can use the vectors at collection
+time, in ``pytest.mark.parametrize``.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from hypothesis import given
 from hypothesis import strategies as st
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId
-from wallet_vectors import PROPERTY, hex_bytes, load, params, run_python_script
 
 from ledger.intents import SEED_FIELDS
+from tests.wallets.known_answers import PROPERTY, hex_bytes, load, params, run_python_script
 from wallets.errors import InvalidRecord
 from wallets.key_wrap import (
     HYBRID_PUBLIC_KEY_LENGTH,
@@ -180,7 +180,11 @@ def test_invalid_record_says_nothing_about_the_cause(
     wrapped: bytes, recipient_key: x25519.X25519PrivateKey
 ) -> None:
     messages = set()
-    for kwargs in ({"field": "phone", "version": 2}, {"field": "income", "version": 9}):
+    bindings: list[dict[str, Any]] = [
+        {"field": "phone", "version": 2},
+        {"field": "income", "version": 9},
+    ]
+    for kwargs in bindings:
         with pytest.raises(InvalidRecord) as caught:
             unwrap_key(wrapped, recipient_key, recipient=RECIPIENT, **kwargs)
         assert caught.value.__cause__ is None and caught.value.__suppress_context__

@@ -9,9 +9,9 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from hypothesis import given
 from hypothesis import strategies as st
-from wallet_vectors import PROPERTY, hex_bytes, load, params, run_node_script
 
 from ledger.intents import INTENTS, eip712_types, encode_type, name_to_bytes32, type_hash
+from tests.wallets.known_answers import PROPERTY, hex_bytes, load, params, run_node_script
 from wallets.errors import InvalidIntent, InvalidSignature
 from wallets.signing import (
     SECP256K1_N,
@@ -103,7 +103,10 @@ def test_eth_account_domain_separator_and_struct_hash_equal_ethers(
 def test_signature_equals_ethers_wallet_and_recovers_signer(vector: dict[str, Any]) -> None:
     name, domain = vector["name"], vector["domain"]
     message = python_message(name, vector["message"])
-    kwargs = {"chain_id": int(domain["chainId"]), "verifying_contract": domain["verifyingContract"]}
+    kwargs: dict[str, Any] = {
+        "chain_id": int(domain["chainId"]),
+        "verifying_contract": domain["verifyingContract"],
+    }
     signature = sign_intent(hex_bytes(vector["signerKey"]), name, message, **kwargs)
     assert signature == hex_bytes(vector["signature"])  # both sign deterministically (RFC 6979)
     assert recover_intent_signer(name, message, vector["signature"], **kwargs) == vector["signer"]
@@ -120,7 +123,7 @@ def test_node_script_reproduces_committed_eip712_vectors() -> None:
 def test_hex_strings_for_bytes_fields_give_the_same_digest() -> None:
     as_bytes = access()
     as_hex = access(fields=["0x" + name_to_bytes32("income").hex()])
-    kwargs = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
+    kwargs: dict[str, Any] = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
     assert intent_digest("Access", as_bytes, **kwargs) == intent_digest("Access", as_hex, **kwargs)
 
 
@@ -209,7 +212,7 @@ def test_signatures_are_65_bytes_low_s_v27_or_28_and_recover(nonce: int, key: by
     except Exception:  # zero or >= n: not a key
         return
     message = revoke(resident=account.address, nonce=nonce)
-    kwargs = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
+    kwargs: dict[str, Any] = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
     signature = sign_intent(key, "Revoke", message, **kwargs)
     assert len(signature) == 65
     assert signature[64] in (27, 28)
@@ -219,7 +222,7 @@ def test_signatures_are_65_bytes_low_s_v27_or_28_and_recover(nonce: int, key: by
 
 def test_recovery_refuses_the_high_s_twin_of_a_valid_signature() -> None:
     key = b"\x01" * 32
-    kwargs = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
+    kwargs: dict[str, Any] = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
     signature = sign_intent(key, "Revoke", revoke(), **kwargs)
     s = int.from_bytes(signature[32:64], "big")
     twin = signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - signature[64]])
@@ -229,7 +232,7 @@ def test_recovery_refuses_the_high_s_twin_of_a_valid_signature() -> None:
 
 @pytest.mark.parametrize("v", [0, 1, 29])
 def test_recovery_refuses_v_other_than_27_or_28(v: int) -> None:
-    kwargs = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
+    kwargs: dict[str, Any] = {"chain_id": CHAIN_ID, "verifying_contract": CONTRACT}
     signature = sign_intent(b"\x01" * 32, "Revoke", revoke(), **kwargs)
     with pytest.raises(InvalidSignature, match="v must be"):
         recover_intent_signer("Revoke", revoke(), signature[:64] + bytes([v]), **kwargs)
