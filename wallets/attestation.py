@@ -140,7 +140,9 @@ def verify_attestation(
 
     Raises :class:`InvalidAttestation` whose ``reason`` is one of ``malformed``,
     ``bad_signature``, ``wrong_resident``, ``wrong_field``, ``commitment_mismatch``,
-    ``not_yet_valid``, ``expired``, ``untrusted_issuer``.
+    ``not_yet_valid``, ``expired``, ``untrusted_issuer``. Whatever ``is_trusted``
+    raises (e.g. the chain is unavailable) propagates unchanged: "cannot tell" is not
+    "untrusted".
     """
     parsed = Attestation.from_json(attestation)
     message = parsed.message

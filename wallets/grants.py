@@ -10,18 +10,18 @@ of a ``POST /queries`` answer (``{name: {"ciphertext", "nonce", "wrapped_key",
 and the root(s) read from the chain — never the root the API reports — and
 returns values and salts. Each field must
 
-1. unwrap with the department's key under ``(department, field, version)``,
-2. decrypt under the AAD ``(resident, field, version)``,
-3. hash into the committed root: by the field's Merkle proof (``proof`` in the
+1. hash into the committed root: by the field's Merkle proof (``proof`` in the
    entry, or ``proofs[name]``), or else by recomputing the root from ``leaves``
    (every ``(fieldId, ciphertextHash)`` of the record) or, failing that, from the
-   entries given, which then must be the whole record.
+   entries given, which then must be the whole record;
+2. unwrap with the department's key under ``(department, field, version)``;
+3. decrypt under the AAD ``(resident, field, version)``.
 
 Any failure is the one opaque :class:`~wallets.errors.InvalidRecord`.
 
 NOTE: DESIGN's query answer carries no proofs. Unless every field of the record
 is granted, the department needs ``proof`` per field (or the list of leaves) from
-the API to perform check 3.
+the API to perform check 1.
 """
 
 from __future__ import annotations
