@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from web3._utils.events import get_event_data
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
@@ -91,6 +91,15 @@ class SignedIntent:
 
     def as_abi(self) -> tuple[Any, ...]:
         return tuple(_abi_value(t, self.message[n]) for n, t in INTENTS[self.name].fields)
+
+
+@dataclass(frozen=True)
+class BatchTx:
+    """A signed batch transaction about to be sent: its hash, intent type, intent indexes."""
+
+    tx_hash: str
+    name: str
+    indexes: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -250,17 +259,32 @@ class LedgerClient:
 
     # ------------------------------------------------------------------ writes
 
-    def submit(self, intents: Sequence[SignedIntent]) -> list[Outcome]:
+    def submit(
+        self,
+        intents: Sequence[SignedIntent],
+        *,
+        before_send: Callable[[list[BatchTx]], None] | None = None,
+    ) -> list[Outcome]:
         """Submit intents; one batch transaction per type, all in one block per gas chunk.
 
-        Outcomes come back in the order of ``intents``. Raises only when the chain
-        itself fails (:class:`ledger.errors.ChainUnavailable`, ``InvalidTransaction``).
+        Outcomes come back in the order of ``intents``. ``before_send`` sees each
+        block's signed transactions (hash, intent type, indexes into ``intents``) before
+        they leave, so a caller can journal them and recover after a crash with
+        :meth:`outcomes_for`. Raises only when the chain itself fails
+        (:class:`ledger.errors.ChainUnavailable`, ``InvalidTransaction``).
         """
         outcomes: list[Outcome | None] = [None] * len(intents)
         for chunk in self._chunks(intents):
             txs = [self._batch_tx(name, [intents[i] for i in idx]) for name, idx in chunk]
             try:
                 raws = self.relayer.sign_many(self.chain, txs)
+                if before_send is not None:
+                    before_send(
+                        [
+                            BatchTx("0x" + keccak(raw).hex(), name, tuple(idx))
+                            for raw, (name, idx) in zip(raws, chunk, strict=True)
+                        ]
+                    )
                 receipts = self.chain.send_raw_transactions(raws)
             except LedgerError:
                 self.relayer.resync()
@@ -270,6 +294,12 @@ class LedgerClient:
                 for i, outcome in zip(idx, self._outcomes(name, batch, receipt), strict=True):
                     outcomes[i] = outcome
         return [o for o in outcomes if o is not None]
+
+    def outcomes_for(
+        self, name: str, batch: Sequence[SignedIntent], receipt: TxReceipt
+    ) -> list[Outcome]:
+        """The outcomes of a mined batch transaction of ``name`` intents, in batch order."""
+        return self._outcomes(name, list(batch), receipt)
 
     def submit_one(self, intent: SignedIntent) -> Event:
         """Submit one intent; its primary event, or raise the contract's decoded error."""
@@ -532,6 +562,7 @@ def _plain(value: Any) -> Any:
 
 
 __all__ = [
+    "BatchTx",
     "ConsentState",
     "ConsentTerms",
     "DepartmentInfo",

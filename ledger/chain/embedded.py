@@ -139,9 +139,16 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]
     def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
         block, transaction, index = self._locate(transaction_hash)
         receipts = self._block_receipts(block)
-        return serialize_transaction_receipt(
+        serialized = serialize_transaction_receipt(
             block, receipts, transaction, index, False, self.chain.get_vm()
         )
+        # eth-tester numbers logs per transaction; the JSON-RPC spec (and anvil, geth,
+        # Besu) per block. (block, logIndex) must identify a log on every backend.
+        offset = sum(len(receipt.logs) for receipt in receipts[:index])
+        if offset:
+            for entry in serialized["logs"]:
+                entry["log_index"] += offset
+        return serialized
 
 
 class _LockedProvider(EthereumTesterProvider):

@@ -116,3 +116,21 @@ def test_signer_fills_chain_id_fees_and_estimated_gas(chain: Chain, new_signer: 
     assert tx["type"] == 2
     assert tx["gas"] >= 21_000
     assert tx["maxFeePerGas"] >= chain.w3.eth.get_block(receipt["blockNumber"])["baseFeePerGas"]
+
+
+def test_log_indexes_count_across_the_whole_block(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    """JSON-RPC numbers logs per block; eth-tester alone would restart at 0 per tx."""
+    signer = new_signer(chain)
+    clock = deploy(chain, signer, "clock")
+    raws = signer.sign_many(chain, [{"to": clock, "gas": 100_000}] * 3)
+    receipts = chain.send_raw_transactions(raws)
+    block = receipts[-1]["blockNumber"]
+    logs = chain.w3.eth.get_logs(
+        {"address": clock, "fromBlock": receipts[0]["blockNumber"], "toBlock": block}
+    )
+    indexes = [(log["blockNumber"], log["logIndex"]) for log in logs]
+    assert len(set(indexes)) == 3
+    from_receipts = [(r["blockNumber"], log["logIndex"]) for r in receipts for log in r["logs"]]
+    assert sorted(from_receipts) == sorted(indexes)

@@ -1,0 +1,301 @@
+"""Follow the contracts' events into the read model.
+
+The indexer reads logs of both contracts block range by block range, stores every event
+(the audit log) and keeps the derived tables (residents, record versions, requests,
+consents with their use counts and revocations) in step, one database transaction per
+range, so the read model is always the state at some block. It resumes from the last
+indexed block after a restart. Before each range it checks that the last indexed block
+is still the chain's block at that height; if the chain replaced it, the read model is
+cut back to the fork point and re-derived.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from ledger.client import Event, LedgerClient
+from ledger.intents import bytes32_to_name
+from ledger.store import (
+    Store,
+    access_requests,
+    consents,
+    dumps,
+    events,
+    indexed_blocks,
+    record_versions,
+    residents,
+)
+
+log = logging.getLogger(__name__)
+
+_RANGE = 2_000
+#: How many recent cursor hashes to keep for finding a fork point.
+_KEEP_HASHES = 256
+
+
+def event_json(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Event arguments as JSON values: bytes32 names stay hex, bytes as 0x-hex."""
+    return {k: _jsonable(v) for k, v in args.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _names(values: list[bytes]) -> str:
+    return json.dumps([bytes32_to_name(v) for v in values])
+
+
+class Indexer:
+    """Keeps the read model of ``store`` at the chain's head, one range at a time."""
+
+    def __init__(self, client: LedgerClient, store: Store, *, start_block: int | None = None):
+        self.client = client
+        self.store = store
+        self.start_block = client.deployment.block_number if start_block is None else start_block
+        self._lock = threading.Lock()
+        self._addresses = [client.directory.address, client.ledger.address]
+
+    # ------------------------------------------------------------------ state
+
+    def last_block(self) -> int:
+        """The last block whose events are in the read model."""
+        with self.store.connect() as c:
+            number = c.execute(select(func.max(indexed_blocks.c.number))).scalar()
+        return self.start_block - 1 if number is None else int(number)
+
+    def lag(self) -> int:
+        return max(0, int(self.client.chain.w3.eth.block_number) - self.last_block())
+
+    # ------------------------------------------------------------------ work
+
+    def catch_up(self, to_block: int | None = None) -> int:
+        """Index up to ``to_block`` (default: head); returns the last indexed block."""
+        with self._lock:
+            w3 = self.client.chain.w3
+            head = int(w3.eth.block_number) if to_block is None else to_block
+            last = self.last_block()
+            last = self._check_fork(last)
+            while last < head:
+                end = min(head, last + _RANGE)
+                self._index_range(last + 1, end)
+                last = end
+            return last
+
+    def rebuild(self) -> int:
+        """Drop the read model and derive it again from the chain."""
+        with self._lock:
+            self.store.drop_read_model()
+        return self.catch_up()
+
+    def _check_fork(self, last: int) -> int:
+        if last < self.start_block:
+            return last
+        w3 = self.client.chain.w3
+        with self.store.connect() as c:
+            rows = c.execute(
+                select(indexed_blocks.c.number, indexed_blocks.c.hash).order_by(
+                    indexed_blocks.c.number.desc()
+                )
+            ).all()
+        for number, stored_hash in rows:
+            block = w3.eth.get_block(int(number))
+            if "0x" + bytes(block["hash"]).hex() == stored_hash:
+                if int(number) != last:
+                    log.warning("chain replaced blocks after %s; re-deriving the read model", number)
+                    self._cut_back(int(number))
+                return int(number)
+        log.warning("no indexed block is on the chain any more; re-deriving the read model")
+        self.store.drop_read_model()
+        return self.start_block - 1
+
+    def _cut_back(self, fork_point: int) -> None:
+        """Forget everything after ``fork_point`` and re-derive the tables from the events."""
+        with self.store.begin() as c:
+            c.execute(delete(events).where(events.c.block_number > fork_point))
+            c.execute(delete(indexed_blocks).where(indexed_blocks.c.number > fork_point))
+            for table in (residents, record_versions, consents, access_requests):
+                c.execute(table.delete())
+            rows = c.execute(select(events).order_by(events.c.block_number, events.c.log_index))
+            for row in rows.mappings().all():
+                self._derive(c, row["name"], json.loads(row["args"]), row)
+
+    def _index_range(self, start: int, end: int) -> None:
+        w3 = self.client.chain.w3
+        logs = w3.eth.get_logs(
+            {"fromBlock": start, "toBlock": end, "address": self._addresses}  # type: ignore[typeddict-item]
+        )
+        timestamps: dict[int, int] = {}
+        hashes: dict[int, str] = {}
+        for entry in logs:
+            number = int(entry["blockNumber"])
+            hashes[number] = "0x" + bytes(entry["blockHash"]).hex()
+        for number in hashes:
+            timestamps[number] = int(w3.eth.get_block(number)["timestamp"])
+        end_block = w3.eth.get_block(end)
+        hashes[end] = "0x" + bytes(end_block["hash"]).hex()
+        timestamps[end] = int(end_block["timestamp"])
+        with self.store.begin() as c:
+            for entry in logs:
+                event = self.client.decode_log(entry)
+                if event is None:
+                    continue
+                number = int(entry["blockNumber"])
+                row = self._event_row(event, entry, timestamps[number])
+                c.execute(self.store.upsert_ignore(events).values(**row))
+                self._derive(c, event.name, json.loads(row["args"]), row)
+            for number, block_hash in hashes.items():
+                c.execute(
+                    self.store.upsert_ignore(indexed_blocks).values(
+                        number=number, hash=block_hash, timestamp=timestamps[number]
+                    )
+                )
+            oldest_kept = select(indexed_blocks.c.number).order_by(
+                indexed_blocks.c.number.desc()
+            ).offset(_KEEP_HASHES).limit(1).scalar_subquery()
+            c.execute(delete(indexed_blocks).where(indexed_blocks.c.number <= oldest_kept))
+
+    def _event_row(self, event: Event, entry: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
+        args = event_json(event.args)
+        contract = (
+            "ConsentDirectory" if event.address == self.client.directory.address else "ConsentLedger"
+        )
+        return {
+            "block_number": int(entry["blockNumber"]),
+            "log_index": int(entry["logIndex"]),
+            "tx_hash": "0x" + bytes(entry["transactionHash"]).hex(),
+            "block_timestamp": timestamp,
+            "contract": contract,
+            "name": event.name,
+            "resident": _address(args.get("resident")),
+            "department": _address(args.get("department")),
+            "consent_id": args.get("consentId"),
+            "args": dumps(args),
+        }
+
+    @staticmethod
+    def _derive(c: Connection, name: str, args: dict[str, Any], row: Mapping[str, Any]) -> None:
+        """Apply one event to the derived tables (idempotent: replays change nothing)."""
+        number = int(row["block_number"])
+        timestamp = int(row["block_timestamp"])
+        if name == "ResidentEnrolled":
+            exists = c.execute(
+                select(residents.c.address).where(residents.c.address == args["resident"])
+            ).first()
+            if exists is None:
+                c.execute(
+                    residents.insert().values(
+                        address=args["resident"],
+                        id_commitment=args["idCommitment"],
+                        encryption_key=args["encryptionKey"],
+                        registrar=args["registrar"],
+                        version=0,
+                        enrolled_block=number,
+                    )
+                )
+        elif name == "RecordCommitted":
+            exists = c.execute(
+                select(record_versions.c.version).where(
+                    and_(
+                        record_versions.c.resident == args["resident"],
+                        record_versions.c.version == args["version"],
+                    )
+                )
+            ).first()
+            if exists is None:
+                c.execute(
+                    record_versions.insert().values(
+                        resident=args["resident"],
+                        version=args["version"],
+                        root=args["root"],
+                        block_number=number,
+                    )
+                )
+            c.execute(
+                update(residents)
+                .where(residents.c.address == args["resident"])
+                .values(version=args["version"], root=args["root"])
+            )
+        elif name == "AccessRequested":
+            exists = c.execute(
+                select(access_requests.c.request_id).where(
+                    access_requests.c.request_id == args["requestId"]
+                )
+            ).first()
+            if exists is None:
+                c.execute(
+                    access_requests.insert().values(
+                        request_id=args["requestId"],
+                        department=args["department"],
+                        resident=args["resident"],
+                        fields=_names([bytes.fromhex(f[2:]) for f in args["fields"]]),
+                        purpose=bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
+                        duration=args["duration"],
+                        requested_at=timestamp,
+                        block_number=number,
+                        tx_hash=row["tx_hash"],
+                    )
+                )
+        elif name == "ConsentGranted":
+            exists = c.execute(
+                select(consents.c.consent_id).where(consents.c.consent_id == args["consentId"])
+            ).first()
+            if exists is None:
+                request_id = args["requestId"]
+                c.execute(
+                    consents.insert().values(
+                        consent_id=args["consentId"],
+                        resident=args["resident"],
+                        department=args["department"],
+                        fields=_names([bytes.fromhex(f[2:]) for f in args["fields"]]),
+                        purpose=bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
+                        valid_from=args["validFrom"],
+                        valid_until=args["validUntil"],
+                        max_uses=args["maxUses"],
+                        request_id=None if int(request_id, 16) == 0 else request_id,
+                        uses=0,
+                        revoked=False,
+                        granted_at=timestamp,
+                        tx_hash=row["tx_hash"],
+                        block_number=number,
+                        log_index=row["log_index"],
+                    )
+                )
+                if int(request_id, 16) != 0:
+                    c.execute(
+                        update(access_requests)
+                        .where(
+                            and_(
+                                access_requests.c.request_id == request_id,
+                                access_requests.c.consent_id.is_(None),
+                            )
+                        )
+                        .values(consent_id=args["consentId"])
+                    )
+        elif name == "ConsentRevoked":
+            c.execute(
+                update(consents)
+                .where(consents.c.consent_id == args["consentId"])
+                .values(revoked=True, revoked_at=timestamp)
+            )
+        elif name == "AccessLogged":
+            c.execute(
+                update(consents)
+                .where(consents.c.consent_id == args["consentId"])
+                .values(uses=args["use"])
+            )
+
+
+def _address(value: Any) -> str | None:
+    return to_checksum_address(value) if isinstance(value, str) else None
