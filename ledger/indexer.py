@@ -113,7 +113,9 @@ class Indexer:
             block = w3.eth.get_block(int(number))
             if "0x" + bytes(block["hash"]).hex() == stored_hash:
                 if int(number) != last:
-                    log.warning("chain replaced blocks after %s; re-deriving the read model", number)
+                    log.warning(
+                        "chain replaced blocks after %s; re-deriving the read model", number
+                    )
                     self._cut_back(int(number))
                 return int(number)
         log.warning("no indexed block is on the chain any more; re-deriving the read model")
@@ -129,7 +131,7 @@ class Indexer:
                 c.execute(table.delete())
             rows = c.execute(select(events).order_by(events.c.block_number, events.c.log_index))
             for row in rows.mappings().all():
-                self._derive(c, row["name"], json.loads(row["args"]), row)
+                self._derive(c, row["name"], json.loads(row["args"]), dict(row))
 
     def _index_range(self, start: int, end: int) -> None:
         w3 = self.client.chain.w3
@@ -161,15 +163,21 @@ class Indexer:
                         number=number, hash=block_hash, timestamp=timestamps[number]
                     )
                 )
-            oldest_kept = select(indexed_blocks.c.number).order_by(
-                indexed_blocks.c.number.desc()
-            ).offset(_KEEP_HASHES).limit(1).scalar_subquery()
+            oldest_kept = (
+                select(indexed_blocks.c.number)
+                .order_by(indexed_blocks.c.number.desc())
+                .offset(_KEEP_HASHES)
+                .limit(1)
+                .scalar_subquery()
+            )
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number <= oldest_kept))
 
     def _event_row(self, event: Event, entry: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
         args = event_json(event.args)
         contract = (
-            "ConsentDirectory" if event.address == self.client.directory.address else "ConsentLedger"
+            "ConsentDirectory"
+            if event.address == self.client.directory.address
+            else "ConsentLedger"
         )
         return {
             "block_number": int(entry["blockNumber"]),

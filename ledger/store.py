@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
 
@@ -210,6 +211,8 @@ class Store:
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool  # one shared in-memory database
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
@@ -236,7 +239,14 @@ class Store:
     def drop_read_model(self) -> None:
         """Forget everything derived from the chain (the indexer rebuilds it)."""
         with self.begin() as c:
-            for table in (events, residents, record_versions, consents, access_requests, indexed_blocks):
+            for table in (
+                events,
+                residents,
+                record_versions,
+                consents,
+                access_requests,
+                indexed_blocks,
+            ):
                 c.execute(table.delete())
 
     def close(self) -> None:
