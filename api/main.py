@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import errors
 from api.node import Node, open_node
 from api.routers import public
 from api.settings import Settings
@@ -19,6 +20,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = node is None
         app.state.node = node or open_node(settings or Settings())
+        app.state.node.start()
         try:
             yield
         finally:
@@ -34,5 +36,6 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         ),
         lifespan=lifespan,
     )
+    errors.install(app)
     app.include_router(public.router)
     return app

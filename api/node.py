@@ -32,13 +32,45 @@ _DEV_FUNDS = 10**24
 class Node:
     settings: Settings
     chain: Chain
-    relayer: TransactionSigner
+    relayer_key: TransactionSigner
     admin: str
     deployment: Deployment
     client: LedgerClient
+    store: Store
+    indexer: Indexer
+    relayer: Relayer
+    token_secret: bytes
     created: list[str]
+    _stop: threading.Event | None = None
+    _follower: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Catch the read model up, settle the journal, start relayer and follower."""
+        if self._stop is not None:
+            return
+        self.indexer.catch_up()
+        self.relayer.start()
+        self._stop = threading.Event()
+        self._follower = threading.Thread(target=self._follow, name="indexer", daemon=True)
+        self._follower.start()
+
+    def _follow(self) -> None:
+        # Events from other instances or direct transactions reach the read model here.
+        assert self._stop is not None
+        while not self._stop.wait(1.0):
+            try:
+                self.indexer.catch_up()
+            except Exception:  # noqa: BLE001 - keep following; /health shows the lag
+                log.exception("indexer round failed")
 
     def close(self) -> None:
+        """Drain the relayer, stop following, close database and chain."""
+        self.relayer.stop()
+        if self._stop is not None:
+            self._stop.set()
+        if self._follower is not None:
+            self._follower.join(5)
+        self.store.close()
         self.chain.close()
 
 
@@ -62,10 +94,34 @@ def open_node(settings: Settings) -> Node:
             created.append(f"deployed ConsentDirectory at {deployment.directory}")
             created.append(f"deployed ConsentLedger at {deployment.ledger}")
         client = LedgerClient(chain, deployment, relayer)
+        store = Store(settings.database_url or default_url(data_dir))
+        indexer = Indexer(client, store)
+        node = Node(
+            settings=settings,
+            chain=chain,
+            relayer_key=relayer,
+            admin=admin,
+            deployment=deployment,
+            client=client,
+            store=store,
+            indexer=indexer,
+            relayer=Relayer(client, store, indexer, apply=apply_side_effects),
+            token_secret=_token_secret(settings, data_dir),
+            created=created,
+        )
     except BaseException:
         chain.close()
         raise
-    return Node(settings, chain, relayer, admin, deployment, client, created)
+    return node
+
+
+def _token_secret(settings: Settings, data_dir: Path) -> bytes:
+    if settings.token_secret:
+        return settings.token_secret.encode()
+    path = data_dir / TOKEN_SECRET_FILE
+    if not path.exists():
+        _write_private(path, secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())
 
 
 def _relayer_key(data_dir: Path, created: list[str]) -> bytes:

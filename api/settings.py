@@ -22,3 +22,9 @@ class Settings(BaseSettings):
     port: int = 8000
     #: Address of an existing admin; unset creates an admin keystore on the first start.
     admin: str | None = None
+    #: SQLAlchemy URL of the vault and read model; unset: SQLite in ``data_dir``.
+    database_url: str | None = None
+    #: HMAC key for bearer tokens; unset: a random key kept in ``data_dir``.
+    token_secret: str | None = None
+    token_ttl: int = 900
+    challenge_ttl: int = 300

@@ -1,0 +1,176 @@
+"""Errors of the HTTP API and their RFC 9457 problem+json rendering.
+
+Hierarchy::
+
+    ApiError                       status, title, detail, extra members
+    ├── BadRequest        400/422  malformed input
+    ├── Unauthorized      401      no, bad or expired token
+    ├── Forbidden         403      not allowed (including refused access, with ``reason``)
+    ├── NotFound          404
+    ├── Conflict          409      nonce reused, already revoked, already exists
+    └── ChainUnavailable  503
+
+Routes raise these or domain errors (:class:`ledger.errors.LedgerError`,
+:class:`wallets.errors.WalletError`); one handler maps them all, so a contract's custom
+error reaches the client with its name and arguments and the right status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import contract_errors as ce
+from ledger.errors import ChainUnavailable as LedgerChainUnavailable
+from ledger.errors import ContractError, InvalidTransaction, LedgerError
+from wallets.errors import WalletError
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://consent-ledger.example/problems/"
+
+
+class ApiError(Exception):
+    status = 500
+    title = "Internal error"
+    kind = "internal"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status, title, kind = 422, "Invalid request", "invalid-request"
+
+
+class Unauthorized(ApiError):
+    status, title, kind = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, title, kind = 403, "Forbidden", "forbidden"
+
+
+class AccessRefused(Forbidden):
+    """The contract denied an access; carries ``reason`` and the denial's ``receipt``."""
+
+    title, kind = "Access refused", "access-refused"
+
+
+class NotFound(ApiError):
+    status, title, kind = 404, "Not found", "not-found"
+
+
+class Conflict(ApiError):
+    status, title, kind = 409, "Conflict", "conflict"
+
+
+class ChainUnavailable(ApiError):
+    status, title, kind = 503, "Chain unavailable", "chain-unavailable"
+
+
+_CONFLICT = (
+    ce.SignedIntentNonceUsed,
+    ce.ConsentLedgerAlreadyRevoked,
+    ce.ConsentLedgerResidentExists,
+    ce.ConsentLedgerIdCommitmentUsed,
+    ce.ConsentLedgerStaleVersion,
+    ce.ConsentDirectoryDepartmentExists,
+    ce.ConsentDirectoryFieldExists,
+    ce.ConsentDirectoryPurposeExists,
+)
+_FORBIDDEN = (
+    ce.SignedIntentWrongSigner,
+    ce.ConsentDirectoryUnauthorizedSigner,
+    ce.ConsentLedgerUnauthorizedSigner,
+    ce.ConsentLedgerInactiveDepartment,
+    ce.ConsentLedgerNotConsentResident,
+    ce.SignedIntentUnauthorizedRelayer,
+    ce.AccessControlUnauthorizedAccount,
+)
+_NOT_FOUND = (
+    ce.ConsentLedgerUnknownResident,
+    ce.ConsentLedgerUnknownConsent,
+    ce.ConsentLedgerUnknownRequest,
+    ce.ConsentLedgerUnknownDepartment,
+    ce.ConsentDirectoryUnknownDepartment,
+)
+
+
+def contract_status(error: ContractError) -> int:
+    if isinstance(error, _CONFLICT):
+        return 409
+    if isinstance(error, _FORBIDDEN):
+        return 403
+    if isinstance(error, _NOT_FOUND):
+        return 404
+    return 422
+
+
+def problem(status: int, title: str, kind: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail}
+    body.update({k: _jsonable(v) for k, v in extra.items()})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.kind, exc.detail, **exc.extra)
+
+    @app.exception_handler(ContractError)
+    async def contract_error(_: Request, exc: ContractError) -> JSONResponse:
+        return problem(
+            contract_status(exc),
+            "Refused by the contract",
+            "contract-error",
+            str(exc),
+            error=type(exc).__name__,
+            arguments=exc.arguments,
+        )
+
+    @app.exception_handler(LedgerChainUnavailable)
+    async def chain_down(_: Request, exc: LedgerChainUnavailable) -> JSONResponse:
+        return problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+
+    @app.exception_handler(InvalidTransaction)
+    async def invalid_tx(_: Request, exc: InvalidTransaction) -> JSONResponse:
+        return problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
+        return problem(500, "Ledger error", "ledger-error", str(exc))
+
+    @app.exception_handler(WalletError)
+    async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
+        return problem(422, "Invalid request", "invalid-request", str(exc), error=type(exc).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem(422, "Invalid request", "invalid-request", "the request does not validate", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(exc.status_code, str(exc.detail), kind, str(exc.detail))
