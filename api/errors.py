@@ -160,7 +160,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WalletError)
     async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
-        return problem(422, "Invalid request", "invalid-request", str(exc), error=type(exc).__name__)
+        return problem(
+            422, "Invalid request", "invalid-request", str(exc), error=type(exc).__name__
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -168,7 +170,13 @@ def install(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return problem(422, "Invalid request", "invalid-request", "the request does not validate", errors=errors)
+        return problem(
+            422,
+            "Invalid request",
+            "invalid-request",
+            "the request does not validate",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

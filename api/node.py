@@ -9,18 +9,27 @@ whose password is printed once and stored 0600 beside it for development use.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
 
 from api.settings import Settings
+from api.vault import apply_side_effects
 from ledger.chain import Chain, TransactionSigner, open_chain
 from ledger.client import LedgerClient
 from ledger.deployment import Deployment, load_or_deploy
+from ledger.indexer import Indexer
+from ledger.relayer import Relayer
+from ledger.store import Store, default_url
 from wallets.identity import Identity
+
+log = logging.getLogger(__name__)
+TOKEN_SECRET_FILE = "token.secret"
 
 RELAYER_KEY_FILE = "relayer.key"
 ADMIN_DIR = "admin"
@@ -60,7 +69,7 @@ class Node:
         while not self._stop.wait(1.0):
             try:
                 self.indexer.catch_up()
-            except Exception:  # noqa: BLE001 - keep following; /health shows the lag
+            except Exception:
                 log.exception("indexer round failed")
 
     def close(self) -> None:
