@@ -9,7 +9,17 @@ from fastapi import FastAPI
 
 from api import errors
 from api.node import Node, open_node
-from api.routers import public
+from api.routers import (
+    access_requests,
+    admin,
+    attestations,
+    audit,
+    auth,
+    consents,
+    public,
+    queries,
+    residents,
+)
 from api.settings import Settings
 
 
@@ -37,5 +47,16 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         lifespan=lifespan,
     )
     errors.install(app)
-    app.include_router(public.router)
+    for module in (
+        public,
+        auth,
+        admin,
+        residents,
+        attestations,
+        access_requests,
+        consents,
+        queries,
+        audit,
+    ):
+        app.include_router(module.router)
     return app

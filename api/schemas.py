@@ -13,6 +13,9 @@ class Health(BaseModel):
     block_number: int
     block_timestamp: int
     contracts: dict[str, str]
+    relayer_queue_depth: int
+    indexer_block: int
+    indexer_lag: int
 
 
 class Schema(BaseModel):
@@ -36,3 +39,8 @@ class DepartmentList(BaseModel):
 
 class Eip712(BaseModel):
     intents: dict[str, dict[str, Any]]
+
+
+class Nonces(BaseModel):
+    ConsentDirectory: int
+    ConsentLedger: int

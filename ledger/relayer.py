@@ -132,12 +132,16 @@ class Relayer:
         intent: SignedIntent,
         side_effects: Mapping[str, Any] | None = None,
         *,
+        expected_signer: str | None = None,
         timeout: float = 120.0,
     ) -> Outcome:
         """Check, queue and wait for ``intent``'s block; its outcome (which may be a
         rejection by the contract). Raises the contract's exception for an intent
-        that fails the checks, and :class:`ledger.errors.LedgerError` if the chain fails."""
+        that fails the checks (``expected_signer``: the one address allowed to have
+        signed it), and :class:`ledger.errors.LedgerError` if the chain fails."""
         signer = self.check(intent)
+        if expected_signer is not None and signer != to_checksum_address(expected_signer):
+            raise SignedIntentWrongSigner(to_checksum_address(expected_signer), signer)
         key = (INTENTS[intent.name].contract, signer, int(intent.message["nonce"]))
         job = _Job(intent, side_effects or {}, key)
         with self._cond:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api.deps import NodeDep
-from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Schema
+from api.errors import BadRequest
+from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Nonces, Schema
 from ledger.intents import INTENTS, ROLE_NAMES, bytes32_to_name, domain, eip712_types, role_id
+from wallets.encoding import checksum_address
 
 router = APIRouter(tags=["public"])
 
@@ -20,6 +23,9 @@ def health(node: NodeDep) -> Health:
         block_number=int(block["number"]),
         block_timestamp=int(block["timestamp"]),
         contracts=node.deployment.contracts,
+        relayer_queue_depth=node.relayer.queue_depth,
+        indexer_block=node.indexer.last_block(),
+        indexer_lag=max(0, int(block["number"]) - node.indexer.last_block()),
     )
 
 
@@ -61,3 +67,39 @@ def departments(node: NodeDep) -> DepartmentList:
             for d in node.client.departments()
         ]
     )
+
+
+@router.get("/nonces/{address}", response_model=Nonces)
+def nonces(address: str, node: NodeDep) -> Nonces:
+    """The lowest unused nonce of ``address`` per verifying contract. Counting upwards
+    from here keeps a signer's nonces in one storage word on chain (cheapest)."""
+    try:
+        signer = checksum_address(address)
+    except ValueError as exc:
+        raise BadRequest(f"not an address: {address!r}") from exc
+    return Nonces(
+        ConsentDirectory=node.client.next_nonce("RegisterDepartment", signer),
+        ConsentLedger=node.client.next_nonce("Grant", signer),
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(node: NodeDep) -> Response:
+    """Prometheus text format: chain head, relayer and indexer figures."""
+    registry = CollectorRegistry()
+    head = int(node.chain.w3.eth.block_number)
+    indexed = node.indexer.last_block()
+    stats = node.relayer.stats
+    gauges = {
+        "consent_chain_head_block": ("Head block number of the chain", head),
+        "consent_indexer_block": ("Last block in the read model", indexed),
+        "consent_indexer_lag_blocks": ("Blocks the read model is behind", max(0, head - indexed)),
+        "consent_relayer_queue_depth": ("Intents waiting for a block", node.relayer.queue_depth),
+        "consent_relayer_batches_total": ("Blocks of intents submitted", stats.batches),
+        "consent_relayer_intents_total": ("Intents submitted", stats.intents),
+        "consent_relayer_rejected_total": ("Intents the contracts refused", stats.rejected),
+        "consent_relayer_failures_total": ("Batches that failed on the chain", stats.failures),
+    }
+    for name, (doc, value) in gauges.items():
+        Gauge(name, doc, registry=registry).set(value)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

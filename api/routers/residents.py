@@ -1,0 +1,291 @@
+"""Residents: enrolment (by a registrar), their record, and what they may read about it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import and_, select
+
+from api.deps import CurrentActor, NodeDep, ensure_self_or_role
+from api.errors import BadRequest, NotFound
+from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
+from api.views import (
+    ConsentList,
+    department_names,
+    latest_version,
+    list_consents,
+    list_events,
+    request_rows,
+)
+from ledger.intents import bytes32_to_name
+from ledger.store import envelopes, record_versions
+from wallets.encoding import checksum_address
+from wallets.record import FieldEnvelope, record_root
+
+router = APIRouter(prefix="/residents", tags=["residents"])
+
+Address = Annotated[str, "a 0x-prefixed address"]
+
+
+class Enrolled(BaseModel):
+    resident: str
+    receipt: ReceiptOut
+
+
+class EnvelopeIn(BaseModel):
+    ciphertext: str
+    nonce: str
+    owner_wrapped_key: str
+
+
+class RecordBody(SignedBody):
+    fields: dict[str, EnvelopeIn]
+
+
+class RecordCommitted(BaseModel):
+    version: int
+    root: str
+    receipt: ReceiptOut
+
+
+class RecordOut(BaseModel):
+    resident: str
+    version: int
+    root: str
+    fields: dict[str, dict[str, str]]
+
+
+class AccessRequestOut(BaseModel):
+    request_id: str
+    department: str
+    department_name: str | None
+    resident: str
+    fields: list[str]
+    purpose: str
+    duration: int
+    requested_at: int
+    status: str
+    consent_id: int | None
+
+
+class AccessRequestList(BaseModel):
+    data: list[AccessRequestOut]
+    next_cursor: str | None = None
+
+
+class AccessLogEntry(BaseModel):
+    type: str
+    department: str | None
+    department_name: str | None
+    fields: list[str]
+    purpose: str | None
+    consent_id: int | None
+    reason: str | None
+    use: int | None
+    block_timestamp: int
+    receipt: ReceiptOut
+
+
+class AccessLog(BaseModel):
+    data: list[AccessLogEntry]
+    next_cursor: str | None
+
+
+def _address(value: str) -> str:
+    try:
+        return checksum_address(value)
+    except ValueError as exc:
+        raise BadRequest(f"not an address: {value!r}") from exc
+
+
+@router.post("", response_model=Enrolled, status_code=201)
+def enroll(body: SignedBody, node: NodeDep, actor: CurrentActor) -> Enrolled:
+    """Enrol a resident (signed `EnrollResident`, by a registrar)."""
+    outcome = node.relayer.submit(
+        signed_intent("EnrollResident", body), expected_signer=actor.address
+    )
+    args = settled(outcome)
+    return Enrolled(resident=args["resident"], receipt=receipt_out(outcome.receipt))
+
+
+@router.put("/{address}/record", response_model=RecordCommitted)
+def put_record(
+    address: str, body: RecordBody, node: NodeDep, actor: CurrentActor
+) -> RecordCommitted:
+    """Upload a record version's envelopes and commit its root on chain (signed
+    `CommitRecord`). The envelopes are stored only with their on-chain commitment."""
+    resident = _address(address)
+    intent = signed_intent("CommitRecord", body)
+    if intent.message["resident"] != resident:
+        raise BadRequest("message.resident differs from the path")
+    if not body.fields:
+        raise BadRequest("a record has at least one field")
+    known = {bytes32_to_name(f) for f in node.client.fields()}
+    unknown = sorted(set(body.fields) - known)
+    if unknown:
+        raise BadRequest(f"fields not in the schema: {unknown}")
+    parsed = {name: FieldEnvelope.from_json(env.model_dump()) for name, env in body.fields.items()}
+    root = record_root(parsed)
+    if root != intent.message["root"]:
+        raise BadRequest(
+            "the envelopes do not match the committed root",
+            computed_root="0x" + root.hex(),
+        )
+    effects = {
+        "kind": "record",
+        "resident": resident,
+        "version": int(intent.message["version"]),
+        "fields": {name: env.to_json() for name, env in parsed.items()},
+    }
+    outcome = node.relayer.submit(intent, effects, expected_signer=actor.address)
+    args = settled(outcome)
+    return RecordCommitted(
+        version=int(args["version"]),
+        root="0x" + bytes(args["root"]).hex(),
+        receipt=receipt_out(outcome.receipt),
+    )
+
+
+@router.get("/{address}/record", response_model=RecordOut)
+def get_record(
+    address: str, node: NodeDep, actor: CurrentActor, version: int | None = None
+) -> RecordOut:
+    """The resident's own envelopes (to restore the record on a new device)."""
+    resident = _address(address)
+    ensure_self_or_role(actor, resident)
+    with node.store.connect() as c:
+        if version is None:
+            row = latest_version(c, resident)
+        else:
+            row = (
+                c.execute(
+                    select(record_versions).where(
+                        and_(
+                            record_versions.c.resident == resident,
+                            record_versions.c.version == version,
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"no record version for {resident}")
+        rows = c.execute(
+            select(envelopes).where(
+                and_(envelopes.c.resident == resident, envelopes.c.version == row["version"])
+            )
+        ).mappings()
+        fields = {
+            r["field"]: FieldEnvelope(
+                bytes(r["ciphertext"]), bytes(r["nonce"]), bytes(r["owner_wrapped_key"])
+            ).to_json()
+            for r in rows
+        }
+    return RecordOut(resident=resident, version=row["version"], root=row["root"], fields=fields)
+
+
+@router.get("/{address}/access-requests", response_model=AccessRequestList)
+def resident_requests(address: str, node: NodeDep, actor: CurrentActor) -> AccessRequestList:
+    """Requests filed for the resident's data, pending and answered."""
+    resident = _address(address)
+    ensure_self_or_role(actor, resident, "auditor")
+    with node.store.connect() as c:
+        names = department_names(c)
+        rows = request_rows(c, resident=resident)
+    return AccessRequestList(data=[request_out(r, names) for r in rows])
+
+
+def request_out(row: Any, names: dict[str, str]) -> AccessRequestOut:
+    return AccessRequestOut(
+        request_id=row["request_id"],
+        department=row["department"],
+        department_name=names.get(row["department"]),
+        resident=row["resident"],
+        fields=json.loads(row["fields"]),
+        purpose=row["purpose"],
+        duration=row["duration"],
+        requested_at=row["requested_at"],
+        status="answered" if row["consent_id"] is not None else "pending",
+        consent_id=row["consent_id"],
+    )
+
+
+@router.get("/{address}/consents", response_model=ConsentList)
+def resident_consents(
+    address: str,
+    node: NodeDep,
+    actor: CurrentActor,
+    cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> ConsentList:
+    """All of the resident's consents, newest first, with derived status."""
+    resident = _address(address)
+    ensure_self_or_role(actor, resident, "auditor")
+    now = node.chain.latest_timestamp()
+    with node.store.connect() as c:
+        return list_consents(c, now, resident=resident, cursor=cursor, limit=limit)
+
+
+@router.get("/{address}/access-log", response_model=AccessLog)
+def access_log(
+    address: str,
+    node: NodeDep,
+    actor: CurrentActor,
+    cursor: str | None = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> AccessLog:
+    """Every access and refusal touching the resident: who, which fields, purpose, when,
+    under which consent, with the on-chain receipt. Newest first."""
+    resident = _address(address)
+    ensure_self_or_role(actor, resident, "auditor")
+    with node.store.connect() as c:
+        names = department_names(c)
+        rows, next_cursor = list_events(
+            c,
+            resident=resident,
+            types=["AccessLogged", "AccessDenied"],
+            cursor=cursor,
+            limit=limit,
+            newest_first=True,
+        )
+        purposes = _consent_purposes(c, {r["consent_id"] for r in rows})
+    data = []
+    for row in rows:
+        args = json.loads(row["args"])
+        reason = args.get("reason")
+        data.append(
+            AccessLogEntry(
+                type=row["name"],
+                department=row["department"],
+                department_name=names.get(row["department"] or ""),
+                fields=[bytes32_to_name(bytes.fromhex(f[2:])) for f in args["fields"]],
+                purpose=purposes.get(row["consent_id"]),
+                consent_id=row["consent_id"],
+                reason=bytes32_to_name(bytes.fromhex(reason[2:])) if reason else None,
+                use=args.get("use"),
+                block_timestamp=row["block_timestamp"],
+                receipt=ReceiptOut(
+                    tx_hash=row["tx_hash"],
+                    block_number=row["block_number"],
+                    log_index=row["log_index"],
+                    block_timestamp=row["block_timestamp"],
+                ),
+            )
+        )
+    return AccessLog(data=data, next_cursor=next_cursor)
+
+
+def _consent_purposes(c: Any, ids: set[int | None]) -> dict[int, str]:
+    from ledger.store import consents
+
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = c.execute(
+        select(consents.c.consent_id, consents.c.purpose).where(consents.c.consent_id.in_(wanted))
+    ).all()
+    return {consent_id: purpose for consent_id, purpose in rows}

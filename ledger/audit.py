@@ -1,0 +1,439 @@
+"""Verify the consent log without trusting the API's database.
+
+:func:`verify` re-derives every event from the chain and checks three things:
+
+1. **The read model is the chain's.** Every stored event row equals the chain's event
+   at the same (block, log index) — an edited, deleted or inserted row is reported —
+   and the derived tables (residents, record versions, requests, consents) equal a
+   fresh derivation from the chain's events.
+2. **Every intent was signed by whoever held the authority.** Each transaction's
+   calldata is decoded, every accepted intent's EIP-712 signer recovered and checked
+   against the message (resident, department) or the role it needed at the block
+   before (admin, registrar); direct admin calls are checked against their sender.
+3. **Every served access was allowed.** Each ``AccessLogged`` lies inside its consent's
+   window, scope and use count, names the consent's parties, and comes before any
+   revocation of that consent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from ledger.client import Event, LedgerClient, SignedIntent
+from ledger.errors import LedgerError
+from ledger.indexer import Indexer, event_json
+from ledger.store import (
+    Store,
+    access_requests,
+    consents,
+    dumps,
+    events,
+    record_versions,
+    residents,
+)
+
+_RANGE = 2_000
+_BATCH_INTENTS = {
+    "registerDepartmentBatch": "RegisterDepartment",
+    "registerDepartment": "RegisterDepartment",
+    "assignRoleBatch": "GrantRole",
+    "assignRole": "GrantRole",
+    "enrollResidentBatch": "EnrollResident",
+    "enrollResident": "EnrollResident",
+    "commitRecordBatch": "CommitRecord",
+    "commitRecord": "CommitRecord",
+    "requestAccessBatch": "AccessRequest",
+    "requestAccess": "AccessRequest",
+    "grantBatch": "Grant",
+    "grant": "Grant",
+    "revokeBatch": "Revoke",
+    "revoke": "Revoke",
+    "accessBatch": "Access",
+    "access": "Access",
+}
+_ADMIN_CALLS = {"defineFields", "definePurposes", "setDepartmentActive", "distrustIssuer"}
+_DERIVED = {
+    "residents": (residents, ("address",)),
+    "record_versions": (record_versions, ("resident", "version")),
+    "access_requests": (access_requests, ("request_id",)),
+    "consents": (consents, ("consent_id",)),
+}
+
+
+@dataclass
+class AuditProblem:
+    kind: str
+    detail: str
+    receipt: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "receipt": self.receipt}
+
+
+@dataclass
+class AuditReport:
+    events: int = 0
+    signatures_verified: int = 0
+    problems: list[AuditProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    event: Event
+    block_number: int
+    log_index: int
+    tx_hash: str
+    block_timestamp: int
+
+    def receipt(self) -> dict[str, Any]:
+        return {
+            "tx_hash": self.tx_hash,
+            "block_number": self.block_number,
+            "log_index": self.log_index,
+            "block_timestamp": self.block_timestamp,
+        }
+
+
+def chain_events(client: LedgerClient, start: int, end: int) -> Iterator[ChainEvent]:
+    """The contracts' events straight from the chain, in order."""
+    w3 = client.chain.w3
+    addresses = [client.directory.address, client.ledger.address]
+    timestamps: dict[int, int] = {}
+    for first in range(start, end + 1, _RANGE):
+        last = min(end, first + _RANGE - 1)
+        logs = w3.eth.get_logs(
+            {"fromBlock": first, "toBlock": last, "address": addresses}  # type: ignore[typeddict-item]
+        )
+        for entry in logs:
+            event = client.decode_log(entry)
+            if event is None:
+                continue
+            number = int(entry["blockNumber"])
+            if number not in timestamps:
+                timestamps[number] = int(w3.eth.get_block(number)["timestamp"])
+            yield ChainEvent(
+                event,
+                number,
+                int(entry["logIndex"]),
+                "0x" + bytes(entry["transactionHash"]).hex(),
+                timestamps[number],
+            )
+
+
+def verify(client: LedgerClient, store: Store, *, to_block: int) -> AuditReport:
+    """Check the read model, the signatures and the accesses up to ``to_block``."""
+    report = AuditReport()
+    start = client.deployment.block_number
+    found = list(chain_events(client, start, to_block))
+    report.events = len(found)
+    _check_read_model(client, store, found, to_block, report)
+    _check_signatures(client, found, report)
+    _check_accesses(found, report)
+    return report
+
+
+# ---------------------------------------------------------------------- read model
+
+
+def _row_of(client: LedgerClient, item: ChainEvent) -> dict[str, Any]:
+    args = event_json(item.event.args)
+    return {
+        "block_number": item.block_number,
+        "log_index": item.log_index,
+        "tx_hash": item.tx_hash,
+        "block_timestamp": item.block_timestamp,
+        "contract": "ConsentDirectory"
+        if item.event.address == client.directory.address
+        else "ConsentLedger",
+        "name": item.event.name,
+        "resident": args.get("resident"),
+        "department": args.get("department"),
+        "consent_id": args.get("consentId"),
+        "args": dumps(args),
+    }
+
+
+def _check_read_model(
+    client: LedgerClient,
+    store: Store,
+    found: list[ChainEvent],
+    to_block: int,
+    report: AuditReport,
+) -> None:
+    expected = {(i.block_number, i.log_index): (_row_of(client, i), i) for i in found}
+    with store.connect() as c:
+        stored = {
+            (r["block_number"], r["log_index"]): dict(r)
+            for r in c.execute(select(events).where(events.c.block_number <= to_block)).mappings()
+        }
+    for key, (row, item) in expected.items():
+        have = stored.get(key)
+        if have is None:
+            report.problems.append(
+                AuditProblem(
+                    "event_missing",
+                    f"{row['name']} is on chain but not in the read model",
+                    item.receipt(),
+                )
+            )
+            continue
+        differing = sorted(
+            column
+            for column in row
+            if _normal(column, have.get(column)) != _normal(column, row[column])
+        )
+        if differing:
+            report.problems.append(
+                AuditProblem(
+                    "event_altered",
+                    f"{row['name']}: stored {', '.join(differing)} differ from the chain",
+                    item.receipt(),
+                )
+            )
+    for key, have in stored.items():
+        if key not in expected:
+            report.problems.append(
+                AuditProblem(
+                    "event_not_on_chain",
+                    f"stored {have['name']} at block {key[0]} log {key[1]} is not on chain",
+                    {
+                        "tx_hash": have["tx_hash"],
+                        "block_number": key[0],
+                        "log_index": key[1],
+                        "block_timestamp": have["block_timestamp"],
+                    },
+                )
+            )
+    _check_derived(store, [expected[k][0] for k in sorted(expected)], report)
+
+
+def _normal(column: str, value: Any) -> Any:
+    if column == "args" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _check_derived(store: Store, rows: list[dict[str, Any]], report: AuditReport) -> None:
+    fresh = Store("sqlite://")
+    try:
+        with fresh.begin() as c:
+            for row in rows:
+                Indexer._derive(c, row["name"], json.loads(row["args"]), row)
+        for name, (table, key) in _DERIVED.items():
+            with fresh.connect() as c:
+                want = {
+                    tuple(r[k] for k in key): dict(r) for r in c.execute(select(table)).mappings()
+                }
+            with store.connect() as c:
+                have = {
+                    tuple(r[k] for k in key): dict(r) for r in c.execute(select(table)).mappings()
+                }
+            for k in want.keys() - have.keys():
+                report.problems.append(
+                    AuditProblem(f"{name}_missing", f"{name} row {k} is missing")
+                )
+            for k in have.keys() - want.keys():
+                report.problems.append(
+                    AuditProblem(f"{name}_not_on_chain", f"{name} row {k} has no chain event")
+                )
+            for k in want.keys() & have.keys():
+                differing = sorted(col for col in want[k] if want[k][col] != have[k][col])
+                if differing:
+                    report.problems.append(
+                        AuditProblem(
+                            f"{name}_altered",
+                            f"{name} row {k}: {', '.join(differing)} differ from the chain",
+                        )
+                    )
+    finally:
+        fresh.close()
+
+
+# ---------------------------------------------------------------------- signatures
+
+
+def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: AuditReport) -> None:
+    from ledger.relayer import recover_signer
+
+    w3 = client.chain.w3
+    by_tx: dict[str, list[ChainEvent]] = {}
+    for item in found:
+        by_tx.setdefault(item.tx_hash, []).append(item)
+    for tx_hash, items in by_tx.items():
+        number = items[0].block_number
+        # By hash: the embedded chain keeps an index (eth-tester alone would walk back
+        # from the head), and a node's block-with-transactions is not normalised alike.
+        tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        contract = client.directory if tx["to"] == client.directory.address else client.ledger
+        if tx["to"] not in (client.directory.address, client.ledger.address):
+            continue  # deployment: constructor events (seeded schema, first roles)
+        try:
+            function, params = contract.decode_function_input(tx["input"])
+        except ValueError:
+            report.problems.append(
+                AuditProblem(
+                    "undecodable_call", f"{tx_hash} calls an unknown function", items[0].receipt()
+                )
+            )
+            continue
+        name = function.fn_name
+        if name in _ADMIN_CALLS:
+            if not client.has_role("admin", tx["from"], number - 1):
+                report.problems.append(
+                    AuditProblem(
+                        "unauthorized_admin_call",
+                        f"{name} sent by {tx['from']}, not an admin",
+                        items[0].receipt(),
+                    )
+                )
+            continue
+        intent_name = _BATCH_INTENTS.get(name)
+        if intent_name is None:
+            continue
+        intents = _intents_from_call(intent_name, name, params)
+        receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        try:
+            outcomes = client.outcomes_for(intent_name, intents, receipt)
+        except LedgerError as exc:
+            report.problems.append(AuditProblem("unexplained_events", str(exc), items[0].receipt()))
+            continue
+        for intent, outcome in zip(intents, outcomes, strict=True):
+            if not outcome.ok:
+                continue  # refused on chain: changed nothing
+            where = {**outcome.receipt.__dict__}
+            try:
+                signer = recover_signer(client, intent)
+            except LedgerError as exc:
+                report.problems.append(
+                    AuditProblem("bad_signature", f"{intent_name}: {exc}", where)
+                )
+                continue
+            problem = _authority_problem(client, intent, signer, number - 1)
+            if problem:
+                report.problems.append(AuditProblem("unauthorized_signer", problem, where))
+            else:
+                report.signatures_verified += 1
+
+
+def _intents_from_call(
+    intent_name: str, function: str, params: Mapping[str, Any]
+) -> list[SignedIntent]:
+    from ledger.client import ConsentTerms
+
+    if function.endswith("Batch"):
+        messages = params["intents"]
+        signatures = params["signatures"]
+        terms = params.get("terms") or [None] * len(messages)
+    else:
+        messages, signatures, terms = (
+            [params["intent"]],
+            [params["signature"]],
+            [params.get("terms")],
+        )
+    result = []
+    for message, signature, term in zip(messages, signatures, terms, strict=True):
+        consent_terms = None
+        if term is not None:
+            consent_terms = ConsentTerms(
+                resident=term["resident"],
+                department=term["department"],
+                fields=tuple(bytes(f) for f in term["fields"]),
+                purpose=bytes(term["purpose"]),
+                valid_from=term["validFrom"],
+                valid_until=term["validUntil"],
+                max_uses=term["maxUses"],
+            )
+        result.append(SignedIntent(intent_name, dict(message), bytes(signature), consent_terms))
+    return result
+
+
+def _authority_problem(
+    client: LedgerClient, intent: SignedIntent, signer: str, block: int
+) -> str | None:
+    from ledger.intents import INTENTS
+
+    spec = INTENTS[intent.name]
+    if spec.signer_field:
+        expected = intent.message[spec.signer_field]
+        if signer != expected:
+            return f"{intent.name} signed by {signer}, names {expected}"
+        return None
+    role = "registrar" if intent.name == "EnrollResident" else "admin"
+    if not client.has_role(role, signer, block):
+        return f"{intent.name} signed by {signer}, who was not {role} at block {block}"
+    return None
+
+
+# ---------------------------------------------------------------------- accesses
+
+
+@dataclass
+class _Consent:
+    resident: str
+    department: str
+    fields: set[str]
+    valid_from: int
+    valid_until: int
+    max_uses: int
+    uses: int = 0
+    revoked_at: tuple[int, int] | None = None
+
+
+def _check_accesses(found: Iterable[ChainEvent], report: AuditReport) -> None:
+    known: dict[int, _Consent] = {}
+    for item in found:
+        args = item.event.args
+        name = item.event.name
+        if name == "ConsentGranted":
+            known[int(args["consentId"])] = _Consent(
+                resident=args["resident"],
+                department=args["department"],
+                fields={bytes(f).hex() for f in args["fields"]},
+                valid_from=int(args["validFrom"]),
+                valid_until=int(args["validUntil"]),
+                max_uses=int(args["maxUses"]),
+            )
+        elif name == "ConsentRevoked":
+            consent = known.get(int(args["consentId"]))
+            if consent is not None and consent.revoked_at is None:
+                consent.revoked_at = (item.block_number, item.log_index)
+        elif name == "AccessLogged":
+            consent = known.get(int(args["consentId"]))
+            problem = _access_problem(consent, item)
+            if problem:
+                report.problems.append(AuditProblem("access_not_allowed", problem, item.receipt()))
+            if consent is not None:
+                consent.uses += 1
+
+
+def _access_problem(consent: _Consent | None, item: ChainEvent) -> str | None:
+    args = item.event.args
+    consent_id = int(args["consentId"])
+    if consent is None:
+        return f"access under consent {consent_id}, which was never granted"
+    if (args["resident"], args["department"]) != (consent.resident, consent.department):
+        return f"access under consent {consent_id} by other parties"
+    if consent.revoked_at is not None:
+        return f"access under consent {consent_id} after its revocation"
+    if not consent.valid_from <= item.block_timestamp < consent.valid_until:
+        return f"access under consent {consent_id} outside its window"
+    if not {bytes(f).hex() for f in args["fields"]} <= consent.fields:
+        return f"access under consent {consent_id} to fields outside its scope"
+    if consent.max_uses and consent.uses >= consent.max_uses:
+        return f"access under consent {consent_id} beyond its {consent.max_uses} uses"
+    if int(args["use"]) != consent.uses + 1:
+        expected = consent.uses + 1
+        return f"access under consent {consent_id} counted as use {args['use']}, not {expected}"
+    return None
