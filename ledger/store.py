@@ -172,7 +172,8 @@ journal = Table(
     Column("body", Text, nullable=False),
     Column("side_effects", Text, nullable=False),
     Column("state", String(16), nullable=False, index=True),
-    Column("tx_hash", HASH),
+    #: "<transaction hash>:<position in its batch>"
+    Column("tx_hash", String(80)),
     Column("created_at", BigInteger, nullable=False),
 )
 

@@ -1,0 +1,295 @@
+"""An API world: a node on a fresh chain, an HTTP client, and a cast of actors who sign in
+and sign intents the way an outside wallet would (``/eip712``, ``/nonces``, personal_sign).
+
+``world`` runs on the embedded chain with SQLite; ``pg_world`` on PostgreSQL (a fresh
+schema per test, skipped when no server answers on 127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.main import create_app
+from api.node import Node, open_node
+from api.settings import Settings
+from ledger.chain import TransactionSigner
+from ledger.intents import name_to_bytes32, role_id
+from wallets.grants import wrap_keys_for_department
+from wallets.identity import Identity
+from wallets.record import RecordVersion
+from wallets.signing import signed_intent_body
+
+PG_URL = os.environ.get("CONSENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FAST_SCRYPT = 2**10
+
+
+def ids(*names: str) -> list[bytes]:
+    return sorted(name_to_bytes32(n) for n in names)
+
+
+@dataclass
+class World:
+    node: Node
+    http: TestClient
+    admin: Identity
+    actors: dict[str, Identity] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    records: dict[str, RecordVersion] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Identity:
+        try:
+            return self.__dict__["actors"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    # --- talking to the API ------------------------------------------------------
+
+    def headers(self, who: Identity | None) -> dict[str, str]:
+        if who is None:
+            return {}
+        if who.address not in self.tokens:
+            challenge = self.http.post("/auth/challenge", json={"address": who.address}).json()
+            signature = Account.sign_message(
+                encode_defunct(text=challenge["message"]), who.account.key
+            ).signature
+            answer = self.http.post(
+                "/auth/token",
+                json={
+                    "address": who.address,
+                    "message": challenge["message"],
+                    "signature": "0x" + bytes(signature).hex(),
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            self.tokens[who.address] = answer.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[who.address]}"}
+
+    def now(self) -> int:
+        return int(self.http.get("/health").json()["block_timestamp"])
+
+    def body(self, who: Identity, name: str, message: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        spec = self.http.get("/eip712").json()["intents"][name]
+        contract = spec["domain"]["verifyingContract"]
+        nonces = self.http.get(f"/nonces/{who.address}").json()
+        key = "ConsentDirectory" if contract == self.node.deployment.directory else "ConsentLedger"
+        full = {"nonce": nonces[key], "deadline": self.now() + 600, **message}
+        signed = signed_intent_body(
+            who.account.key,
+            name,
+            full,
+            chain_id=spec["domain"]["chainId"],
+            verifying_contract=contract,
+        )
+        return {**signed, **extra}
+
+    def post(self, path: str, who: Identity | None, json: Any) -> Any:
+        return self.http.post(path, json=json, headers=self.headers(who))
+
+    def put(self, path: str, who: Identity | None, json: Any) -> Any:
+        return self.http.put(path, json=json, headers=self.headers(who))
+
+    def get(self, path: str, who: Identity | None, **params: Any) -> Any:
+        return self.http.get(path, params=params, headers=self.headers(who))
+
+    # --- the story's steps ------------------------------------------------------
+
+    def new(self, role: str) -> Identity:
+        identity = Identity.create()
+        self.actors[role] = identity
+        return identity
+
+    def register_department(self, role: str, name: str, code: str) -> Identity:
+        dept = self.new(role)
+        answer = self.post(
+            "/admin/departments",
+            self.admin,
+            self.body(
+                self.admin,
+                "RegisterDepartment",
+                {
+                    "department": dept.address,
+                    "name": name,
+                    "code": code,
+                    "encryptionKey": dept.encryption_public_key,
+                },
+            ),
+        )
+        assert answer.status_code == 201, answer.text
+        return dept
+
+    def grant_role(self, role_name: str, role: str, fields: list[str] | None = None) -> Identity:
+        who = self.new(role_name)
+        answer = self.post(
+            "/admin/roles",
+            self.admin,
+            self.body(
+                self.admin,
+                "GrantRole",
+                {"role": role_id(role), "account": who.address, "fields": ids(*(fields or []))},
+            ),
+        )
+        assert answer.status_code == 201, answer.text
+        return who
+
+    def enroll(self, role: str) -> Identity:
+        resident = self.new(role)
+        answer = self.post(
+            "/residents",
+            self.registrar,
+            self.body(
+                self.registrar,
+                "EnrollResident",
+                {
+                    "resident": resident.address,
+                    "idCommitment": secrets.token_bytes(32),
+                    "encryptionKey": resident.encryption_public_key,
+                },
+            ),
+        )
+        assert answer.status_code == 201, answer.text
+        return resident
+
+    def upload(self, resident: Identity, values: dict[str, str], version: int = 1) -> Any:
+        record = RecordVersion.build(
+            values,
+            resident=resident.address,
+            version=version,
+            owner_public_key=resident.encryption_public_key,
+        )
+        answer = self.put(
+            f"/residents/{resident.address}/record",
+            resident,
+            self.body(
+                resident,
+                "CommitRecord",
+                {"resident": resident.address, "version": version, "root": record.root},
+                fields=record.envelopes(),
+            ),
+        )
+        if answer.status_code == 200:
+            self.records[resident.address] = record
+        return answer
+
+    def grant_body(
+        self,
+        resident: Identity,
+        dept: Identity,
+        fields: list[str],
+        *,
+        days: int = 30,
+        max_uses: int = 0,
+        request_id: str | None = None,
+        valid_from: int | None = None,
+    ) -> dict[str, Any]:
+        now = self.now()
+        start = now if valid_from is None else valid_from
+        record = self.records[resident.address]
+        return self.body(
+            resident,
+            "Grant",
+            {
+                "resident": resident.address,
+                "department": dept.address,
+                "fields": ids(*fields),
+                "purpose": name_to_bytes32("HOUSING"),
+                "validFrom": start,
+                "validUntil": start + days * 86400,
+                "maxUses": max_uses,
+                "requestId": request_id or "0x" + "00" * 32,
+            },
+            wrapped_keys=wrap_keys_for_department(
+                record, fields, department=dept.address, department_public_key=dept.encryption_public_key
+            ),
+        )
+
+    def grant(self, resident: Identity, dept: Identity, fields: list[str], **kw: Any) -> int:
+        answer = self.post("/consents", resident, self.grant_body(resident, dept, fields, **kw))
+        assert answer.status_code == 201, answer.text
+        return int(answer.json()["consent_id"])
+
+    def query_body(self, dept: Identity, resident: Identity, consent_id: int, fields: list[str]) -> dict[str, Any]:
+        return self.body(
+            dept,
+            "Access",
+            {
+                "department": dept.address,
+                "resident": resident.address,
+                "consentId": consent_id,
+                "fields": ids(*fields),
+            },
+        )
+
+    def query(self, dept: Identity, resident: Identity, consent_id: int, fields: list[str]) -> Any:
+        return self.post("/queries", dept, self.query_body(dept, resident, consent_id, fields))
+
+    def revoke(self, resident: Identity, consent_id: int) -> Any:
+        return self.post(
+            f"/consents/{consent_id}/revoke",
+            resident,
+            self.body(resident, "Revoke", {"resident": resident.address, "consentId": consent_id}),
+        )
+
+
+def make_world(tmp_path: Path, *, database_url: str | None = None, chain_url: str | None = None) -> Iterator[World]:
+    settings = Settings(data_dir=tmp_path, block_period=0, database_url=database_url, chain_url=chain_url)
+    node = open_node(settings)
+    admin = Identity.load(tmp_path / "admin", (tmp_path / "admin.password").read_text().strip())
+    node.chain.fund(admin.address, 10**20)
+    try:
+        with TestClient(create_app(node=node)) as http:
+            world = World(node=node, http=http, admin=admin)
+            world.register_department("dept", "Housing Bureau", "HB")
+            world.register_department("dept2", "Tax Office", "TX")
+            world.grant_role("registrar", "registrar")
+            world.grant_role("issuer", "issuer", ["income", "name"])
+            world.grant_role("auditor", "auditor")
+            world.enroll("resident")
+            world.enroll("resident2")
+            for who in (world.resident, world.resident2):
+                answer = world.upload(
+                    who, {"name": "Li Wei", "income": "52000", "address": "1 Lake Rd", "phone": "138"}
+                )
+                assert answer.status_code == 200, answer.text
+            yield world
+    finally:
+        node.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    yield from make_world(tmp_path)
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path) -> Iterator[World]:
+    schema = "t_" + uuid.uuid4().hex[:12]
+    try:
+        engine = create_engine(PG_URL)
+        with engine.begin() as c:
+            c.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # noqa: BLE001 - no server: skip, CI has one
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        yield from make_world(tmp_path, database_url=url)
+    finally:
+        with engine.begin() as c:
+            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+__all__ = ["FAST_SCRYPT", "TransactionSigner", "World", "ids"]
