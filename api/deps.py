@@ -1,11 +1,24 @@
-"""Dependencies as annotated aliases."""
+"""Dependencies as annotated aliases.
+
+``NodeDep`` is the service's node; ``CurrentActor`` the caller named by a valid bearer
+token, with the roles the chain gives it now; ``require_roles(...)`` narrows that to
+actors holding one of the named roles (403 otherwise)::
+
+    CurrentAuditor = Annotated[Actor, Depends(require_roles("auditor"))]
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
+from eth_utils import to_checksum_address
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import auth
+from api.errors import Forbidden
 from api.node import Node
 
 
@@ -15,3 +28,59 @@ def get_node(request: Request) -> Node:
 
 
 NodeDep = Annotated[Node, Depends(get_node)]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in caller: checksummed address and the roles held at the head block."""
+
+    address: str
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="HMAC token from POST /auth/token",
+    description="`Authorization: Bearer <access_token>` from `POST /auth/token`.",
+)
+
+
+def current_actor(
+    node: NodeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """The caller of this request; 401 unless a valid, unexpired bearer token is sent."""
+    if credentials is None:
+        raise auth.AuthenticationFailed(
+            "this endpoint needs an 'Authorization: Bearer <token>' header", error=None
+        )
+    address = auth.verify_token(node.token_secret, credentials.credentials)
+    return Actor(address, auth.role_cache(node).roles(node, address))
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require_roles(*names: str) -> Callable[[Actor], Actor]:
+    """A dependency answering the current actor if it holds one of ``names``, else 403."""
+    unknown = sorted(set(names) - set(auth.ROLES))
+    if not names or unknown:
+        raise ValueError(f"require_roles needs known role names, got {names!r}")
+
+    def dependency(actor: CurrentActor) -> Actor:
+        if not actor.has(*names):
+            raise Forbidden(f"this needs the role {' or '.join(names)}")
+        return actor
+
+    return dependency
+
+
+def ensure_self_or_role(actor: Actor, address: str, *roles: str) -> None:
+    """403 unless ``actor`` is ``address`` itself or holds one of ``roles``."""
+    if actor.address == to_checksum_address(address) or actor.has(*roles):
+        return
+    whom = f" or the role {' or '.join(roles)}" if roles else ""
+    raise Forbidden(f"only {to_checksum_address(address)} itself{whom} may do this")

@@ -1,0 +1,417 @@
+"""Sign-in with an Ethereum account, stateless bearer tokens, roles read from the chain.
+
+The flow (DESIGN, "HTTP API")::
+
+    POST /auth/challenge {address}      -> an EIP-4361 text with a fresh nonce, stored
+    POST /auth/token {address, message, signature}
+        message == the stored, unused, unexpired challenge of that address
+        EIP-191 personal_sign of message recovers to address (65 bytes, low s)
+        challenge marked used by one conditional UPDATE (exactly one exchange wins)
+        -> base64url(payload) "." base64url(HMAC-SHA256(token_secret, that text))
+
+A token names only its subject and lifetime; roles are not frozen in it but read from
+the chain on every request (:func:`roles_of`), cached per ``(address, head block)`` by
+:class:`RoleCache`, so a suspended department loses its role with the next block.
+
+Time is read through the module-level :func:`now` so tests can replace the clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import string
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import is_checksum_address
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import false, select
+
+from api.errors import BadRequest, Unauthorized, problem
+from api.node import Node
+from ledger.store import challenges
+
+#: Every role an actor can hold, in the order answers list them.
+ROLES: tuple[str, ...] = (
+    "admin",
+    "registrar",
+    "department",
+    "issuer",
+    "auditor",
+    "relayer",
+    "resident",
+)
+_ACCESS_CONTROL_ROLES = ("admin", "registrar", "issuer", "auditor", "relayer")
+
+STATEMENT = "Sign in to the Resident Consent Ledger."
+NONCE_ALPHABET = string.ascii_letters + string.digits
+NONCE_LENGTH = 22  # 22 * log2(62) ~ 131 bits; EIP-4361 wants >= 8 alphanumerics
+_NONCE_LINE = re.compile(r"^Nonce: ([A-Za-z0-9]{8,64})$", re.MULTILINE)
+_AUTHORITY = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_TOKEN = 1024
+
+# secp256k1 group order; OpenZeppelin's ECDSA refuses s in the upper half.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HALF_N = SECP256K1_N // 2
+
+
+def now() -> int:
+    """Wall-clock Unix seconds (replace in tests to move time)."""
+    return int(time.time())
+
+
+# ------------------------------------------------------------------ errors
+
+
+class AuthenticationFailed(Unauthorized):
+    """401 with the ``WWW-Authenticate`` challenge RFC 9110 and RFC 6750 ask for.
+
+    ``error`` is the RFC 6750 error code (``invalid_token``), or None when no
+    credentials were presented at all.
+    """
+
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        super().__init__(detail)
+        challenge = "Bearer" if error is None else f'Bearer error="{error}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+def install(app: FastAPI) -> None:
+    """Render :class:`AuthenticationFailed` as problem+json with its ``WWW-Authenticate``.
+
+    Without this the generic :class:`~api.errors.ApiError` handler still answers the
+    same 401 problem, only without the header.
+    """
+
+    @app.exception_handler(AuthenticationFailed)
+    async def authentication_failed(_: Request, exc: AuthenticationFailed) -> JSONResponse:
+        response = problem(exc.status, exc.title, exc.kind, exc.detail, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
+
+
+# ------------------------------------------------------------------ challenges
+
+
+@dataclass(frozen=True)
+class Challenge:
+    message: str
+    nonce: str
+    expires_at: int
+
+
+def _iso(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def siwe_message(
+    *,
+    domain: str,
+    address: str,
+    uri: str,
+    chain_id: int,
+    nonce: str,
+    issued_at: int,
+    expires_at: int,
+) -> str:
+    """The EIP-4361 (Sign-In with Ethereum) text for these values."""
+    return (
+        f"{domain} wants you to sign in with your Ethereum account:\n"
+        f"{address}\n"
+        f"\n"
+        f"{STATEMENT}\n"
+        f"\n"
+        f"URI: {uri}\n"
+        f"Version: 1\n"
+        f"Chain ID: {chain_id}\n"
+        f"Nonce: {nonce}\n"
+        f"Issued At: {_iso(issued_at)}\n"
+        f"Expiration Time: {_iso(expires_at)}"
+    )
+
+
+def new_nonce() -> str:
+    return "".join(secrets.choice(NONCE_ALPHABET) for _ in range(NONCE_LENGTH))
+
+
+def issue_challenge(node: Node, address: str, *, domain: str, uri: str) -> Challenge:
+    """Store and return a fresh sign-in challenge for ``address`` (checksummed)."""
+    if not _AUTHORITY.fullmatch(domain):
+        raise BadRequest(f"the request's host {domain!r} is not a valid URI authority")
+    issued = now()
+    expires = issued + node.settings.challenge_ttl
+    nonce = new_nonce()
+    message = siwe_message(
+        domain=domain,
+        address=address,
+        uri=uri,
+        chain_id=node.chain.chain_id,
+        nonce=nonce,
+        issued_at=issued,
+        expires_at=expires,
+    )
+    with node.store.begin() as c:
+        # Expired challenges are kept for one more ttl (so a late exchange is told
+        # "expired", not "unknown"), then pruned.
+        c.execute(
+            challenges.delete().where(
+                challenges.c.expires_at < issued - node.settings.challenge_ttl
+            )
+        )
+        c.execute(
+            challenges.insert().values(
+                nonce=nonce, address=address, message=message, expires_at=expires, used=False
+            )
+        )
+    return Challenge(message, nonce, expires)
+
+
+# ------------------------------------------------------------------ signatures
+
+
+def recover_personal_sign(message: str, signature: bytes) -> str:
+    """The signer of an EIP-191 ``personal_sign`` of ``message``, checked as OpenZeppelin's
+    ``ECDSA.recover`` checks: 65 bytes ``r || s || v``, ``v`` 27 or 28, ``s`` in the lower
+    half of the group order (no malleable twin)."""
+    if len(signature) != 65:
+        raise AuthenticationFailed(
+            f"the signature must be 65 bytes (r, s, v), got {len(signature)}",
+            error=None,
+        )
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if v not in (27, 28):
+        raise AuthenticationFailed(f"the signature's v must be 27 or 28, got {v}", error=None)
+    if not 0 < r < SECP256K1_N or not 0 < s <= _HALF_N:
+        raise AuthenticationFailed(
+            "the signature is malleable or invalid (s must be in the lower half order)",
+            error=None,
+        )
+    try:
+        return str(Account.recover_message(encode_defunct(text=message), signature=signature))
+    except Exception as exc:  # eth-keys raises several types for unrecoverable points
+        raise AuthenticationFailed("the signature does not recover to any address") from exc
+
+
+# ------------------------------------------------------------------ token exchange
+
+
+def _challenge_nonce(message: str) -> str:
+    match = _NONCE_LINE.search(message)
+    if match is None:
+        raise AuthenticationFailed(
+            "the message is not a sign-in challenge of this service", error=None
+        )
+    return match.group(1)
+
+
+def verify_challenge(node: Node, address: str, message: str, signature: bytes) -> str:
+    """Check that ``message`` is the live challenge of ``address`` and that ``address``
+    signed it; return its nonce. Changes nothing."""
+    nonce = _challenge_nonce(message)
+    with node.store.connect() as c:
+        row = c.execute(select(challenges).where(challenges.c.nonce == nonce)).first()
+    if row is None:
+        raise AuthenticationFailed(
+            "unknown challenge: request one from /auth/challenge", error=None
+        )
+    if row.address != address or row.message != message:
+        raise AuthenticationFailed(
+            "the message is not the challenge issued to this address", error=None
+        )
+    if row.used:
+        raise AuthenticationFailed("the challenge was already used", error=None)
+    if now() >= row.expires_at:
+        raise AuthenticationFailed("the challenge has expired", error=None)
+    signer = recover_personal_sign(message, signature)
+    if signer != address:
+        raise AuthenticationFailed(
+            f"the signature was made by {signer}, not by {address}", error=None
+        )
+    return nonce
+
+
+def mark_used(node: Node, nonce: str) -> bool:
+    """Spend a challenge: one conditional UPDATE, so of two concurrent exchanges of the
+    same challenge exactly one sees a row change. True if this call spent it."""
+    with node.store.begin() as c:
+        result = c.execute(
+            challenges.update()
+            .where(
+                challenges.c.nonce == nonce,
+                challenges.c.used == false(),
+                challenges.c.expires_at > now(),
+            )
+            .values(used=True)
+        )
+    return int(result.rowcount) == 1
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    access_token: str
+    expires_in: int
+    roles: list[str]
+
+
+def exchange(node: Node, address: str, message: str, signature: bytes) -> TokenGrant:
+    """Trade a signed challenge for a bearer token; any failure is a 401 and spends nothing.
+
+    Roles are read before the challenge is spent, so a chain that is down (503) leaves
+    the challenge usable.
+    """
+    nonce = verify_challenge(node, address, message, signature)
+    roles = role_cache(node).roles(node, address)
+    if not mark_used(node, nonce):
+        raise AuthenticationFailed("the challenge was already used", error=None)
+    ttl = node.settings.token_ttl
+    token = issue_token(node.token_secret, address, ttl=ttl)
+    return TokenGrant(token, ttl, [r for r in ROLES if r in roles])
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64d(text: str) -> bytes:
+    """Strict base64url: only the alphabet, no padding, canonical trailing bits."""
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64e(data) != text:
+        raise ValueError("non-canonical base64url")
+    return data
+
+
+def _mac(secret: bytes, payload: str) -> bytes:
+    return hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()
+
+
+def issue_token(secret: bytes, address: str, *, ttl: int) -> str:
+    """``base64url(JSON {sub, iat, exp})`` "." ``base64url(HMAC-SHA256(secret, first part))``."""
+    issued = now()
+    body = json.dumps(
+        {"sub": address, "iat": issued, "exp": issued + ttl}, separators=(",", ":")
+    ).encode()
+    payload = _b64e(body)
+    return payload + "." + _b64e(_mac(secret, payload))
+
+
+def verify_token(secret: bytes, token: str) -> str:
+    """The address a token was issued to; :class:`AuthenticationFailed` unless it is
+    well formed, carries a valid MAC and has not expired."""
+    if len(token) > _MAX_TOKEN or token.count(".") != 1:
+        raise AuthenticationFailed("the bearer token is malformed")
+    payload, tag = token.split(".")
+    try:
+        mac = _b64d(tag)
+        body = _b64d(payload)
+    except (ValueError, binascii.Error) as exc:
+        raise AuthenticationFailed("the bearer token is malformed") from exc
+    if not hmac.compare_digest(mac, _mac(secret, payload)):
+        raise AuthenticationFailed("the bearer token's signature does not verify")
+    try:
+        claims: Any = json.loads(body)
+        subject, expires = claims["sub"], claims["exp"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthenticationFailed("the bearer token's payload is malformed") from exc
+    if not isinstance(subject, str) or not is_checksum_address(subject):
+        raise AuthenticationFailed("the bearer token's subject is not an address")
+    if not isinstance(expires, int) or isinstance(expires, bool):
+        raise AuthenticationFailed("the bearer token's payload is malformed")
+    if now() >= expires:
+        raise AuthenticationFailed("the bearer token has expired")
+    return subject
+
+
+# ------------------------------------------------------------------ roles
+
+
+def roles_of(node: Node, address: str, block: int | str = "latest") -> list[str]:
+    """The roles ``address`` holds on chain, in :data:`ROLES` order.
+
+    AccessControl roles are read at ``block``; ``department`` (registered and active)
+    and ``resident`` (enrolled) at the latest block, as the client reads them.
+    """
+    client = node.client
+    held = {name for name in _ACCESS_CONTROL_ROLES if client.has_role(name, address, block)}
+    department = client.department(address)
+    if department.registered and department.active:
+        held.add("department")
+    if client.resident(address).enrolled:
+        held.add("resident")
+    return [r for r in ROLES if r in held]
+
+
+class RoleCache:
+    """Roles per address, valid for one head block: a burst of requests by one actor
+    between two blocks costs one chain read; concurrent misses for one address wait for
+    the first reader instead of all reading."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
+        self._readers: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _hit(self, address: str, block: int) -> frozenset[str] | None:
+        entry = self._entries.get(address)
+        if entry is None or entry[0] != block:
+            return None
+        self._entries.move_to_end(address)
+        return entry[1]
+
+    def roles(self, node: Node, address: str, block: int | None = None) -> frozenset[str]:
+        if block is None:
+            block = int(node.chain.w3.eth.block_number)
+        with self._lock:
+            hit = self._hit(address, block)
+            if hit is not None:
+                return hit
+            reader = self._readers.setdefault(address, threading.Lock())
+        with reader:
+            with self._lock:
+                hit = self._hit(address, block)
+                if hit is not None:
+                    return hit
+            roles = frozenset(roles_of(node, address, block))
+            with self._lock:
+                self._entries[address] = (block, roles)
+                self._entries.move_to_end(address)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+                self._readers.pop(address, None)
+        return roles
+
+
+_caches_lock = threading.Lock()
+
+
+def role_cache(node: Node) -> RoleCache:
+    """The node's role cache (kept on the node object, created on first use)."""
+    cache: RoleCache | None = getattr(node, "_role_cache", None)
+    if cache is None:
+        with _caches_lock:
+            cache = getattr(node, "_role_cache", None)
+            if cache is None:
+                cache = RoleCache()
+                object.__setattr__(node, "_role_cache", cache)
+    return cache
