@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.auth import install as install_auth
 from api.node import Node, open_node
 from api.routers import (
     access_requests,
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         lifespan=lifespan,
     )
     errors.install(app)
+    install_auth(app)
     for module in (
         public,
         auth,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -41,8 +42,8 @@ def ids(*names: str) -> list[bytes]:
 
 @dataclass
 class World:
-    node: Node
-    http: TestClient
+    node: Node | None
+    http: httpx.Client
     admin: Identity
     actors: dict[str, Identity] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -79,11 +80,14 @@ class World:
     def now(self) -> int:
         return int(self.http.get("/health").json()["block_timestamp"])
 
-    def body(self, who: Identity, name: str, message: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    def body(
+        self, who: Identity, name: str, message: Mapping[str, Any], **extra: Any
+    ) -> dict[str, Any]:
         spec = self.http.get("/eip712").json()["intents"][name]
         contract = spec["domain"]["verifyingContract"]
         nonces = self.http.get(f"/nonces/{who.address}").json()
-        key = "ConsentDirectory" if contract == self.node.deployment.directory else "ConsentLedger"
+        contracts = self.http.get("/health").json()["contracts"]
+        key = "ConsentDirectory" if contract == contracts["ConsentDirectory"] else "ConsentLedger"
         full = {"nonce": nonces[key], "deadline": self.now() + 600, **message}
         signed = signed_intent_body(
             who.account.key,
@@ -210,7 +214,10 @@ class World:
                 "requestId": request_id or "0x" + "00" * 32,
             },
             wrapped_keys=wrap_keys_for_department(
-                record, fields, department=dept.address, department_public_key=dept.encryption_public_key
+                record,
+                fields,
+                department=dept.address,
+                department_public_key=dept.encryption_public_key,
             ),
         )
 
@@ -219,7 +226,9 @@ class World:
         assert answer.status_code == 201, answer.text
         return int(answer.json()["consent_id"])
 
-    def query_body(self, dept: Identity, resident: Identity, consent_id: int, fields: list[str]) -> dict[str, Any]:
+    def query_body(
+        self, dept: Identity, resident: Identity, consent_id: int, fields: list[str]
+    ) -> dict[str, Any]:
         return self.body(
             dept,
             "Access",
@@ -242,27 +251,35 @@ class World:
         )
 
 
-def make_world(tmp_path: Path, *, database_url: str | None = None, chain_url: str | None = None) -> Iterator[World]:
-    settings = Settings(data_dir=tmp_path, block_period=0, database_url=database_url, chain_url=chain_url)
+def populate(world: World) -> World:
+    """Two departments, a registrar, an issuer, an auditor, two residents with records."""
+    world.register_department("dept", "Housing Bureau", "HB")
+    world.register_department("dept2", "Tax Office", "TX")
+    world.grant_role("registrar", "registrar")
+    world.grant_role("issuer", "issuer", ["income", "name"])
+    world.grant_role("auditor", "auditor")
+    world.enroll("resident")
+    world.enroll("resident2")
+    for who in (world.resident, world.resident2):
+        answer = world.upload(
+            who, {"name": "Li Wei", "income": "52000", "address": "1 Lake Rd", "phone": "138"}
+        )
+        assert answer.status_code == 200, answer.text
+    return world
+
+
+def make_world(
+    tmp_path: Path, *, database_url: str | None = None, chain_url: str | None = None
+) -> Iterator[World]:
+    settings = Settings(
+        data_dir=tmp_path, block_period=0, database_url=database_url, chain_url=chain_url
+    )
     node = open_node(settings)
     admin = Identity.load(tmp_path / "admin", (tmp_path / "admin.password").read_text().strip())
     node.chain.fund(admin.address, 10**20)
     try:
         with TestClient(create_app(node=node)) as http:
-            world = World(node=node, http=http, admin=admin)
-            world.register_department("dept", "Housing Bureau", "HB")
-            world.register_department("dept2", "Tax Office", "TX")
-            world.grant_role("registrar", "registrar")
-            world.grant_role("issuer", "issuer", ["income", "name"])
-            world.grant_role("auditor", "auditor")
-            world.enroll("resident")
-            world.enroll("resident2")
-            for who in (world.resident, world.resident2):
-                answer = world.upload(
-                    who, {"name": "Li Wei", "income": "52000", "address": "1 Lake Rd", "phone": "138"}
-                )
-                assert answer.status_code == 200, answer.text
-            yield world
+            yield populate(World(node=node, http=http, admin=admin))
     finally:
         node.close()
 
