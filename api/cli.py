@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from api.logs import log_config
 from api.main import create_app
 from api.node import open_node
 from api.settings import Settings
@@ -39,6 +40,13 @@ def serve(
         str | None, typer.Option(help="Address of an existing admin (else one is created).")
     ] = None,
     block_period: Annotated[float, typer.Option(help="Embedded chain: seconds per block.")] = 1.0,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CONSENT_DATABASE_URL",
+            help="SQLAlchemy URL (e.g. postgresql+psycopg://…); default SQLite in the data dir.",
+        ),
+    ] = None,
 ) -> None:
     """Run the API on the embedded chain (or on --chain-url)."""
     settings = Settings(
@@ -48,6 +56,7 @@ def serve(
         chain_url=chain_url,
         admin=admin,
         block_period=block_period,
+        database_url=database_url,
     )
     with console.status("opening the ledger (first start deploys the contracts)…"):
         node = open_node(settings)
@@ -58,6 +67,6 @@ def serve(
         f"ConsentDirectory {node.deployment.directory}, ConsentLedger {node.deployment.ledger}"
     )
     try:
-        uvicorn.run(create_app(node=node), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(node=node), host=host, port=port, log_config=log_config())
     finally:
         node.close()
