@@ -41,7 +41,10 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     bytes32[] private _fieldList;
     mapping(bytes32 purpose => bool) private _isPurpose;
     bytes32[] private _purposeList;
-    mapping(address issuer => mapping(bytes32 field => Trust)) private _trust;
+    /// @dev Every window in which `issuer` was trusted for `field`, oldest first; the last
+    /// one is open (`until` 0) while the trust lasts.
+    mapping(address issuer => mapping(bytes32 field => Trust[])) private _trust;
+    mapping(address issuer => bytes32[] fields) private _issuerFields;
 
     /**
      * @dev Makes `admin` the governance admin and `relayer` the first relayer, and seeds
@@ -63,8 +66,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      *
      * Requirements:
      * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
-     * - `department` is non-zero and not yet registered; `code` and `encryptionKey` are
-     *   non-empty.
+     * - `department` is non-zero and not yet registered; `name`, `code` and
+     *   `encryptionKey` are non-empty.
      *
      * Emits a {DepartmentRegistered} event.
      */
@@ -83,7 +86,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
         _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
         if (intent.department == address(0)) revert ConsentDirectoryZeroAddress();
-        if (bytes(intent.code).length == 0 || intent.encryptionKey.length == 0) {
+        if (bytes(intent.name).length == 0 || bytes(intent.code).length == 0 || intent.encryptionKey.length == 0) {
             revert ConsentDirectoryInvalidDepartment(intent.department);
         }
         Department storage department = _departments[intent.department];
@@ -100,7 +103,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
 
     /**
      * @notice Grants `role` (registrar, issuer, auditor or relayer) to `account`; an
-     * issuer becomes trusted for `fields` from this block on.
+     * issuer becomes trusted for `fields` from this block on (fields it is already
+     * trusted for keep their window; earlier windows stay on record).
      *
      * Requirements:
      * - the caller is a relayer; the signature is by an admin of `role`, unexpired, nonce
@@ -132,11 +136,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         }
         if (role == ISSUER_ROLE) {
             _checkFields(intent.fields);
-            uint64 since = uint64(block.timestamp);
-            for (uint256 i = 0; i < intent.fields.length; ++i) {
-                _trust[intent.account][intent.fields[i]] = Trust(since, 0);
-                emit IssuerTrusted(intent.account, intent.fields[i], since);
-            }
+            for (uint256 i = 0; i < intent.fields.length; ++i) _trustIssuer(intent.account, intent.fields[i]);
         } else if (intent.fields.length != 0) {
             revert ConsentDirectoryUnexpectedFields(role);
         }
@@ -224,14 +224,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      * Emits an {IssuerDistrusted} event per field that was trusted.
      */
     function distrustIssuer(address issuer, bytes32[] calldata fields) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        uint64 until = uint64(block.timestamp);
-        for (uint256 i = 0; i < fields.length; ++i) {
-            Trust storage trust = _trust[issuer][fields[i]];
-            if (trust.since != 0 && trust.until == 0) {
-                trust.until = until;
-                emit IssuerDistrusted(issuer, fields[i], until);
-            }
-        }
+        for (uint256 i = 0; i < fields.length; ++i) _distrustIssuer(issuer, fields[i]);
     }
 
     // ---------------------------------------------------------------- views
@@ -277,14 +270,26 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
 
     /// @inheritdoc IConsentDirectory
     function isTrustedIssuer(address issuer, bytes32 field, uint64 at) public view returns (bool) {
-        Trust memory trust = _trust[issuer][field];
-        return trust.since != 0 && trust.since <= at && (trust.until == 0 || at < trust.until);
+        Trust[] storage windows = _trust[issuer][field];
+        for (uint256 i = windows.length; i > 0; --i) {
+            Trust memory trust = windows[i - 1];
+            if (trust.since <= at) return trust.until == 0 || at < trust.until;
+        }
+        return false;
     }
 
-    /// @notice When `issuer` became trusted for `field` and when that ended (0: not yet).
+    /// @notice The latest window of trust in `issuer` for `field` (`until` 0: still open;
+    /// both 0: never trusted).
     function issuerTrust(address issuer, bytes32 field) external view returns (uint64 since, uint64 until) {
-        Trust memory trust = _trust[issuer][field];
+        Trust[] storage windows = _trust[issuer][field];
+        if (windows.length == 0) return (0, 0);
+        Trust memory trust = windows[windows.length - 1];
         return (trust.since, trust.until);
+    }
+
+    /// @notice Every window of trust in `issuer` for `field`, oldest first.
+    function issuerTrustHistory(address issuer, bytes32 field) external view returns (Trust[] memory) {
+        return _trust[issuer][field];
     }
 
     /**
@@ -338,6 +343,33 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
 
     function _isRelayer(address account) internal view override returns (bool) {
         return hasRole(RELAYER_ROLE, account);
+    }
+
+    /// @dev Opens a window of trust unless one is open: re-granting keeps history intact.
+    function _trustIssuer(address issuer, bytes32 field) private {
+        Trust[] storage windows = _trust[issuer][field];
+        if (windows.length != 0 && windows[windows.length - 1].until == 0) return;
+        if (windows.length == 0) _issuerFields[issuer].push(field);
+        uint64 since = uint64(block.timestamp);
+        windows.push(Trust(since, 0));
+        emit IssuerTrusted(issuer, field, since);
+    }
+
+    function _distrustIssuer(address issuer, bytes32 field) private {
+        Trust[] storage windows = _trust[issuer][field];
+        if (windows.length == 0 || windows[windows.length - 1].until != 0) return;
+        uint64 until = uint64(block.timestamp);
+        windows[windows.length - 1].until = until;
+        emit IssuerDistrusted(issuer, field, until);
+    }
+
+    /// @dev Taking `ISSUER_ROLE` away (revoke or renounce) ends the trust for every field.
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == ISSUER_ROLE) {
+            bytes32[] storage issued = _issuerFields[account];
+            for (uint256 i = 0; i < issued.length; ++i) _distrustIssuer(account, issued[i]);
+        }
     }
 
     function _requireSignerRole(bytes32 role, address signer) private view {

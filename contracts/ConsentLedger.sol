@@ -473,7 +473,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     function _requireActiveDepartment(address department) private view {
-        if (!_directory.isActiveDepartment(department)) revert ConsentLedgerInactiveDepartment(department);
+        (bool registered, bool active) = _directory.departmentStatus(department);
+        if (!registered) revert ConsentLedgerUnknownDepartment(department);
+        if (!active) revert ConsentLedgerInactiveDepartment(department);
     }
 
     function _checkAscending(bytes32[] calldata values) private pure {

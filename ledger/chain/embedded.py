@@ -38,6 +38,7 @@ from eth.db.chain import ChainDB
 from eth.exceptions import CanonicalHeadNotFound
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.typing import AccountDetails
+from eth.exceptions import Revert
 from eth.vm.forks import PragueVM
 from eth_account import Account
 from eth_keys.exceptions import BadSignature
@@ -46,6 +47,10 @@ from eth_tester.backends.pyevm.main import PyEVMBackend, get_default_genesis_par
 from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
+)
+from eth_tester.backends.pyevm.main import (
+    EVMSpoofTransaction,
+    _execute_and_revert_transaction,
 )
 from eth_tester.exceptions import TransactionNotFound
 from eth_typing import Address, BlockNumber, Hash32
@@ -132,6 +137,10 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]
             self._receipts = (block.hash, block.get_receipts(self.chain.chaindb))
         return self._receipts[1]
 
+    def call(self, transaction: Any, block_number: Any = "latest") -> Any:
+        # eth-tester reduces revert data to a message; keep the bytes for the caller.
+        return _call_reverting_with_data(self, transaction, block_number)
+
     def get_transaction_by_hash(self, transaction_hash: bytes) -> Any:
         block, transaction, index = self._locate(transaction_hash)
         return serialize_transaction(block, transaction, index, False)
@@ -149,6 +158,28 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]
             for entry in serialized["logs"]:
                 entry["log_index"] += offset
         return serialized
+
+
+class CallReverted(Exception):  # noqa: N818 - named for what happened, like eth-tester's
+    """An ``eth_call`` that reverted, with the raw revert data that eth-tester would
+    flatten into a message. Deliberately not eth-tester's ``TransactionFailed``: web3's
+    tester provider would catch that and keep only the message."""
+
+    def __init__(self, data: bytes, message: str) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+def _call_reverting_with_data(backend: PyEVMBackend, transaction: Any, block_number: Any) -> Any:
+    defaulted = dict(transaction)
+    defaulted.setdefault("gas", backend._max_available_gas())
+    unsigned = backend._get_normalized_and_unsigned_evm_transaction(defaulted, block_number)
+    spoofed = EVMSpoofTransaction(unsigned, from_=transaction["from"])
+    computation = _execute_and_revert_transaction(backend.chain, spoofed, block_number)
+    if computation.is_error:
+        data = bytes(computation.output) if isinstance(computation._error, Revert) else b""
+        raise CallReverted(data, str(computation._error))
+    return computation.output
 
 
 class _LockedProvider(EthereumTesterProvider):
@@ -171,7 +202,23 @@ class _LockedProvider(EthereumTesterProvider):
         if method == "eth_sendRawTransaction":  # takes the locks itself
             return super().make_request(method, params)
         with self._chain._state_lock:
-            return super().make_request(method, params)
+            try:
+                return super().make_request(method, params)
+            except CallReverted as exc:
+                # Answer as a node does (code 3 + revert data), so web3 raises
+                # ContractCustomError/ContractLogicError carrying the data.
+                return cast(
+                    RPCResponse,
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 0,
+                        "error": {
+                            "code": 3,
+                            "message": "execution reverted",
+                            "data": "0x" + exc.data.hex(),
+                        },
+                    },
+                )
 
 
 class EmbeddedChain(Chain):

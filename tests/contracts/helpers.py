@@ -6,23 +6,19 @@ override ``nonce`` and ``deadline`` like any other field.
 
 from __future__ import annotations
 
-import ast
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_utils import keccak
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
 from ledger.artifacts import load_artifact
 from ledger.chain import TransactionSigner
-from ledger.chain.embedded import EmbeddedChain
 from ledger.client import ConsentTerms, Event, SignedIntent
 from ledger.errors import ContractError, TransactionFailed
 from ledger.intents import role_id
@@ -38,24 +34,6 @@ from wallets.signing import (
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ADMIN_ROLE = ZERO32
-
-EMBEDDED_SIMULATE_BUG = (
-    "client bug: on the embedded chain LedgerClient._simulate (simulate, transact, "
-    "define_fields, ...) lets eth_tester's TransactionFailed escape instead of decoding "
-    "the custom error"
-)
-
-
-def expect_embedded_simulate_bug(request: pytest.FixtureRequest, system: System) -> None:
-    """Mark the running test strict-xfail on the embedded chain, where a revert reached
-    through ``LedgerClient.simulate``/``transact`` leaks as eth-tester's exception (see
-    :data:`EMBEDDED_SIMULATE_BUG`). Only that exception counts as the expected failure."""
-    if isinstance(system.chain, EmbeddedChain):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, raises=TesterTransactionFailed, reason=EMBEDDED_SIMULATE_BUG
-            )
-        )
 
 
 def admin_signer(system: System) -> TransactionSigner:
@@ -238,20 +216,14 @@ def constructor_revert(
     call = {"from": system.relayer.address, "data": data.data_in_transaction, "gas": 6_000_000}
     try:
         w3.eth.call(call)  # type: ignore[arg-type]
-    except ContractLogicError as exc:  # JSON-RPC nodes: 0x-hex revert data
+    except ContractLogicError as exc:  # both backends: 0x-hex revert data
         assert isinstance(exc.data, str), exc.data
         return decode_revert(bytes.fromhex(exc.data.removeprefix("0x")))
-    except TesterTransactionFailed as exc:
-        # The embedded chain's provider raises eth-tester's own exception (the leak of
-        # EMBEDDED_SIMULATE_BUG); its message is "execution reverted: <bytes literal>".
-        literal = str(exc.args[0]).removeprefix("execution reverted: ")
-        return decode_revert(ast.literal_eval(literal))
     raise AssertionError(f"deploying {contract} with {args!r} did not revert")
 
 
 __all__ = [
     "ADMIN_ROLE",
-    "EMBEDDED_SIMULATE_BUG",
     "ZERO32",
     "ZERO_ADDRESS",
     "admin_signer",
@@ -260,7 +232,6 @@ __all__ = [
     "constructor_revert",
     "digest_of",
     "domain_of",
-    "expect_embedded_simulate_bug",
     "funded_stranger",
     "high_s",
     "parties",

@@ -21,6 +21,7 @@ from ledger.contract_errors import (
     ConsentLedgerNotConsentResident,
     ConsentLedgerTermsMismatch,
     ConsentLedgerUnknownConsent,
+    ConsentLedgerUnknownDepartment,
     ConsentLedgerUnknownRequest,
     ConsentLedgerUnknownResident,
     ConsentLedgerZeroDuration,
@@ -74,11 +75,11 @@ def test_request_access_by_suspended_department_reverts_inactive_department(
     assert info.value.department == system.dept.address
 
 
-def test_request_access_by_unregistered_signer_reverts_inactive_department(
+def test_request_access_by_unregistered_signer_reverts_unknown_department(
     system: System,
 ) -> None:
     stranger = Account.create()
-    with pytest.raises(ConsentLedgerInactiveDepartment) as info:
+    with pytest.raises(ConsentLedgerUnknownDepartment) as info:
         system.one(request_intent(system, department=stranger))
     assert info.value.department == stranger.address
 
@@ -219,9 +220,9 @@ def test_grant_to_suspended_department_reverts_inactive_department(system: Syste
     assert info.value.department == system.dept.address
 
 
-def test_grant_to_unregistered_department_reverts_inactive_department(system: System) -> None:
+def test_grant_to_unregistered_department_reverts_unknown_department(system: System) -> None:
     stranger = Account.create()
-    with pytest.raises(ConsentLedgerInactiveDepartment) as info:
+    with pytest.raises(ConsentLedgerUnknownDepartment) as info:
         system.grant(department=stranger)
     assert info.value.department == stranger.address
 

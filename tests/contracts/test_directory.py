@@ -37,7 +37,6 @@ from tests.contracts.helpers import (
     admin_signer,
     attest_message,
     constructor_revert,
-    expect_embedded_simulate_bug,
     funded_stranger,
     receipt_events,
     register_intent,
@@ -244,10 +243,7 @@ def test_assigned_relayer_may_submit_intents_to_both_contracts(system: System) -
     )
 
 
-def test_relayer_revoked_directly_by_the_admin_may_no_longer_submit(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_relayer_revoked_directly_by_the_admin_may_no_longer_submit(system: System) -> None:
     relayer, _ = funded_stranger(system)
     system.one(role_intent(system, "relayer", relayer.address))
     system.client.transact(
@@ -371,10 +367,7 @@ def test_define_fields_and_purposes_appends_them_with_events(system: System) -> 
     directory_call(system, "checkScope", [b32("library_card")], b32("CENSUS"))
 
 
-def test_define_existing_field_or_purpose_reverts_exists(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_define_existing_field_or_purpose_reverts_exists(system: System) -> None:
     admin = admin_signer(system)
     with pytest.raises(ConsentDirectoryFieldExists) as field_info:
         system.client.define_fields(admin, [b32("pet_license"), b32("income")])
@@ -400,10 +393,7 @@ BAD_NAMES = {
 }
 
 
-def test_define_invalid_names_reverts_invalid_name(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_define_invalid_names_reverts_invalid_name(system: System) -> None:
     admin = admin_signer(system)
     for label, name in BAD_NAMES.items():
         with pytest.raises(ConsentDirectoryInvalidName) as field_info:
@@ -440,10 +430,7 @@ def test_set_department_active_suspends_and_reinstates_with_events(system: Syste
     assert directory_call(system, "departmentStatus", dept) == [True, True]
 
 
-def test_set_unregistered_department_active_reverts_unknown_department(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_set_unregistered_department_active_reverts_unknown_department(system: System) -> None:
     stranger = Account.create().address
     with pytest.raises(ConsentDirectoryUnknownDepartment) as info:
         system.client.set_department_active(admin_signer(system), stranger, False)
@@ -451,9 +438,8 @@ def test_set_unregistered_department_active_reverts_unknown_department(
 
 
 def test_admin_functions_called_by_non_admin_revert_access_control_unauthorized(
-    request: pytest.FixtureRequest, system: System
+    system: System,
 ) -> None:
-    expect_embedded_simulate_bug(request, system)
     stranger, signer = funded_stranger(system)
     client = system.client
     calls = [
@@ -512,9 +498,8 @@ def test_admin_may_grant_and_revoke_roles_directly(system: System) -> None:
 
 
 def test_grant_or_revoke_role_by_non_admin_reverts_access_control_unauthorized(
-    request: pytest.FixtureRequest, system: System
+    system: System,
 ) -> None:
-    expect_embedded_simulate_bug(request, system)
     stranger, signer = funded_stranger(system)
     for function in ("grantRole", "revokeRole"):
         with pytest.raises(AccessControlUnauthorizedAccount) as info:
@@ -524,10 +509,7 @@ def test_grant_or_revoke_role_by_non_admin_reverts_access_control_unauthorized(
         assert (info.value.account, info.value.neededRole) == (stranger.address, ADMIN_ROLE)
 
 
-def test_renounce_role_for_another_account_reverts_bad_confirmation(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_renounce_role_for_another_account_reverts_bad_confirmation(system: System) -> None:
     _, signer = funded_stranger(system)
     with pytest.raises(AccessControlBadConfirmation):
         system.client.transact(
@@ -555,19 +537,13 @@ def test_check_scope_accepts_sorted_defined_fields_and_defined_purpose(system: S
     )
 
 
-def test_check_scope_with_undefined_purpose_reverts_unknown_purpose(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_check_scope_with_undefined_purpose_reverts_unknown_purpose(system: System) -> None:
     with pytest.raises(ConsentDirectoryUnknownPurpose) as info:
         directory_call(system, "checkScope", fields("income"), b32("MARKETING"))
     assert info.value.purpose == b32("MARKETING")
 
 
-def test_check_scope_with_bad_fields_reverts_naming_the_fault(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_check_scope_with_bad_fields_reverts_naming_the_fault(system: System) -> None:
     with pytest.raises(ConsentDirectoryEmptyFields):
         directory_call(system, "checkScope", [], b32("HOUSING"))
     with pytest.raises(ConsentDirectoryUnsortedFields) as unsorted:
@@ -648,14 +624,6 @@ def test_verify_attestation_after_distrust_depends_on_issue_time(system: System)
     assert not system.client.verify_attestation(after, sign_attest(system, system.issuer, after))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG ConsentDirectory.assignRole: re-assigning ISSUER_ROLE overwrites the single "
-    "Trust slot per (issuer, field) with Trust(now, 0), so the earlier trust window is lost "
-    "and attestations issued in it stop verifying (contradicts distrustIssuer's 'attestations "
-    "issued before stay verifiable as of their issue time')",
-)
 def test_reassigning_an_issuer_keeps_earlier_attestations_verifiable(system: System) -> None:
     message = attest_message(system, "income")
     signature = sign_attest(system, system.issuer, message)
@@ -664,3 +632,49 @@ def test_reassigning_an_issuer_keeps_earlier_attestations_verifiable(system: Sys
     # the admin adds a field to the issuer; the only way is another GrantRole naming both
     system.one(role_intent(system, "issuer", system.issuer.address, fields("income", "phone")))
     assert system.client.verify_attestation(message, signature)
+
+
+def test_retrusting_after_distrust_keeps_every_window_on_record(system: System) -> None:
+    early = attest_message(system, "income")
+    early_signature = sign_attest(system, system.issuer, early)
+    system.chain.time_travel(60)
+    receipt = system.client.distrust_issuer(
+        admin_signer(system), system.issuer.address, [b32("income")]
+    )
+    ended = system.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    system.chain.time_travel(60)
+    system.one(role_intent(system, "issuer", system.issuer.address, fields("income")))
+    history = ledger_call_directory(
+        system, "issuerTrustHistory", system.issuer.address, b32("income")
+    )
+    assert len(history) == 2 and history[0][1] == ended and history[1][1] == 0
+    assert system.client.verify_attestation(early, early_signature)
+    gap = attest_message(system, "income", issuedAt=ended + 30)
+    assert not system.client.verify_attestation(gap, sign_attest(system, system.issuer, gap))
+
+
+def test_revoking_the_issuer_role_ends_its_trust(system: System) -> None:
+    from eth_utils import keccak
+
+    message = attest_message(system, "income")
+    signature = sign_attest(system, system.issuer, message)
+    system.chain.time_travel(60)
+    receipt = system.client.transact(
+        admin_signer(system),
+        "ConsentDirectory",
+        "revokeRole",
+        keccak(text="ISSUER_ROLE"),
+        system.issuer.address,
+    )
+    ended = system.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    assert system.client.verify_attestation(message, signature)  # issued while trusted
+    later = attest_message(system, "income", issuedAt=ended)
+    assert not system.client.verify_attestation(later, sign_attest(system, system.issuer, later))
+    since, until = ledger_call_directory(
+        system, "issuerTrust", system.issuer.address, b32("income")
+    )
+    assert until == ended and since < until
+
+
+def ledger_call_directory(system: System, function: str, *args: object) -> object:
+    return system.client.simulate("ConsentDirectory", function, *args)

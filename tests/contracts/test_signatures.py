@@ -27,7 +27,6 @@ from tests.contracts.helpers import (
     commit_intent,
     digest_of,
     domain_of,
-    expect_embedded_simulate_bug,
     funded_stranger,
     high_s,
     receipt_events,
@@ -245,10 +244,7 @@ def test_signature_over_another_intent_type_reverts_wrong_signer(system: System)
     _assert_wrong_signer(system, with_signature(grant, access_typed.signature))
 
 
-def test_submission_by_non_relayer_reverts_unauthorized_relayer(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_submission_by_non_relayer_reverts_unauthorized_relayer(system: System) -> None:
     stranger, _ = funded_stranger(system)  # eth-tester charges eth_call gas to the sender
     for intent in one_of_each(system):
         contract = INTENTS[intent.name].contract
@@ -271,10 +267,7 @@ def test_submission_by_non_relayer_reverts_unauthorized_relayer(
         assert info.value.caller == account.address
 
 
-def test_batch_arrays_of_different_lengths_revert_batch_length_mismatch(
-    request: pytest.FixtureRequest, system: System
-) -> None:
-    expect_embedded_simulate_bug(request, system)
+def test_batch_arrays_of_different_lengths_revert_batch_length_mismatch(system: System) -> None:
     for sample in one_of_each(system):
         contract = INTENTS[sample.name].contract
         batch = f"{SINGLE[sample.name]}Batch"
