@@ -17,6 +17,8 @@ from wallets.signing import message_to_json, normalize_message, recover_intent_s
 
 router = APIRouter(prefix="/attestations", tags=["issuers"])
 
+_CLOCK_SKEW = 300
+
 
 class AttestBody(SignedBody):
     version: int | None = None
@@ -54,8 +56,10 @@ def post_attestation(body: AttestBody, node: NodeDep, actor: CurrentActor) -> At
     if int(message["expiresAt"]) <= int(message["issuedAt"]):
         raise BadRequest("expiresAt must be after issuedAt")
     now = node.chain.latest_timestamp()
-    if int(message["issuedAt"]) > now + 300:
-        raise BadRequest("issuedAt lies in the future")
+    if abs(int(message["issuedAt"]) - now) > _CLOCK_SKEW:
+        # Trust is judged at issuedAt: a backdated attestation from a key distrusted
+        # since would otherwise pass as issued while it was trusted.
+        raise BadRequest(f"issuedAt must be within {_CLOCK_SKEW} s of the chain's time {now}")
     resident = message["resident"]
     with node.store.begin() as c:
         if body.version is None:
