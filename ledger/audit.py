@@ -8,11 +8,12 @@
    fresh derivation from the chain's events.
 2. **Every intent was signed by whoever held the authority.** Each transaction's
    calldata is decoded, every accepted intent's EIP-712 signer recovered and checked
-   against the message (resident, department) or the role it needed at the block
-   before (admin, registrar); direct admin calls are checked against their sender.
+   against the address its message names and the authority it needed just before its
+   transaction (admin, registrar, department role; enrolled resident); direct admin
+   calls are checked against their sender.
 3. **Every served access was allowed.** Each ``AccessLogged`` lies inside its consent's
-   window, scope and use count, names the consent's parties, and comes before any
-   revocation of that consent.
+   window, scope and use count, names the consent's parties and purpose, and comes
+   before any revocation of that consent.
 """
 
 from __future__ import annotations
@@ -242,7 +243,9 @@ def _check_derived(store: Store, rows: list[dict[str, Any]], report: AuditReport
                 }
             for k in want.keys() - have.keys():
                 report.problems.append(
-                    AuditProblem(f"{name}_missing", f"{name} row {k} is missing")
+                    AuditProblem(
+                        f"{name}_missing", f"{name} row {k} is missing", _derived_receipt(want[k])
+                    )
                 )
             for k in have.keys() - want.keys():
                 report.problems.append(
@@ -255,10 +258,25 @@ def _check_derived(store: Store, rows: list[dict[str, Any]], report: AuditReport
                         AuditProblem(
                             f"{name}_altered",
                             f"{name} row {k}: {', '.join(differing)} differ from the chain",
+                            _derived_receipt(want[k]),
                         )
                     )
     finally:
         fresh.close()
+
+
+def _derived_receipt(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where the chain recorded a derived row (as freshly derived, not as stored): the
+    full receipt for consents, transaction and block for requests, else the block."""
+    if "tx_hash" in row:
+        return {
+            "tx_hash": row["tx_hash"],
+            "block_number": row["block_number"],
+            "log_index": row.get("log_index"),
+            "block_timestamp": row.get("granted_at", row.get("requested_at")),
+        }
+    number = row.get("block_number", row.get("enrolled_block"))
+    return None if number is None else {"block_number": number}
 
 
 # ---------------------------------------------------------------------- signatures
@@ -271,8 +289,9 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
     by_tx: dict[str, list[ChainEvent]] = {}
     for item in found:
         by_tx.setdefault(item.tx_hash, []).append(item)
+    authority = _Authority(client, found)
     for tx_hash, items in by_tx.items():
-        number = items[0].block_number
+        first = (items[0].block_number, items[0].log_index)
         # By hash: the embedded chain keeps an index (eth-tester alone would walk back
         # from the head), and a node's block-with-transactions is not normalised alike.
         tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
@@ -290,7 +309,7 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
             continue
         name = function.fn_name
         if name in _ADMIN_CALLS:
-            if not client.has_role("admin", tx["from"], number - 1):
+            if not authority.holds("admin", tx["from"], first):
                 report.problems.append(
                     AuditProblem(
                         "unauthorized_admin_call",
@@ -320,7 +339,9 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
                     AuditProblem("bad_signature", f"{intent_name}: {exc}", where)
                 )
                 continue
-            problem = _authority_problem(client, intent, signer, number - 1)
+            log_index = outcome.receipt.log_index
+            at = (outcome.receipt.block_number, first[1] if log_index is None else log_index)
+            problem = _authority_problem(authority, intent, signer, at)
             if problem:
                 report.problems.append(AuditProblem("unauthorized_signer", problem, where))
             else:
@@ -359,9 +380,72 @@ def _intents_from_call(
     return result
 
 
+class _Authority:
+    """Who held a role, or was an enrolled resident, just before a given log.
+
+    A role is held if the chain says so at the block before, as changed by the
+    ``RoleGranted``/``RoleRevoked`` events earlier in the same block (the relayer may put
+    a role's grant and its first use in one block). Enrolment comes from the
+    ``ResidentEnrolled`` events, all of which ``found`` holds from the deployment on.
+    """
+
+    def __init__(self, client: LedgerClient, found: list[ChainEvent]) -> None:
+        self.client = client
+        self._cache: dict[tuple[str, str, int], bool] = {}
+        self._changes: dict[int, list[tuple[int, bytes, str, bool]]] = {}
+        self._enrolled: dict[str, tuple[int, int]] = {}
+        for item in found:
+            args = item.event.args
+            if item.event.name in ("RoleGranted", "RoleRevoked"):
+                self._changes.setdefault(item.block_number, []).append(
+                    (
+                        item.log_index,
+                        bytes(args["role"]),
+                        args["account"],
+                        item.event.name == "RoleGranted",
+                    )
+                )
+            elif item.event.name == "ResidentEnrolled":
+                self._enrolled.setdefault(args["resident"], (item.block_number, item.log_index))
+
+    def holds(self, role: str, account: str, at: tuple[int, int]) -> bool:
+        """Whether ``account`` held ``role`` before the log at (block, log index) ``at``."""
+        from ledger.intents import role_id
+
+        block, position = at
+        key = (role, account, block - 1)
+        if key not in self._cache:
+            self._cache[key] = self.client.has_role(role, account, block - 1)
+        held = self._cache[key]
+        wanted = role_id(role)
+        for log_index, changed, holder, granted in self._changes.get(block, ()):
+            if log_index < position and changed == wanted and holder == account:
+                held = granted
+        return held
+
+    def enrolled(self, resident: str, at: tuple[int, int]) -> bool:
+        """Whether ``resident`` was enrolled before the log at ``at``."""
+        enrolled = self._enrolled.get(resident)
+        return enrolled is not None and enrolled < at
+
+
+#: The authority an intent's signer needs besides being the address its message names.
+_SIGNER_ROLES = {
+    "RegisterDepartment": "admin",
+    "GrantRole": "admin",
+    "EnrollResident": "registrar",
+    "AccessRequest": "department",
+    "Access": "department",
+    "CommitRecord": "resident",
+    "Grant": "resident",
+    "Revoke": "resident",
+}
+
+
 def _authority_problem(
-    client: LedgerClient, intent: SignedIntent, signer: str, block: int
+    authority: _Authority, intent: SignedIntent, signer: str, at: tuple[int, int]
 ) -> str | None:
+    """Why ``signer`` could not sign ``intent`` whose effect is logged at ``at``, if so."""
     from ledger.intents import INTENTS
 
     spec = INTENTS[intent.name]
@@ -369,9 +453,12 @@ def _authority_problem(
         expected = intent.message[spec.signer_field]
         if signer != expected:
             return f"{intent.name} signed by {signer}, names {expected}"
-        return None
-    role = "registrar" if intent.name == "EnrollResident" else "admin"
-    if not client.has_role(role, signer, block):
+    role = _SIGNER_ROLES[intent.name]
+    block = at[0]
+    if role == "resident":
+        if not authority.enrolled(signer, at):
+            return f"{intent.name} signed by {signer}, not an enrolled resident at block {block}"
+    elif not authority.holds(role, signer, at):
         return f"{intent.name} signed by {signer}, who was not {role} at block {block}"
     return None
 
@@ -387,6 +474,7 @@ class _Consent:
     valid_from: int
     valid_until: int
     max_uses: int
+    purpose: bytes = b""
     uses: int = 0
     revoked_at: tuple[int, int] | None = None
 
@@ -404,6 +492,7 @@ def _check_accesses(found: Iterable[ChainEvent], report: AuditReport) -> None:
                 valid_from=int(args["validFrom"]),
                 valid_until=int(args["validUntil"]),
                 max_uses=int(args["maxUses"]),
+                purpose=bytes(args["purpose"]),
             )
         elif name == "ConsentRevoked":
             consent = known.get(int(args["consentId"]))
@@ -425,6 +514,8 @@ def _access_problem(consent: _Consent | None, item: ChainEvent) -> str | None:
         return f"access under consent {consent_id}, which was never granted"
     if (args["resident"], args["department"]) != (consent.resident, consent.department):
         return f"access under consent {consent_id} by other parties"
+    if bytes(args["purpose"]) != consent.purpose:
+        return f"access under consent {consent_id} for another purpose"
     if consent.revoked_at is not None:
         return f"access under consent {consent_id} after its revocation"
     if not consent.valid_from <= item.block_timestamp < consent.valid_until:

@@ -19,6 +19,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 from sqlalchemy import Connection, and_, delete, func, select, update
+from web3.exceptions import BlockNotFound
 
 from ledger.client import Event, LedgerClient
 from ledger.intents import bytes32_to_name
@@ -110,7 +111,10 @@ class Indexer:
                 )
             ).all()
         for number, stored_hash in rows:
-            block = w3.eth.get_block(int(number))
+            try:
+                block = w3.eth.get_block(int(number))
+            except BlockNotFound:
+                continue  # the chain is shorter now (a revert): the block is gone
             if "0x" + bytes(block["hash"]).hex() == stored_hash:
                 if int(number) != last:
                     log.warning(
