@@ -1,0 +1,162 @@
+"""``consent audit events|export|verify`` (auditor wallet)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.commands.common import (
+    DEFAULT_API_URL,
+    DEFAULT_WALLET,
+    ApiOption,
+    CommandFailed,
+    JsonOption,
+    PasswordFileOption,
+    WalletOption,
+    api_session,
+    err,
+    handled,
+    out,
+    print_json,
+    short,
+    time_column,
+    when,
+)
+
+app = typer.Typer(help="Read, export and verify the consent and access log (auditors).")
+
+ResidentFilter = Annotated[str | None, typer.Option(help="Only events of this resident.")]
+DepartmentFilter = Annotated[str | None, typer.Option(help="Only events of this department.")]
+TypeFilter = Annotated[str | None, typer.Option("--type", help="Event name, e.g. AccessDenied.")]
+SinceFilter = Annotated[int | None, typer.Option(help="From this Unix time on.")]
+UntilFilter = Annotated[int | None, typer.Option(help="Before this Unix time.")]
+
+
+@app.command()
+@handled
+def events(
+    resident: ResidentFilter = None,
+    department: DepartmentFilter = None,
+    type_: TypeFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Events per page.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Continue from this cursor.")] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow every page.")] = False,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List events, filtered; one page unless --all."""
+    rows: list[dict[str, Any]] = []
+    next_cursor = cursor
+    with api_session(api, wallet, password_file) as client, err.status("fetching events…"):
+        while True:
+            page = client.audit_events(
+                resident=resident,
+                department=department,
+                type=type_,
+                since=since,
+                until=until,
+                cursor=next_cursor,
+                limit=limit,
+            )
+            rows.extend(page["data"])
+            next_cursor = page.get("next_cursor")
+            if not all_pages or not next_cursor:
+                break
+    if as_json:
+        print_json({"data": rows, "next_cursor": next_cursor})
+        return
+    table = Table("block", time_column(), "event", "resident", "department", "consent", "tx")
+    for e in rows:
+        table.add_row(
+            f"{e['block_number']}:{e['log_index']}",
+            when(e.get("block_timestamp"), zone=False),
+            e["type"],
+            short(e.get("resident")),
+            short(e.get("department")),
+            str(e.get("consent_id") or "-"),
+            short(e.get("tx_hash")),
+        )
+    out.print(table if rows else "no events")
+    if next_cursor:
+        err.print(f"more: --cursor {next_cursor}")
+
+
+@app.command()
+@handled
+def export(
+    format_: Annotated[
+        str, typer.Option("--format", help="csv or jsonl.", case_sensitive=False)
+    ] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    resident: ResidentFilter = None,
+    department: DepartmentFilter = None,
+    type_: TypeFilter = None,
+    since: SinceFilter = None,
+    until: UntilFilter = None,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Stream the whole log as CSV or JSON lines."""
+    fmt = format_.lower()
+    if fmt not in ("csv", "jsonl"):
+        raise CommandFailed(f"--format must be csv or jsonl, not {format_!r}")
+    filters = {
+        "resident": resident,
+        "department": department,
+        "type": type_,
+        "since": since,
+        "until": until,
+    }
+    written = 0
+    with api_session(api, wallet, password_file) as client:
+        chunks = client.audit_export(fmt, **filters)
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+                written += len(chunk)
+            sys.stdout.flush()
+        else:
+            with err.status(f"exporting to {output}…"), output.open("wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    written += len(chunk)
+            err.print(f"[green]exported[/green] {written} bytes to {output}")
+
+
+@app.command()
+@handled
+def verify(
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-derive every event from the chain and check every signature (exit 1 if not ok)."""
+    with (
+        api_session(api, wallet, password_file) as client,
+        err.status("re-deriving the log from the chain and checking signatures…"),
+    ):
+        report = client.audit_verify()
+    if as_json:
+        print_json(report)
+    else:
+        verdict = "[green]ok[/green]" if report.get("ok") else "[red]NOT ok[/red]"
+        out.print(
+            f"audit {verdict}: {report.get('events')} events,"
+            f" {report.get('signatures_verified')} signatures verified"
+        )
+        for problem in report.get("problems") or []:
+            out.print(f"  [red]•[/red] {problem}")
+    if not report.get("ok"):
+        raise typer.Exit(1)

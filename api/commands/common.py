@@ -1,0 +1,192 @@
+"""What every client command shares: options, the wallet, output and error handling.
+
+Every failure a user can cause or meet (a problem answer, an unreachable API, a wrong
+password, a malformed file) ends as one line on stderr and a non-zero exit code, never
+as a traceback: :func:`handled` wraps each command.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Column
+
+from api.client import DEFAULT_API, ApiProblem, ClientError, ConsentApi
+from wallets.errors import InvalidAttestation, InvalidRecord, WalletError, WrongPassword
+from wallets.identity import Identity
+
+#: Results go to stdout, narration and errors to stderr (so ``--json`` output pipes cleanly).
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ApiOption = Annotated[
+    str, typer.Option("--api", envvar="CONSENT_API", help="Base URL of the consent API.")
+]
+WalletOption = Annotated[
+    Path,
+    typer.Option(
+        "--wallet",
+        envvar="CONSENT_WALLET",
+        help="Keystore directory (signing-key.json + encryption-key.json).",
+    ),
+]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        envvar="CONSENT_PASSWORD_FILE",
+        help="File holding the wallet password (else $CONSENT_PASSWORD, else a prompt).",
+        dir_okay=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DEFAULT_WALLET = Path("consent-wallet")
+DEFAULT_API_URL = DEFAULT_API
+
+
+class CommandFailed(Exception):
+    """A command's own refusal (bad input noticed before any call)."""
+
+
+def handled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can meet into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ApiProblem as problem:
+            fail(f"the API refused: {problem.summary()}", receipt=problem.receipt)
+        except ClientError as exc:
+            fail(str(exc))
+        except WrongPassword:
+            fail("wrong password for this wallet (or the keystore was altered)")
+        except InvalidRecord as exc:
+            fail(f"cannot open the data: {exc}")
+        except InvalidAttestation as exc:
+            fail(f"attestation does not hold: {exc}")
+        except WalletError as exc:
+            fail(str(exc))
+        except (CommandFailed, ValueError) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
+
+def fail(message: str, *, receipt: dict[str, Any] | None = None) -> None:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    if receipt:
+        err.print(f"  recorded on chain: {describe_receipt(receipt)}")
+    raise typer.Exit(1)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def read_password(password_file: Path | None, *, confirm: bool = False) -> str:
+    """``--password-file``, else ``$CONSENT_PASSWORD``, else a prompt."""
+    if password_file is not None:
+        text = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        if not text:
+            raise CommandFailed(f"{password_file} is empty")
+        return text
+    env = os.environ.get("CONSENT_PASSWORD")
+    if env:
+        return env
+    password: str = typer.prompt("Wallet password", hide_input=True, confirmation_prompt=confirm)
+    if not password:
+        raise CommandFailed("an empty password protects nothing")
+    return password
+
+
+def load_identity(wallet: Path, password_file: Path | None) -> Identity:
+    """The wallet's identity, asking for the password as :func:`read_password` does."""
+    _require_wallet(wallet)
+    return open_identity(wallet, read_password(password_file))
+
+
+def open_identity(wallet: Path, password: str) -> Identity:
+    _require_wallet(wallet)
+    with err.status(f"opening wallet {wallet}…"):
+        return Identity.load(wallet, password)
+
+
+def _require_wallet(wallet: Path) -> None:
+    if not (wallet / "signing-key.json").exists():
+        raise CommandFailed(f"no wallet in {wallet} (create one with `consent wallet create`)")
+
+
+@contextmanager
+def api_session(
+    api: str, wallet: Path | None = None, password_file: Path | None = None
+) -> Iterator[ConsentApi]:
+    """A client, signed as the wallet's identity if ``wallet`` is given."""
+    identity = load_identity(wallet, password_file) if wallet is not None else None
+    with ConsentApi(api, identity) as client:
+        yield client
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def when(timestamp: int | None, *, zone: bool = True) -> str:
+    """A Unix time as ``2026-01-31 12:00:00 UTC`` (``zone=False``: without " UTC")."""
+    if not timestamp:
+        return "-"
+    text = datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text} UTC" if zone else text
+
+
+def time_column(header: str = "when (UTC)") -> Column:
+    return Column(header, no_wrap=True)
+
+
+def short(value: str | None, keep: int = 10) -> str:
+    if not value:
+        return "-"
+    text = str(value)
+    return text if len(text) <= keep + 6 else f"{text[:keep]}…{text[-4:]}"
+
+
+def describe_receipt(receipt: dict[str, Any]) -> str:
+    log_index = receipt.get("log_index")
+    where = f", log {log_index}" if log_index is not None else ""
+    return (
+        f"tx {receipt.get('tx_hash')} in block {receipt.get('block_number')}{where}"
+        f" at {when(receipt.get('block_timestamp'))}"
+    )
+
+
+def split_names(values: list[str] | None) -> list[str]:
+    """``--field a --field b`` and ``--field a,b`` alike."""
+    names: list[str] = []
+    for value in values or []:
+        names.extend(part.strip() for part in value.split(",") if part.strip())
+    return names

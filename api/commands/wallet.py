@@ -1,0 +1,184 @@
+"""``consent wallet create|show|import|export``: keystores on this machine (no API calls).
+
+A wallet is a directory written by :class:`wallets.identity.Identity`: the signing key
+as a Web3 Secret Storage v3 file (geth, MetaMask) and the HPKE keys beside it, both
+under one password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.commands.common import (
+    DEFAULT_WALLET,
+    CommandFailed,
+    JsonOption,
+    PasswordFileOption,
+    WalletOption,
+    err,
+    handled,
+    load_identity,
+    open_identity,
+    out,
+    print_json,
+    read_password,
+)
+from wallets.encoding import checksum_address
+from wallets.identity import Identity
+from wallets.keystore import (
+    DEFAULT_SCRYPT_N,
+    ENCRYPTION_KEY_FILE,
+    SIGNING_KEY_FILE,
+    read_json_file,
+)
+
+app = typer.Typer(help="Create, show, import and export keystores (Web3 Secret Storage v3).")
+
+ScryptOption = Annotated[
+    int,
+    typer.Option(
+        "--scrypt-n",
+        help="scrypt cost (power of two; 2**18 is geth's standard).",
+        min=2,
+    ),
+]
+HybridOption = Annotated[
+    bool, typer.Option("--hybrid", help="Also make an ML-KEM-768+X25519 key pair.")
+]
+
+
+def _check_scrypt(n: int) -> int:
+    if n & (n - 1):
+        raise CommandFailed(f"--scrypt-n must be a power of two, got {n}")
+    return n
+
+
+def _refuse_existing(wallet: Path) -> None:
+    for name in (SIGNING_KEY_FILE, ENCRYPTION_KEY_FILE):
+        if (wallet / name).exists():
+            raise CommandFailed(f"{wallet / name} already exists; refusing to overwrite a key")
+
+
+def _summary(identity: Identity, wallet: Path) -> dict[str, Any]:
+    hybrid = identity.hybrid_public_key
+    return {
+        "address": identity.address,
+        "encryption_key": "0x" + identity.encryption_public_key.hex(),
+        "hybrid_encryption_key": None if hybrid is None else "0x" + hybrid.hex(),
+        "wallet": str(wallet),
+    }
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("address", summary["address"])
+    table.add_row("encryption key", summary["encryption_key"])
+    if summary.get("hybrid_encryption_key"):
+        table.add_row("hybrid key", f"{summary['hybrid_encryption_key'][:42]}…")
+    table.add_row("wallet", summary["wallet"])
+    out.print(table)
+
+
+@app.command()
+@handled
+def create(
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    hybrid: HybridOption = False,
+    scrypt_n: ScryptOption = DEFAULT_SCRYPT_N,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a new identity: a signing key and an encryption key pair."""
+    _check_scrypt(scrypt_n)
+    _refuse_existing(wallet)
+    password = read_password(password_file, confirm=True)
+    identity = Identity.create(hybrid=hybrid)
+    with err.status("encrypting the keys (scrypt)…"):
+        identity.save(wallet, password, scrypt_n=scrypt_n)
+    err.print(f"[green]created[/green] wallet in {wallet}")
+    _print_summary(_summary(identity, wallet), as_json)
+
+
+@app.command()
+@handled
+def show(
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Also open the keys with the password.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Address and public encryption key (no password needed unless --check)."""
+    if check:
+        _print_summary(_summary(load_identity(wallet, password_file), wallet), as_json)
+        return
+    signing = read_json_file(wallet / SIGNING_KEY_FILE, "signing keystore")
+    encryption = read_json_file(wallet / ENCRYPTION_KEY_FILE, "encryption keystore")
+    try:
+        address = checksum_address("0x" + str(signing["address"]).removeprefix("0x"))
+        keys = encryption["public_keys"]
+        summary = {
+            "address": address,
+            "encryption_key": keys["x25519"],
+            "hybrid_encryption_key": keys.get("mlkem768-x25519"),
+            "wallet": str(wallet),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CommandFailed(f"{wallet} does not hold a readable wallet: {exc}") from exc
+    _print_summary(summary, as_json)
+
+
+@app.command("import")
+@handled
+def import_(
+    keystore: Annotated[
+        Path, typer.Argument(help="A v3 keystore file (geth, MetaMask export).", dir_okay=False)
+    ],
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    hybrid: HybridOption = False,
+    scrypt_n: ScryptOption = DEFAULT_SCRYPT_N,
+    as_json: JsonOption = False,
+) -> None:
+    """Adopt an existing account; new encryption keys are made (publish them)."""
+    _check_scrypt(scrypt_n)
+    _refuse_existing(wallet)
+    if not keystore.is_file():
+        raise CommandFailed(f"no keystore file {keystore}")
+    password = read_password(password_file)
+    with err.status("opening the keystore (scrypt)…"):
+        identity = Identity.import_keystore(keystore, password, hybrid=hybrid)
+        identity.save(wallet, password, scrypt_n=scrypt_n)
+    err.print(
+        f"[green]imported[/green] {identity.address} into {wallet}; its encryption key is new,"
+        " so a department must publish it before it can receive grants"
+    )
+    _print_summary(_summary(identity, wallet), as_json)
+
+
+@app.command()
+@handled
+def export(
+    output: Annotated[Path, typer.Argument(help="Where to write the v3 keystore.", dir_okay=False)],
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    scrypt_n: ScryptOption = DEFAULT_SCRYPT_N,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT.")] = False,
+) -> None:
+    """Write the signing key as a v3 keystore (same password) for geth or MetaMask."""
+    _check_scrypt(scrypt_n)
+    if output.exists() and not overwrite:
+        raise CommandFailed(f"{output} exists (use --overwrite)")
+    password = read_password(password_file)
+    identity = open_identity(wallet, password)
+    with err.status("encrypting the key (scrypt)…"):
+        identity.export_keystore(output, password, scrypt_n=scrypt_n, overwrite=overwrite)
+    err.print(f"[green]exported[/green] {identity.address} to {output}")
