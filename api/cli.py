@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from api.commands import register
 from api.logs import log_config
 from api.main import create_app
 from api.node import open_node
@@ -70,3 +71,6 @@ def serve(
         uvicorn.run(create_app(node=node), host=host, port=port, log_config=log_config())
     finally:
         node.close()
+
+
+register(app)

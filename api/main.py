@@ -16,6 +16,7 @@ from api.routers import (
     attestations,
     audit,
     auth,
+    consent_records,
     consents,
     public,
     queries,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         attestations,
         access_requests,
         consents,
+        consent_records,
         queries,
         audit,
     ):

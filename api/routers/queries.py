@@ -128,10 +128,16 @@ def _field(c: Connection, consent_id: int, resident: str, name: str) -> QueriedF
                 and_(
                     attestations.c.resident == resident,
                     attestations.c.field == name,
-                    attestations.c.version == version,
+                    # An attestation outlives a rotation that kept the field's value and
+                    # salt; the department's wallet checks the commitment either way.
+                    attestations.c.version <= version,
                 )
             )
-            .order_by(desc(attestations.c.issued_at), desc(attestations.c.id))
+            .order_by(
+                desc(attestations.c.version),
+                desc(attestations.c.issued_at),
+                desc(attestations.c.id),
+            )
             .limit(1)
         )
         .mappings()
