@@ -297,8 +297,16 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      * fields and `purpose` is defined.
      */
     function checkScope(bytes32[] calldata fieldIds, bytes32 purpose) external view {
-        _checkFields(fieldIds);
-        if (!_isPurpose[purpose]) revert ConsentDirectoryUnknownPurpose(purpose);
+        bytes memory error = scopeError(fieldIds, purpose);
+        if (error.length != 0) _raise(error);
+    }
+
+    /// @notice The error {checkScope} would revert with, ABI-encoded; empty if none.
+    function scopeError(bytes32[] calldata fieldIds, bytes32 purpose) public view returns (bytes memory) {
+        bytes memory error = _fieldsError(fieldIds);
+        if (error.length != 0) return error;
+        if (!_isPurpose[purpose]) return abi.encodeWithSelector(ConsentDirectoryUnknownPurpose.selector, purpose);
+        return "";
     }
 
     /// @notice The EIP-712 digest of an attestation under this contract's domain.
@@ -377,11 +385,19 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     }
 
     function _checkFields(bytes32[] calldata fieldIds) private view {
-        if (fieldIds.length == 0) revert ConsentDirectoryEmptyFields();
+        bytes memory error = _fieldsError(fieldIds);
+        if (error.length != 0) _raise(error);
+    }
+
+    function _fieldsError(bytes32[] calldata fieldIds) private view returns (bytes memory) {
+        if (fieldIds.length == 0) return abi.encodeWithSelector(ConsentDirectoryEmptyFields.selector);
         for (uint256 i = 0; i < fieldIds.length; ++i) {
-            if (i > 0 && fieldIds[i] <= fieldIds[i - 1]) revert ConsentDirectoryUnsortedFields(i);
-            if (!_isField[fieldIds[i]]) revert ConsentDirectoryUnknownField(fieldIds[i]);
+            if (i > 0 && fieldIds[i] <= fieldIds[i - 1]) {
+                return abi.encodeWithSelector(ConsentDirectoryUnsortedFields.selector, i);
+            }
+            if (!_isField[fieldIds[i]]) return abi.encodeWithSelector(ConsentDirectoryUnknownField.selector, fieldIds[i]);
         }
+        return "";
     }
 
     function _defineField(bytes32 field) private {

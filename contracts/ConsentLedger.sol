@@ -192,59 +192,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      * Emits a {ConsentGranted} event carrying the full terms.
      */
     function grant(Grant calldata intent, bytes calldata signature) external onlyRelayer returns (uint256 consentId) {
-        bytes32 structHash = keccak256(
-            abi.encode(
-                GRANT_TYPEHASH,
-                intent.resident,
-                intent.department,
-                _hashArray(intent.fields),
-                intent.purpose,
-                intent.validFrom,
-                intent.validUntil,
-                intent.maxUses,
-                intent.requestId,
-                intent.nonce,
-                intent.deadline
-            )
-        );
-        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
-        _requireEnrolled(intent.resident);
-        _requireActiveDepartment(intent.department);
-        _directory.checkScope(intent.fields, intent.purpose);
-        if (intent.validFrom >= intent.validUntil || intent.validUntil <= block.timestamp) {
-            revert ConsentLedgerInvalidWindow(intent.validFrom, intent.validUntil);
-        }
-        if (
-            intent.requestId != bytes32(0) &&
-            _requests[intent.requestId] != _parties(intent.department, intent.resident)
-        ) {
-            revert ConsentLedgerUnknownRequest(intent.requestId);
-        }
-        consentId = ++_consentCount;
-        _consents[consentId] = ConsentState({
-            termsHash: _termsHash(
-                intent.resident,
-                intent.department,
-                intent.fields,
-                intent.purpose,
-                intent.validFrom,
-                intent.validUntil,
-                intent.maxUses
-            ),
-            uses: 0,
-            revoked: false
-        });
-        emit ConsentGranted(
-            consentId,
-            intent.resident,
-            intent.department,
-            intent.fields,
-            intent.purpose,
-            intent.validFrom,
-            intent.validUntil,
-            intent.maxUses,
-            intent.requestId
-        );
+        bytes memory error;
+        (error, consentId, ) = _grant(intent, signature, bytes32(0));
+        if (error.length != 0) _raise(error);
     }
 
     /**
@@ -295,32 +245,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         bytes calldata signature,
         ConsentTerms calldata terms
     ) external onlyRelayer returns (bool allowed) {
-        bytes32 structHash = keccak256(
-            abi.encode(
-                ACCESS_TYPEHASH,
-                intent.department,
-                intent.resident,
-                intent.consentId,
-                _hashArray(intent.fields),
-                intent.nonce,
-                intent.deadline
-            )
-        );
-        _verify(intent.department, structHash, signature, intent.nonce, intent.deadline);
-        (bool registered, bool active) = _directory.departmentStatus(intent.department);
-        if (!registered) revert ConsentLedgerUnknownDepartment(intent.department);
-        _checkAscending(intent.fields);
-
-        ConsentState storage state = _consents[intent.consentId];
-        bytes32 reason = _judge(intent, state, terms, active);
-        if (reason != bytes32(0)) {
-            emit AccessDenied(intent.consentId, intent.resident, intent.department, intent.fields, reason);
-            return false;
-        }
-        uint32 use = state.uses + 1;
-        state.uses = use;
-        emit AccessLogged(intent.consentId, intent.resident, intent.department, intent.fields, terms.purpose, use);
-        return true;
+        bytes memory error;
+        (error, allowed, , ) = _access(intent, signature, terms, address(0), false);
+        if (error.length != 0) _raise(error);
     }
 
     // ---------------------------------------------------------------- batches
@@ -356,12 +283,20 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     /// @notice Submits many {grant} intents; emits {IntentRejected} for each refused one.
+    /// @dev Validates each intent before writing anything, so a refusal needs no revert;
+    /// consecutive grants to the same department, fields and purpose check them once.
     function grantBatch(Grant[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
+        bytes32 checkedScope;
+        uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.grant(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(GRANT_TYPEHASH, i, reason);
+            (bytes memory error, , bytes32 scope) = _grant(intents[i], signatures[i], checkedScope);
+            if (error.length != 0) {
+                emit IntentRejected(GRANT_TYPEHASH, i, error);
+            } else {
+                checkedScope = scope;
             }
+            _resetMemory(freeMemory);
         }
     }
 
@@ -389,10 +324,14 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     ) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         _checkBatch(intents.length, terms.length);
+        address department;
+        bool active;
+        uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.access(intents[i], signatures[i], terms[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(ACCESS_TYPEHASH, i, reason);
-            }
+            bytes memory error;
+            (error, , department, active) = _access(intents[i], signatures[i], terms[i], department, active);
+            if (error.length != 0) emit IntentRejected(ACCESS_TYPEHASH, i, error);
+            _resetMemory(freeMemory);
         }
     }
 
@@ -447,15 +386,162 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         return _directory.hasRole(RELAYER_ROLE, account);
     }
 
+    /**
+     * @dev {grant} without reverting: every check first, then the writes. `checkedScope`
+     * is the department/fields/purpose key a previous grant of the batch passed with; the
+     * returned `scope` is this one's.
+     */
+    function _grant(
+        Grant calldata intent,
+        bytes calldata signature,
+        bytes32 checkedScope
+    ) private returns (bytes memory error, uint256 consentId, bytes32 scope) {
+        bytes32 fieldsHash = _hashArray(intent.fields);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                GRANT_TYPEHASH,
+                intent.resident,
+                intent.department,
+                fieldsHash,
+                intent.purpose,
+                intent.validFrom,
+                intent.validUntil,
+                intent.maxUses,
+                intent.requestId,
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        error = _signatureError(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        if (error.length != 0) return (error, 0, 0);
+        if (_residents[intent.resident].idCommitment == bytes32(0)) {
+            return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, intent.resident), 0, 0);
+        }
+        scope = keccak256(abi.encode(intent.department, fieldsHash, intent.purpose));
+        if (scope != checkedScope) {
+            error = _departmentError(intent.department);
+            if (error.length == 0) error = _directory.scopeError(intent.fields, intent.purpose);
+            if (error.length != 0) return (error, 0, 0);
+        }
+        if (intent.validFrom >= intent.validUntil || intent.validUntil <= block.timestamp) {
+            return (
+                abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, intent.validFrom, intent.validUntil),
+                0,
+                0
+            );
+        }
+        if (
+            intent.requestId != bytes32(0) &&
+            _requests[intent.requestId] != _parties(intent.department, intent.resident)
+        ) {
+            return (abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, intent.requestId), 0, 0);
+        }
+        _spendNonce(intent.resident, intent.nonce);
+        consentId = ++_consentCount;
+        _consents[consentId] = ConsentState({
+            termsHash: bytes24(
+                keccak256(
+                    abi.encode(
+                        intent.resident,
+                        intent.department,
+                        fieldsHash,
+                        intent.purpose,
+                        intent.validFrom,
+                        intent.validUntil,
+                        intent.maxUses
+                    )
+                )
+            ),
+            uses: 0,
+            revoked: false
+        });
+        emit ConsentGranted(
+            consentId,
+            intent.resident,
+            intent.department,
+            intent.fields,
+            intent.purpose,
+            intent.validFrom,
+            intent.validUntil,
+            intent.maxUses,
+            intent.requestId
+        );
+    }
+
+    /**
+     * @dev {access} without reverting. `department`/`active` carry the status of the last
+     * department looked up in this batch, so a run of its queries asks the directory once.
+     */
+    function _access(
+        Access calldata intent,
+        bytes calldata signature,
+        ConsentTerms calldata terms,
+        address department,
+        bool active
+    ) private returns (bytes memory error, bool allowed, address, bool) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                ACCESS_TYPEHASH,
+                intent.department,
+                intent.resident,
+                intent.consentId,
+                _hashArray(intent.fields),
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        error = _signatureError(intent.department, structHash, signature, intent.nonce, intent.deadline);
+        if (error.length != 0) return (error, false, department, active);
+        if (intent.department != department || department == address(0)) {
+            bool registered;
+            (registered, active) = _directory.departmentStatus(intent.department);
+            if (!registered) {
+                return (
+                    abi.encodeWithSelector(ConsentLedgerUnknownDepartment.selector, intent.department),
+                    false,
+                    address(0),
+                    false
+                );
+            }
+            department = intent.department;
+        }
+        error = _ascendingError(intent.fields);
+        if (error.length != 0) return (error, false, department, active);
+        ConsentState storage state = _consents[intent.consentId];
+        bytes32 reason;
+        (error, reason) = _judge(intent, state, terms, active);
+        if (error.length != 0) return (error, false, department, active);
+        _spendNonce(intent.department, intent.nonce);
+        if (reason != bytes32(0)) {
+            emit AccessDenied(intent.consentId, intent.resident, intent.department, intent.fields, reason);
+            return ("", false, department, active);
+        }
+        uint32 use = state.uses + 1;
+        state.uses = use;
+        emit AccessLogged(intent.consentId, intent.resident, intent.department, intent.fields, terms.purpose, use);
+        return ("", true, department, active);
+    }
+
     function _judge(
         Access calldata intent,
         ConsentState storage state,
         ConsentTerms calldata terms,
         bool departmentActive
-    ) private view returns (bytes32) {
+    ) private view returns (bytes memory error, bytes32 reason) {
         bytes24 termsHash = state.termsHash;
-        if (termsHash == bytes24(0)) return _UNKNOWN_CONSENT;
-        if (termsHash != hashTerms(terms)) revert ConsentLedgerTermsMismatch(intent.consentId);
+        if (termsHash == bytes24(0)) return ("", _UNKNOWN_CONSENT);
+        if (termsHash != hashTerms(terms)) {
+            return (abi.encodeWithSelector(ConsentLedgerTermsMismatch.selector, intent.consentId), 0);
+        }
+        return ("", _reason(intent, state, terms, departmentActive));
+    }
+
+    function _reason(
+        Access calldata intent,
+        ConsentState storage state,
+        ConsentTerms calldata terms,
+        bool departmentActive
+    ) private view returns (bytes32) {
         if (terms.resident != intent.resident || terms.department != intent.department || !departmentActive) {
             return _NOT_GRANTED;
         }
@@ -473,16 +559,37 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     function _requireActiveDepartment(address department) private view {
-        (bool registered, bool active) = _directory.departmentStatus(department);
-        if (!registered) revert ConsentLedgerUnknownDepartment(department);
-        if (!active) revert ConsentLedgerInactiveDepartment(department);
+        bytes memory error = _departmentError(department);
+        if (error.length != 0) _raise(error);
     }
 
-    function _checkAscending(bytes32[] calldata values) private pure {
-        if (values.length == 0) revert ConsentLedgerEmptyFields();
-        for (uint256 i = 1; i < values.length; ++i) {
-            if (values[i] <= values[i - 1]) revert ConsentLedgerUnsortedFields(i);
+    /// @dev Batch loops keep nothing in memory between intents; handing each intent's
+    /// scratch memory back keeps memory expansion linear in the batch size, not quadratic.
+    function _freeMemory() private pure returns (uint256 pointer) {
+        assembly ("memory-safe") {
+            pointer := mload(0x40)
         }
+    }
+
+    function _resetMemory(uint256 pointer) private pure {
+        assembly ("memory-safe") {
+            mstore(0x40, pointer)
+        }
+    }
+
+    function _departmentError(address department) private view returns (bytes memory) {
+        (bool registered, bool active) = _directory.departmentStatus(department);
+        if (!registered) return abi.encodeWithSelector(ConsentLedgerUnknownDepartment.selector, department);
+        if (!active) return abi.encodeWithSelector(ConsentLedgerInactiveDepartment.selector, department);
+        return "";
+    }
+
+    function _ascendingError(bytes32[] calldata values) private pure returns (bytes memory) {
+        if (values.length == 0) return abi.encodeWithSelector(ConsentLedgerEmptyFields.selector);
+        for (uint256 i = 1; i < values.length; ++i) {
+            if (values[i] <= values[i - 1]) return abi.encodeWithSelector(ConsentLedgerUnsortedFields.selector, i);
+        }
+        return "";
     }
 
     /// @dev Both arrays strictly ascending: one merge pass.

@@ -95,6 +95,54 @@ abstract contract SignedIntents is EIP712 {
         return ECDSA.recoverCalldata(_hashTypedDataV4(structHash), signature);
     }
 
+    /**
+     * @dev The checks of {_verify} without reverting or spending anything: the ABI-encoded
+     * error the intent would revert with, or empty. Hot paths validate everything first
+     * and only then write (see {_spendNonce}), so a batch can refuse an intent by
+     * emitting this error instead of paying for a reverting self-call.
+     */
+    function _signatureError(
+        address expected,
+        bytes32 structHash,
+        bytes calldata signature,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes memory) {
+        if (block.timestamp > deadline) {
+            return abi.encodeWithSelector(SignedIntentExpired.selector, deadline, block.timestamp);
+        }
+        (address recovered, ECDSA.RecoverError error, bytes32 arg) = ECDSA.tryRecoverCalldata(
+            _hashTypedDataV4(structHash),
+            signature
+        );
+        if (error == ECDSA.RecoverError.InvalidSignature) {
+            return abi.encodeWithSelector(ECDSA.ECDSAInvalidSignature.selector);
+        }
+        if (error == ECDSA.RecoverError.InvalidSignatureLength) {
+            return abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureLength.selector, uint256(arg));
+        }
+        if (error == ECDSA.RecoverError.InvalidSignatureS) {
+            return abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureS.selector, arg);
+        }
+        if (recovered != expected) return abi.encodeWithSelector(SignedIntentWrongSigner.selector, expected, recovered);
+        if (_nonceBitmaps[expected][nonce >> 8] & (1 << (nonce & 0xff)) != 0) {
+            return abi.encodeWithSelector(SignedIntentNonceUsed.selector, expected, nonce);
+        }
+        return "";
+    }
+
+    /// @dev Marks a nonce checked by {_signatureError} as used.
+    function _spendNonce(address signer, uint256 nonce) internal {
+        _nonceBitmaps[signer][nonce >> 8] |= 1 << (nonce & 0xff);
+    }
+
+    /// @dev Reverts with an ABI-encoded error as if it had been raised here.
+    function _raise(bytes memory error) internal pure {
+        assembly ("memory-safe") {
+            revert(add(error, 32), mload(error))
+        }
+    }
+
     function _useNonce(address signer, uint256 nonce) private {
         uint256 word = nonce >> 8;
         uint256 bit = 1 << (nonce & 0xff);

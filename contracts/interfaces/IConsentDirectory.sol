@@ -85,5 +85,7 @@ interface IConsentDirectory {
 
     function checkScope(bytes32[] calldata fields, bytes32 purpose) external view;
 
+    function scopeError(bytes32[] calldata fields, bytes32 purpose) external view returns (bytes memory);
+
     function hasRole(bytes32 role, address account) external view returns (bool);
 }
