@@ -35,22 +35,22 @@ from eth.abc import (
 )
 from eth.chains.base import MiningChain
 from eth.db.chain import ChainDB
-from eth.exceptions import CanonicalHeadNotFound
+from eth.exceptions import CanonicalHeadNotFound, Revert
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.typing import AccountDetails
-from eth.exceptions import Revert
 from eth.vm.forks import PragueVM
 from eth_account import Account
 from eth_keys.exceptions import BadSignature
 from eth_tester import EthereumTester
-from eth_tester.backends.pyevm.main import PyEVMBackend, get_default_genesis_params
+from eth_tester.backends.pyevm.main import (
+    EVMSpoofTransaction,
+    PyEVMBackend,
+    _execute_and_revert_transaction,
+    get_default_genesis_params,
+)
 from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
-)
-from eth_tester.backends.pyevm.main import (
-    EVMSpoofTransaction,
-    _execute_and_revert_transaction,
 )
 from eth_tester.exceptions import TransactionNotFound
 from eth_typing import Address, BlockNumber, Hash32
@@ -160,7 +160,7 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]
         return serialized
 
 
-class CallReverted(Exception):  # noqa: N818 - named for what happened, like eth-tester's
+class CallReverted(Exception):
     """An ``eth_call`` that reverted, with the raw revert data that eth-tester would
     flatten into a message. Deliberately not eth-tester's ``TransactionFailed``: web3's
     tester provider would catch that and keep only the message."""
