@@ -166,6 +166,16 @@ def latest_version(c: Connection, resident: str) -> RowMapping | None:
     )
 
 
+def record_version(c: Connection, resident: str, version: int | None) -> RowMapping | None:
+    """A committed version of the resident's record; ``None``: the latest."""
+    if version is None:
+        return latest_version(c, resident)
+    query = select(record_versions).where(
+        and_(record_versions.c.resident == resident, record_versions.c.version == version)
+    )
+    return c.execute(query).mappings().first()
+
+
 def event_out(row: RowMapping) -> EventOut:
     return EventOut(
         type=row["name"],

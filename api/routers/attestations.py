@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import and_, select
 
 from api.deps import CurrentActor, NodeDep
 from api.errors import BadRequest, Forbidden, NotFound
 from api.signed import SignedBody
-from api.views import latest_version
+from api.views import record_version
 from ledger.intents import bytes32_to_name
-from ledger.store import attestations, dumps, record_versions
+from ledger.store import attestations, dumps
 from wallets.signing import message_to_json, normalize_message, recover_intent_signer
 
 router = APIRouter(prefix="/attestations", tags=["issuers"])
@@ -62,21 +61,7 @@ def post_attestation(body: AttestBody, node: NodeDep, actor: CurrentActor) -> At
         raise BadRequest(f"issuedAt must be within {_CLOCK_SKEW} s of the chain's time {now}")
     resident = message["resident"]
     with node.store.begin() as c:
-        if body.version is None:
-            row = latest_version(c, resident)
-        else:
-            row = (
-                c.execute(
-                    select(record_versions).where(
-                        and_(
-                            record_versions.c.resident == resident,
-                            record_versions.c.version == body.version,
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        row = record_version(c, resident, body.version)
         if row is None:
             raise NotFound(f"no committed record version of {resident}")
         c.execute(

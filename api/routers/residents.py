@@ -15,13 +15,13 @@ from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_inte
 from api.views import (
     ConsentList,
     department_names,
-    latest_version,
     list_consents,
     list_events,
+    record_version,
     request_rows,
 )
 from ledger.intents import bytes32_to_name
-from ledger.store import envelopes, record_versions
+from ledger.store import envelopes
 from wallets.encoding import checksum_address
 from wallets.record import FieldEnvelope, record_root
 
@@ -157,21 +157,7 @@ def get_record(
     resident = _address(address)
     ensure_self_or_role(actor, resident)
     with node.store.connect() as c:
-        if version is None:
-            row = latest_version(c, resident)
-        else:
-            row = (
-                c.execute(
-                    select(record_versions).where(
-                        and_(
-                            record_versions.c.resident == resident,
-                            record_versions.c.version == version,
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        row = record_version(c, resident, version)
         if row is None:
             raise NotFound(f"no record version for {resident}")
         rows = c.execute(
