@@ -92,12 +92,12 @@ _FORBIDDEN = (
     ce.ConsentLedgerNotConsentResident,
     ce.SignedIntentUnauthorizedRelayer,
     ce.AccessControlUnauthorizedAccount,
+    ce.ConsentLedgerUnknownDepartment,  # the signer claims a department it is not
 )
 _NOT_FOUND = (
     ce.ConsentLedgerUnknownResident,
     ce.ConsentLedgerUnknownConsent,
     ce.ConsentLedgerUnknownRequest,
-    ce.ConsentLedgerUnknownDepartment,
     ce.ConsentDirectoryUnknownDepartment,
 )
 

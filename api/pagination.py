@@ -9,6 +9,8 @@ from typing import Any
 from api.errors import BadRequest
 
 DEFAULT_LIMIT = 100
+#: Positions are block numbers, log indexes and consent ids as the database holds them.
+MAX_POSITION = 2**63 - 1
 MAX_LIMIT = 1000
 
 
@@ -28,7 +30,9 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
         raise BadRequest(f"invalid cursor {cursor!r}") from exc
     if not isinstance(position, list) or len(position) != length:
         raise BadRequest(f"invalid cursor {cursor!r}")
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in position):
+    if not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= MAX_POSITION for p in position
+    ):
         raise BadRequest(f"invalid cursor {cursor!r}")
     return position
 

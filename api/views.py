@@ -102,7 +102,13 @@ def consent_out(row: RowMapping, now: int, names: Mapping[str, str]) -> ConsentO
     )
 
 
+#: Consent ids are uint256 on chain; the read model stores them as signed 64-bit.
+MAX_STORED_ID = 2**63 - 1
+
+
 def consent_row(c: Connection, consent_id: int) -> RowMapping | None:
+    if not 0 <= consent_id <= MAX_STORED_ID:
+        return None  # never granted: the chain numbers consents from 1 upwards
     return c.execute(select(consents).where(consents.c.consent_id == consent_id)).mappings().first()
 
 

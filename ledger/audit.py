@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from ledger.client import Event, LedgerClient, SignedIntent
 from ledger.errors import LedgerError
-from ledger.indexer import Indexer, event_json
+from ledger.indexer import Indexer, event_json, stored_consent_id
 from ledger.store import (
     Store,
     access_requests,
@@ -158,7 +158,7 @@ def _row_of(client: LedgerClient, item: ChainEvent) -> dict[str, Any]:
         "name": item.event.name,
         "resident": args.get("resident"),
         "department": args.get("department"),
-        "consent_id": args.get("consentId"),
+        "consent_id": stored_consent_id(args.get("consentId")),
         "args": dumps(args),
     }
 

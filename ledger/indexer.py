@@ -192,7 +192,7 @@ class Indexer:
             "name": event.name,
             "resident": _address(args.get("resident")),
             "department": _address(args.get("department")),
-            "consent_id": args.get("consentId"),
+            "consent_id": stored_consent_id(args.get("consentId")),
             "args": dumps(args),
         }
 
@@ -307,6 +307,19 @@ class Indexer:
                 .where(consents.c.consent_id == args["consentId"])
                 .values(uses=args["use"])
             )
+
+
+#: The read model's integer columns are signed 64-bit (SQLite, PostgreSQL BIGINT).
+MAX_STORED_INT = 2**63 - 1
+
+
+def stored_consent_id(value: Any) -> int | None:
+    """The consent id for the events' index column. Anyone may ask for access under
+    any uint256 id (and be denied ``unknown_consent``); ids beyond 64 bits were never
+    granted, so they are indexed as none — the event's args keep the exact value."""
+    if isinstance(value, int) and 0 <= value <= MAX_STORED_INT:
+        return value
+    return None
 
 
 def _address(value: Any) -> str | None:

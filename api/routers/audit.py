@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, NodeDep
+from api.pagination import MAX_POSITION
 from api.permissions import require_role
 from api.views import EventList, event_out, list_events
 from ledger.audit import verify
@@ -41,8 +42,8 @@ def audit_events(
     resident: str | None = None,
     department: str | None = None,
     type: Annotated[list[str] | None, Query()] = None,
-    since: int | None = None,
-    until: int | None = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    until: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     cursor: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> EventList:

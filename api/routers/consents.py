@@ -88,6 +88,8 @@ def grant(body: GrantBody, node: NodeDep, actor: CurrentActor) -> Granted:
     with node.store.connect() as c:
         row = latest_version(c, resident)
     if row is None:
+        if not node.client.resident(resident).enrolled:
+            raise Forbidden(f"{resident} is not an enrolled resident")
         raise Conflict(f"{resident} has no committed record to grant access to")
     version = body.version if body.version is not None else int(row["version"])
     if version > int(row["version"]) or version < 1:

@@ -22,6 +22,7 @@ from ledger.client import ConsentTerms
 from ledger.intents import bytes32_to_name
 from ledger.store import attestations, envelopes, record_versions, wrapped_keys
 from wallets.record import field_leaf, record_tree
+from wallets.signing import normalize_message
 
 router = APIRouter(prefix="/queries", tags=["departments"])
 
@@ -60,7 +61,7 @@ class QueryAnswer(BaseModel):
 )
 def query(body: SignedBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     """Read fields under a consent (signed `Access`)."""
-    consent_id = int(body.message.get("consentId", 0))
+    consent_id = int(normalize_message("Access", body.message)["consentId"])
     with node.store.connect() as c:
         row = consent_row(c, consent_id)
     terms = consent_terms(row) if row is not None else ConsentTerms.empty()

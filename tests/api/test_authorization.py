@@ -431,7 +431,7 @@ def test_a_non_department_signing_as_a_department_is_refused_and_nothing_is_reco
         _access(world, cast, signer, False),
     ):
         assert_contract_error(
-            send(signer), 404, "ConsentLedgerUnknownDepartment", department=signer.address
+            send(signer), 403, "ConsentLedgerUnknownDepartment", department=signer.address
         )
     log_after = world.get(f"/residents/{world.resident.address}/access-log", world.resident)
     requests_after = world.get(

@@ -567,14 +567,9 @@ def test_a_malformed_path_or_query_parameter_is_422(world: World) -> None:
     assert_invalid(world.get("/audit/events", auditor, since="yesterday"))
 
 
-# ------------------------------------------------------------------ server bugs (strict xfail)
+# ------------------------------------------------------------------ out-of-range numbers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /queries reads int(message['consentId']) before validating the message: "
-    "a non-integer consentId raises ValueError/TypeError and answers 500",
-)
 @pytest.mark.parametrize("consent_id", ["abc", None, [1]], ids=["string", "null", "list"])
 def test_a_query_whose_consent_id_is_not_an_integer_is_422(world: World, consent_id: Any) -> None:
     before = state(world, world.dept)
@@ -585,11 +580,6 @@ def test_a_query_whose_consent_id_is_not_an_integer_is_422(world: World, consent
     assert_unchanged(world, before, world.dept, mined=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consent ids are uint256 but are looked up in SQLite's signed 64-bit INTEGER "
-    "column unchecked: an id above 2**63-1 raises OverflowError and answers 500",
-)
 @pytest.mark.parametrize("consent_id", [SQLITE_MAX + 1, 2**255], ids=["2**63", "2**255"])
 def test_an_unknown_consent_id_beyond_64_bits_is_unknown_not_a_server_error(
     world: World, consent_id: int
@@ -613,11 +603,6 @@ def test_an_unknown_consent_id_beyond_64_bits_is_unknown_not_a_server_error(
     assert query.json()["reason"] == "unknown_consent"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decode_cursor accepts any JSON integer; one above 2**63-1 reaches SQLite and "
-    "raises OverflowError: 500 instead of 422",
-)
 def test_a_cursor_naming_a_position_beyond_64_bits_is_422(world: World) -> None:
     http = lenient(world)
     resident = world.resident
@@ -631,11 +616,6 @@ def test_a_cursor_naming_a_position_beyond_64_bits_is_422(world: World) -> None:
         assert_invalid(answer, detail="invalid cursor")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/audit/events passes since/until to SQLite unchecked: a bound above 2**63-1 "
-    "raises OverflowError and answers 500",
-)
 @pytest.mark.parametrize("bound", ["since", "until"])
 def test_a_time_filter_beyond_64_bits_is_not_a_server_error(world: World, bound: str) -> None:
     answer = lenient(world).get(
