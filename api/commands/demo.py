@@ -176,6 +176,7 @@ def run_demo(
     data_dir: Path | None = None,
     *,
     block_period: float = 1.0,
+    chain_url: str | None = None,
     console: Console | None = None,
 ) -> bool:
     """Tell the story; ``True`` if every step behaved as told."""
@@ -193,7 +194,7 @@ def run_demo(
             console.print(f"[red]error:[/red] {data_dir} is not empty; the demo needs a fresh one")
             return False
         try:
-            _tell(story, stack, data_dir, block_period)
+            _tell(story, stack, data_dir, block_period, chain_url)
         except Mismatch as exc:
             console.print(f"\n[red]✗ step {story.chapter_no} went wrong[/red] — {escape(str(exc))}")
             return False
@@ -217,13 +218,18 @@ def run_demo(
     return True
 
 
-def _tell(story: Story, stack: ExitStack, data_dir: Path, block_period: float) -> None:
+def _tell(
+    story: Story, stack: ExitStack, data_dir: Path, block_period: float, chain_url: str | None
+) -> None:
     from api.node import open_node
     from api.settings import Settings
 
     story.chapter("A district starts its consent ledger")
-    with story.working("starting an embedded chain and deploying the contracts"):
-        node = open_node(Settings(data_dir=data_dir, block_period=block_period))
+    where = f"the node at {chain_url}" if chain_url else "an embedded chain"
+    with story.working(f"starting on {where} and deploying the contracts"):
+        node = open_node(
+            Settings(data_dir=data_dir, block_period=block_period, chain_url=chain_url)
+        )
     stack.callback(node.close)
     url = stack.enter_context(serve_in_thread(node))
     story.say(f"API at {url}, chain {node.chain.chain_id}, data in {data_dir}")
@@ -510,7 +516,11 @@ def demo(
     block_period: Annotated[
         float, typer.Option(hidden=True, help="Embedded chain: seconds per block.")
     ] = 1.0,
+    chain_url: Annotated[
+        str | None,
+        typer.Option(help="Tell it on a development node (anvil) instead of an embedded chain."),
+    ] = None,
 ) -> None:
     """The whole story end to end, narrated: exits 0 only if every step behaved as told."""
-    if not run_demo(data_dir, block_period=block_period):
+    if not run_demo(data_dir, block_period=block_period, chain_url=chain_url):
         raise typer.Exit(1)
