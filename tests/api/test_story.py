@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.api.conftest import World
@@ -52,3 +54,21 @@ def test_story_on_sqlite(world: World) -> None:
 @pytest.mark.postgres
 def test_story_on_postgresql(pg_world: World) -> None:
     run_story(pg_world)
+
+
+def test_a_new_device_restores_the_record_from_the_api_and_the_keystore_alone(
+    world: World, tmp_path: Path
+) -> None:
+    from api.client import ConsentApi
+    from wallets.identity import Identity
+
+    world.resident.save(tmp_path / "wallet", "correct horse", scrypt_n=2**10)
+    device = Identity.load(tmp_path / "wallet", "correct horse")
+    with ConsentApi("http://testserver", device, transport=world.http._transport) as api:
+        restored = api.restore_record()
+    assert {name: v.value for name, v in restored.items()} == {
+        "name": "Li Wei",
+        "income": "52000",
+        "address": "1 Lake Rd",
+        "phone": "138",
+    }
