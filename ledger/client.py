@@ -9,12 +9,14 @@ same name, and its receipt. A bad intent never takes the good ones of its batch 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
-from web3._utils.events import get_event_data
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
@@ -428,10 +430,9 @@ class LedgerClient:
         abi = table.get(bytes(topics[0]))
         if abi is None:
             return None
-        data = get_event_data(self.chain.w3.codec, abi, log)  # type: ignore[arg-type]
         return Event(
-            name=data["event"],
-            args={k: _plain(v) for k, v in data["args"].items()},
+            name=abi["name"],
+            args=_decode_event_args(abi, topics, log["data"]),
             address=to_checksum_address(log["address"]),
             log_index=int(log["logIndex"]),
         )
@@ -461,9 +462,11 @@ class LedgerClient:
         args: list[Any] = [[i.as_abi() for i in batch], [i.signature for i in batch]]
         if name in ("Revoke", "Access"):
             args.append([i.terms.as_abi() for i in batch if i.terms is not None])
-        fn = self._contracts[route.contract].functions[route.batch_function](*args)
+        contract = self._contracts[route.contract]
+        selector, types = _function_codec(route.contract, route.batch_function)
         gas = _BATCH_BASE_GAS + sum(route.gas(i) for i in batch)
-        return {"to": fn.address, "data": fn._encode_transaction_data(), "gas": gas}
+        # eth_abi directly: web3's per-value normalisers cost more than the EVM for big batches.
+        return {"to": contract.address, "data": selector + abi_encode(types, args), "gas": gas}
 
     def _outcomes(self, name: str, batch: list[SignedIntent], receipt: TxReceipt) -> list[Outcome]:
         tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
@@ -519,6 +522,56 @@ class LedgerClient:
         except ContractLogicError as exc:
             data = _revert_bytes(exc)
             raise (decode_revert(data) if data else TransactionFailed(str(exc))) from exc
+
+
+@functools.cache
+def _function_codec(contract: str, function: str) -> tuple[bytes, tuple[str, ...]]:
+    """Selector and ABI input types of a contract function (not overloaded)."""
+    (entry,) = (
+        item
+        for item in load_artifact(contract).abi
+        if item["type"] == "function" and item["name"] == function
+    )
+    types = tuple(_abi_type(i) for i in entry["inputs"])
+    return keccak(text=f"{function}({','.join(types)})")[:4], types
+
+
+def _abi_type(param: Mapping[str, Any]) -> str:
+    """``tuple[]`` components spelled out, as eth_abi and selectors want them."""
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+@functools.cache
+def _event_codec(
+    signature: str, inputs: tuple[tuple[str, str, bool], ...]
+) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    indexed = [(name, kind) for name, kind, is_indexed in inputs if is_indexed]
+    data_names = [name for name, _, is_indexed in inputs if not is_indexed]
+    data_types = [kind for _, kind, is_indexed in inputs if not is_indexed]
+    return indexed, data_names, data_types
+
+
+def _decode_event_args(abi: Mapping[str, Any], topics: Sequence[Any], data: Any) -> dict[str, Any]:
+    key = tuple((i["name"], _abi_type(i), bool(i["indexed"])) for i in abi["inputs"])
+    indexed, data_names, data_types = _event_codec(abi["name"], key)
+    args: dict[str, Any] = {}
+    for (name, kind), topic in zip(indexed, topics[1:], strict=True):
+        raw = bytes(topic)
+        # Indexed dynamic values are hashed into their topic; every indexed input here is static.
+        args[name] = abi_decode([kind], raw)[0]
+    values = abi_decode(data_types, bytes(data)) if data_types else ()
+    args.update(zip(data_names, values, strict=True))
+    return {k: _plain(_checksummed(v)) for k, v in args.items()}
+
+
+def _checksummed(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    return value
 
 
 def _revert_bytes(exc: Exception) -> bytes:
