@@ -84,3 +84,8 @@ def ensure_self_or_role(actor: Actor, address: str, *roles: str) -> None:
         return
     whom = f" or the role {' or '.join(roles)}" if roles else ""
     raise Forbidden(f"only {to_checksum_address(address)} itself{whom} may do this")
+
+
+#: The current actor, required to be an auditor / an active department (else 403).
+CurrentAuditor = Annotated[Actor, Depends(require_roles("auditor"))]
+CurrentDepartment = Annotated[Actor, Depends(require_roles("department"))]

@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, RowMapping, and_, desc, or_, select
 
-from api.errors import NotFound
+from api.deps import Actor
+from api.errors import Forbidden, NotFound
 from api.pagination import clamp_limit, decode_cursor, encode_cursor
 from api.signed import ReceiptOut
 from ledger.client import ConsentTerms
@@ -117,6 +118,13 @@ def require_consent(c: Connection, consent_id: int) -> RowMapping:
     if row is None:
         raise NotFound(f"no consent {consent_id}")
     return row
+
+
+def ensure_consent_reader(actor: Actor, row: RowMapping) -> None:
+    """A consent is read by its resident, its department and auditors; 403 for others."""
+    if actor.address in (row["resident"], row["department"]) or actor.has("auditor"):
+        return
+    raise Forbidden("only the consent's resident, its department and auditors read it")
 
 
 def consent_terms(row: RowMapping) -> ConsentTerms:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import CurrentActor, NodeDep
-from api.permissions import require_role
+from api.deps import CurrentActor, CurrentDepartment, NodeDep
 from api.routers.residents import AccessRequestList, request_out
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import department_names, request_rows
@@ -32,9 +31,8 @@ def file_request(body: SignedBody, node: NodeDep, actor: CurrentActor) -> Reques
 
 
 @router.get("", response_model=AccessRequestList)
-def own_requests(node: NodeDep, actor: CurrentActor) -> AccessRequestList:
+def own_requests(node: NodeDep, actor: CurrentDepartment) -> AccessRequestList:
     """The calling department's own requests."""
-    require_role(actor, "department")
     with node.store.connect() as c:
         names = department_names(c)
         rows = request_rows(c, department=actor.address)

@@ -12,9 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.deps import CurrentActor, NodeDep
+from api.deps import CurrentAuditor, NodeDep
 from api.pagination import MAX_POSITION
-from api.permissions import require_role
 from api.views import EventList, event_out, list_events
 from ledger.audit import verify
 
@@ -38,7 +37,7 @@ _CSV_COLUMNS = (
 @router.get("/events", response_model=EventList)
 def audit_events(
     node: NodeDep,
-    actor: CurrentActor,
+    actor: CurrentAuditor,
     resident: str | None = None,
     department: str | None = None,
     type: Annotated[list[str] | None, Query()] = None,
@@ -48,7 +47,6 @@ def audit_events(
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> EventList:
     """Every event of the ledger in chain order, filtered; cursor-paginated."""
-    require_role(actor, "auditor")
     with node.store.connect() as c:
         rows, next_cursor = list_events(
             c,
@@ -66,7 +64,7 @@ def audit_events(
 @router.get("/export")
 def audit_export(
     node: NodeDep,
-    actor: CurrentActor,
+    actor: CurrentAuditor,
     format: Literal["csv", "jsonl"] = "jsonl",
     resident: str | None = None,
     department: str | None = None,
@@ -75,7 +73,6 @@ def audit_export(
     until: int | None = None,
 ) -> StreamingResponse:
     """The same events streamed page by page, so memory stays flat for any size."""
-    require_role(actor, "auditor")
 
     def pages() -> Iterator[list[dict[str, object]]]:
         cursor = None
@@ -144,10 +141,9 @@ class VerifyOut(BaseModel):
 
 
 @router.get("/verify", response_model=VerifyOut)
-def audit_verify(node: NodeDep, actor: CurrentActor) -> VerifyOut:
+def audit_verify(node: NodeDep, actor: CurrentAuditor) -> VerifyOut:
     """Re-derive every event from the chain; check the read model, every signature
     against the role it needed, and every served access against its consent."""
-    require_role(actor, "auditor")
     to_block = node.indexer.catch_up()
     report = verify(node.client, node.store, to_block=to_block)
     return VerifyOut(

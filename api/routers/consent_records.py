@@ -22,9 +22,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
 from api.deps import CurrentActor, NodeDep
-from api.permissions import require_role
 from api.signed import ReceiptOut
-from api.views import consent_status, require_consent
+from api.views import consent_status, ensure_consent_reader, require_consent
 from ledger.intents import bytes32_to_name, name_to_bytes32
 from ledger.store import events
 
@@ -175,8 +174,7 @@ def consent_record(consent_id: int, node: NodeDep, actor: CurrentActor) -> Conse
     now = node.chain.latest_timestamp()
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-        if actor.address not in (row["resident"], row["department"]):
-            require_role(actor, "auditor")
+        ensure_consent_reader(actor, row)
         name, code = _department(c, row["department"])
         history = _events(c, consent_id)
     department = Party(name=name, code=code, address=row["department"], role="controller")

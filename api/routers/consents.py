@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import and_, select
 
-from api.deps import CurrentActor, NodeDep
+from api.deps import CurrentActor, CurrentDepartment, NodeDep
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
-from api.permissions import require_role
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import (
     ConsentList,
@@ -20,6 +19,7 @@ from api.views import (
     consent_status,
     consent_terms,
     department_names,
+    ensure_consent_reader,
     latest_version,
     list_consents,
     require_consent,
@@ -165,12 +165,11 @@ def rewrap(consent_id: int, body: RewrapBody, node: NodeDep, actor: CurrentActor
 @router.get("", response_model=ConsentList)
 def department_consents(
     node: NodeDep,
-    actor: CurrentActor,
+    actor: CurrentDepartment,
     cursor: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> ConsentList:
     """The calling department's consents."""
-    require_role(actor, "department")
     now = node.chain.latest_timestamp()
     with node.store.connect() as c:
         return list_consents(c, now, department=actor.address, cursor=cursor, limit=limit)
@@ -182,9 +181,5 @@ def get_consent(consent_id: int, node: NodeDep, actor: CurrentActor) -> ConsentO
     now = node.chain.latest_timestamp()
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-        if (
-            actor.address not in (row["resident"], row["department"])
-            and "auditor" not in actor.roles
-        ):
-            raise Forbidden("only the consent's resident, its department and auditors read it")
+        ensure_consent_reader(actor, row)
         return consent_out(row, now, department_names(c))
