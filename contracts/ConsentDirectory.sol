@@ -239,6 +239,20 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         return _departmentList;
     }
 
+    /**
+     * @notice The roles `account` holds, one bit each: 0 admin, 1 registrar, 2 department
+     * (registered and active), 3 issuer, 4 auditor, 5 relayer. One call for what an API
+     * would otherwise ask in six.
+     */
+    function rolesOf(address account) public view returns (uint256 roles) {
+        if (hasRole(DEFAULT_ADMIN_ROLE, account)) roles |= 1;
+        if (hasRole(REGISTRAR_ROLE, account)) roles |= 1 << 1;
+        if (_departments[account].active) roles |= 1 << 2;
+        if (hasRole(ISSUER_ROLE, account)) roles |= 1 << 3;
+        if (hasRole(AUDITOR_ROLE, account)) roles |= 1 << 4;
+        if (hasRole(RELAYER_ROLE, account)) roles |= 1 << 5;
+    }
+
     /// @inheritdoc IConsentDirectory
     function isActiveDepartment(address account) external view returns (bool) {
         return _departments[account].active;

@@ -347,6 +347,12 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         return _residents[account];
     }
 
+    /// @notice {IConsentDirectory-rolesOf}, plus bit 6 if `account` is an enrolled resident.
+    function rolesOf(address account) external view returns (uint256 roles) {
+        roles = _directory.rolesOf(account);
+        if (_residents[account].idCommitment != bytes32(0)) roles |= 1 << 6;
+    }
+
     function isEnrolled(address account) external view returns (bool) {
         return _residents[account].idCommitment != bytes32(0);
     }

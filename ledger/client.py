@@ -192,6 +192,10 @@ _ROUTES: dict[str, _Route] = {
 }
 
 
+#: The bit order of ``rolesOf``.
+ROLE_BITS = ("admin", "registrar", "department", "issuer", "auditor", "relayer", "resident")
+
+
 @dataclass(frozen=True)
 class DepartmentInfo:
     address: str
@@ -379,6 +383,13 @@ class LedgerClient:
                 self.directory.functions.hasRole(role_id(role), to_checksum_address(account)), block
             )
         )
+
+    def roles(self, account: str, block: int | str = "latest") -> frozenset[str]:
+        """Every role ``account`` holds at ``block``, in one call (``ConsentLedger.rolesOf``):
+        admin, registrar, department (registered and active), issuer, auditor, relayer,
+        resident (enrolled)."""
+        bits = int(self._read(self.ledger.functions.rolesOf(to_checksum_address(account)), block))
+        return frozenset(name for i, name in enumerate(ROLE_BITS) if bits >> i & 1)
 
     def is_trusted_issuer(self, issuer: str, field_id: bytes, at: int) -> bool:
         return bool(

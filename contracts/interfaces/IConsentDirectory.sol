@@ -79,6 +79,8 @@ interface IConsentDirectory {
 
     function isActiveDepartment(address department) external view returns (bool);
 
+    function rolesOf(address account) external view returns (uint256 roles);
+
     function departmentStatus(address department) external view returns (bool registered, bool active);
 
     function isTrustedIssuer(address issuer, bytes32 field, uint64 at) external view returns (bool);

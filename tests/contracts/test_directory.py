@@ -678,3 +678,16 @@ def test_revoking_the_issuer_role_ends_its_trust(system: System) -> None:
 
 def ledger_call_directory(system: System, function: str, *args: object) -> object:
     return system.client.simulate("ConsentDirectory", function, *args)
+
+
+def test_roles_of_answers_every_role_in_one_call(system: System) -> None:
+    client = system.client
+    assert client.roles(system.admin.address) == {"admin"}
+    assert client.roles(system.relayer.address) == {"relayer"}
+    assert client.roles(system.registrar.address) == {"registrar"}
+    assert client.roles(system.issuer.address) == {"issuer"}
+    assert client.roles(system.dept.address) == {"department"}
+    assert client.roles(system.resident.address) == {"resident"}
+    assert client.roles(Account.create().address) == frozenset()
+    client.set_department_active(admin_signer(system), system.dept.address, False)
+    assert client.roles(system.dept.address) == frozenset()
