@@ -4,21 +4,21 @@
 "Alone" is a batch of one (the relayer's path for a lone intent); "batched" is one
 transaction carrying ``--batch`` intents, reported per intent. Residents have already
 committed a record, as they must before granting, so their nonce word is warm as in
-real use. Writes the figures to ``bench/results.json`` under ``gas``.
+real use. Writes the figures to ``bench/results.json`` under ``gas``, with the machine
+and the command (``bench_common``).
 
-    python scripts/measure_gas.py [--batch 100]
+    python scripts/bench_gas.py [--batch 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import secrets
 import time
-from pathlib import Path
 from typing import Any
 
+import bench_common as bc
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -27,8 +27,6 @@ from ledger.client import ConsentTerms, LedgerClient, SignedIntent
 from ledger.deployment import deploy
 from ledger.intents import name_to_bytes32, role_id
 from wallets.signing import sign_intent
-
-RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results.json"
 
 
 def main() -> None:
@@ -185,15 +183,8 @@ def main() -> None:
     }
     print(json.dumps(figures, indent=2))
     print(f"(embedded chain: {n} grants submitted in {grant_seconds:.2f} s)")
-    RESULTS.parent.mkdir(exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["gas"] = {
-        **figures,
-        "machine": f"{platform.node()} {platform.machine()} {platform.python_version()}",
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "python scripts/measure_gas.py",
-    }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    figures["chain"] = "embedded (py-evm, Prague)"
+    print(f"written to {bc.write_results('gas', {**figures, **bc.machine_info()})}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Grant throughput and latency through the HTTP API, against a naive web3 loop.
+
+For each chain (the embedded chain of ``consent serve --block-period P``, and/or an anvil
+started here with ``consent serve --chain-url``):
+
+1. setup, not measured: the admin (from the data directory) registers a department and
+   a registrar; ``--n`` residents with fresh keys are made in worker processes, each
+   with a record and its signed bodies (enrolment, record commitment, grant) —
+   every signature is made before the clock starts; they are enrolled, signed in and
+   commit their records through HTTP, concurrently;
+2. measured: the ``--n`` pre-signed ``POST /consents`` bodies are fired by
+   ``--concurrency`` concurrent HTTP clients; latency is send → 201 per request,
+   throughput is 201s / (first send → last answer);
+3. the naive baseline on the same chain, the server stopped: one ``grant(...)`` call
+   per transaction (not the batch), signed with ``TransactionSigner`` (gas estimated,
+   as web3's ``transact`` does), ``send_raw_transaction`` then
+   ``wait_for_transaction_receipt``, one after another, for min(n, 200) grants. On the
+   embedded chain it runs twice: with the server's block period (one block per period,
+   so ~1/P grants/s by construction) and with block period 0 (the EVM's own speed).
+
+Writes ``grants.<chain>`` in ``bench/results.json``. ``--profile`` records the server
+with py-spy during the measured phase and prints the top costs.
+
+    python scripts/bench_grants.py --n 2000 --concurrency 64 [--chain embedded|anvil|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import bench_common as bc
+
+
+def naive_loop(client: Any, intents: list[Any]) -> dict[str, Any]:
+    """One ``grant`` transaction per intent, each awaited before the next is sent."""
+    w3 = client.chain.w3
+    signer = client.relayer
+    gas: list[int] = []
+    started = time.perf_counter()
+    for intent in intents:
+        data = client.ledger.encode_abi("grant", args=[intent.as_abi(), intent.signature])
+        raw = signer.sign(client.chain, {"to": client.ledger.address, "data": data})
+        tx_hash = w3.eth.send_raw_transaction(raw)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.01)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"naive grant reverted: {tx_hash.hex()}")
+        gas.append(int(receipt["gasUsed"]))
+    elapsed = time.perf_counter() - started
+    return {
+        "grants": len(intents),
+        "seconds": round(elapsed, 2),
+        "grants_per_s": round(len(intents) / elapsed, 2),
+        "gas_per_grant": round(sum(gas) / len(gas)) if gas else None,
+    }
+
+
+def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
+    from ledger.client import SignedIntent
+    from wallets.signing import normalize_message
+
+    bc.say(f"\n== grants on the {chain} chain ==")
+    workdir = bc.work_dir(f"grants-{chain}")
+    anvil = bc.start_anvil() if chain == "anvil" else None
+    extra = (
+        ["--chain-url", anvil.url]
+        if anvil is not None
+        else ["--block-period", str(args.block_period)]
+    )
+    server = bc.Server(workdir / "data", *extra).start()
+    bc.say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
+    try:
+        ledger = bc.Ledger.connect(server)
+        departments = ledger.register_departments(1)
+        registrar = ledger.grant_role("registrar")
+        population, bundles = bc.populate(
+            ledger,
+            departments,
+            args.n,
+            registrar_key=registrar,
+            grants_per_resident=1,
+            naive=True,
+            concurrency=args.setup_concurrency,
+        )
+        jobs = bc.grant_jobs(bundles, population.tokens)
+        head_before = int(server.health()["block_number"])
+        profiler = (
+            bc.Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
+            if args.profile
+            else None
+        )
+        anvil_pid = bc.anvil_pid(anvil) if anvil is not None else None
+        anvil_sampler = bc.ResourceSampler(anvil_pid) if anvil_pid else None
+        bc.say(f"  firing {len(jobs)} grants with {args.concurrency} concurrent clients")
+        if profiler is not None:
+            profiler.__enter__()
+        try:
+            with bc.ResourceSampler(server.pid) as sampler:
+                if anvil_sampler is not None:
+                    anvil_sampler.__enter__()
+                answers = bc.fire(server.url, jobs, args.concurrency)
+                if anvil_sampler is not None:
+                    anvil_sampler.__exit__()
+        finally:
+            if profiler is not None:
+                profiler.__exit__()
+        head_after = int(server.health()["block_number"])
+    finally:
+        server.stop()
+    ok = [a for a in answers if a.status == 201]
+    _, span = bc.throughput(answers)
+    figures: dict[str, Any] = {
+        "chain": chain,
+        "block_period_s": args.block_period if chain == "embedded" else "anvil automine",
+        "residents": args.n,
+        "concurrency": args.concurrency,
+        "fields_per_grant": len(bc.GRANT_FIELDS),
+        "grants_ok": len(ok),
+        "status_counts": bc.status_counts(answers),
+        "grants_per_s": round(len(ok) / span, 1) if span else None,
+        "span_s": round(span, 2),
+        "latency_2xx": bc.latency_summary([a.latency for a in ok]),
+        "blocks": head_after - head_before,
+        "grants_per_block": round(len(ok) / max(1, head_after - head_before), 1),
+        "server": sampler.summary(),
+        "presign_s": round(population.presign_seconds, 1),
+        "presign_residents_per_s": round(args.n / population.presign_seconds, 1),
+        "setup_s": round(population.setup_seconds, 1),
+    }
+    if anvil_sampler is not None:
+        figures["anvil_process"] = anvil_sampler.summary()
+    latency = figures["latency_2xx"]
+    bc.say(
+        f"  API: {figures['grants_ok']}/{len(jobs)} granted, {figures['grants_per_s']} grants/s, "
+        f"p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms, "
+        f"{figures['blocks']} blocks; server CPU {figures['server']['cpu_percent_of_one_core']}% "
+        f"of one core"
+    )
+    if profiler is not None:
+        figures["profile"] = profiler.top()
+        figures["profile"]["file"] = str(profiler.path)
+
+    naive = [
+        SignedIntent(
+            "Grant",
+            normalize_message("Grant", b["naive"]["message"]),
+            bytes.fromhex(b["naive"]["signature"][2:]),
+        )
+        for b in bundles[: min(args.n, args.naive)]
+    ]
+    if chain == "embedded":
+        periodic = naive[: args.naive_periodic]
+        client = bc.open_ledger(workdir / "data", None, args.block_period)
+        try:
+            result = naive_loop(client, periodic)
+        finally:
+            client.chain.close()
+        result["block_period_s"] = args.block_period
+        result["note"] = (
+            f"one transaction per block and one block per {args.block_period} s: "
+            f"~{1 / args.block_period if args.block_period else 'inf'} grants/s by construction"
+        )
+        figures["naive_same_block_period"] = result
+        bc.say(
+            f"  naive web3 loop, block period {args.block_period} s (the server's): "
+            f"{result['grants_per_s']} grants/s over {result['grants']} grants "
+            "(one block per period: bounded by construction)"
+        )
+        client = bc.open_ledger(workdir / "data", None, 0)
+        try:
+            result = naive_loop(client, naive[args.naive_periodic :])
+        finally:
+            client.chain.close()
+        result["block_period_s"] = 0
+        figures["naive_unthrottled"] = result
+        bc.say(
+            f"  naive web3 loop, block period 0 (EVM speed): {result['grants_per_s']} grants/s "
+            f"over {result['grants']} grants, {result['gas_per_grant']} gas each"
+        )
+        if figures["grants_per_s"]:
+            figures["ratio_api_over_naive_same_block_period"] = round(
+                figures["grants_per_s"] / figures["naive_same_block_period"]["grants_per_s"], 1
+            )
+            figures["ratio_api_over_naive_unthrottled"] = round(
+                figures["grants_per_s"] / result["grants_per_s"], 2
+            )
+    else:
+        assert anvil is not None
+        client = bc.open_ledger(workdir / "data", anvil.url, 0)
+        try:
+            result = naive_loop(client, naive)
+        finally:
+            client.chain.close()
+            anvil.stop()
+        figures["naive"] = result
+        bc.say(
+            f"  naive web3 loop on anvil: {result['grants_per_s']} grants/s over "
+            f"{result['grants']} grants, {result['gas_per_grant']} gas each"
+        )
+        if figures["grants_per_s"]:
+            figures["ratio_api_over_naive"] = round(
+                figures["grants_per_s"] / result["grants_per_s"], 1
+            )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="residents, one grant each")
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent HTTP clients")
+    parser.add_argument("--chain", choices=("embedded", "anvil", "both"), default="both")
+    parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument("--setup-concurrency", type=int, default=128)
+    parser.add_argument("--naive", type=int, default=200, help="naive loop: min(n, this) grants")
+    parser.add_argument(
+        "--naive-periodic",
+        type=int,
+        default=20,
+        help="embedded: of those, how many run at the server's block period (~1 s each)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("gil", "all"),
+        help="py-spy the server during the measured phase: gil = CPU (the thread holding "
+        "the GIL), all = every active thread (shows lock waits too)",
+    )
+    args = parser.parse_args()
+    chains = ("embedded", "anvil") if args.chain == "both" else (args.chain,)
+    machine = bc.machine_info()
+    summaries = {}
+    for chain in chains:
+        figures = run(chain, args)
+        summaries[chain] = figures
+        bc.write_results("grants", {**figures, **machine}, sub=chain)
+    bc.say("\nsummary (grants):")
+    for chain, f in summaries.items():
+        latency = f["latency_2xx"]
+        ratio = f.get("ratio_api_over_naive") or f.get("ratio_api_over_naive_unthrottled")
+        bc.say(
+            f"  {chain:9s} {f['grants_per_s']:>8} grants/s  p50 {latency.get('p50_ms')} ms  "
+            f"p99 {latency.get('p99_ms')} ms  API/naive {ratio}"
+        )
+        if "profile" in f:
+            bc.say(f"  top costs, {f['profile']['mode']} (inclusive share of server samples):")
+            for name, share in f["profile"].get("inclusive", [])[:15]:
+                bc.say(f"    {share:6.1%}  {name}")
+            bc.say("  top costs (self):")
+            for name, share in f["profile"].get("self", [])[:15]:
+                bc.say(f"    {share:6.1%}  {name}")
+    bc.say(f"written to {bc.RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Query throughput and latency: C departments querying concurrently, some refused.
+
+For each chain (embedded ``consent serve --block-period P`` and/or anvil):
+
+1. setup, not measured: ``--concurrency`` departments; residents (made in worker
+   processes) enrol, commit a record and grant ``--consents`` consents spread over the
+   departments, through HTTP; ``--refused``/2 of the consents are then revoked;
+2. ``--queries`` signed ``Access`` bodies are made in worker processes: a share
+   ``--refused`` of them will be refused on chain — half under a revoked consent
+   (``revoked``), half under another department's consent (``not_granted``) — the rest
+   are under valid consents;
+3. measured: each department is one HTTP client sending its own queries one after the
+   other, all departments at once; latency is send → answer (200 or 403);
+4. check, the server stopped: the ``AccessLogged`` + ``AccessDenied`` events the ledger
+   contract logged during the run, counted on the chain itself, equal the queries
+   answered, and each answer is the expected one.
+
+Writes ``queries.<chain>`` in ``bench/results.json``.
+
+    python scripts/bench_queries.py --consents 1000 --concurrency 16 --refused 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from typing import Any
+
+import bench_common as bc
+
+
+def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
+    from ledger.intents import name_to_bytes32
+
+    bc.say(f"\n== queries on the {chain} chain ==")
+    rng = random.Random(args.seed)
+    workdir = bc.work_dir(f"queries-{chain}")
+    anvil = bc.start_anvil() if chain == "anvil" else None
+    extra = (
+        ["--chain-url", anvil.url]
+        if anvil is not None
+        else ["--block-period", str(args.block_period)]
+    )
+    server = bc.Server(workdir / "data", *extra).start()
+    bc.say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
+    try:
+        ledger = bc.Ledger.connect(server)
+        departments = ledger.register_departments(args.concurrency)
+        registrar = ledger.grant_role("registrar")
+        per_resident = min(args.grants_per_resident, len(departments))
+        residents = -(-args.consents // per_resident)
+        population, bundles = bc.populate(
+            ledger,
+            departments,
+            residents,
+            registrar_key=registrar,
+            grants_per_resident=per_resident,
+            concurrency=args.setup_concurrency,
+        )
+        jobs = bc.grant_jobs(bundles, population.tokens)[: args.consents]
+        granted = bc.setup_fire(
+            server.url, jobs, args.setup_concurrency, "granting", keep_body=True
+        )
+        consents = bc.consents_of(granted)
+        bc.say(f"  granted {len(consents)} consents")
+        keys = {b["address"]: b["key"] for b in bundles}
+        next_nonce = {b["address"]: 1 + len(b["grants"]) for b in bundles}
+        revoked_count = round(len(consents) * args.refused / 2)
+        to_revoke = rng.sample(consents, revoked_count)
+        context = ledger.context()
+        items = []
+        for consent in to_revoke:
+            message = {
+                "resident": consent["resident"],
+                "consentId": consent["id"],
+                "nonce": next_nonce[consent["resident"]],
+                "deadline": context["deadline"],
+            }
+            next_nonce[consent["resident"]] += 1
+            items.append((keys[consent["resident"]], "Revoke", message))
+        bodies, _ = bc.presign(bc.sign_bodies, context, items)
+        bc.setup_fire(
+            server.url,
+            [
+                bc.Job(
+                    "POST",
+                    f"/consents/{c['id']}/revoke",
+                    body,
+                    population.tokens[c["resident"]],
+                )
+                for c, body in zip(to_revoke, bodies, strict=True)
+            ],
+            args.setup_concurrency,
+            "revoking",
+        )
+        revoked_ids = {c["id"] for c in to_revoke}
+        bc.say(f"  revoked {len(revoked_ids)} consents")
+
+        # The queries: each department queries its own consents; a share is refused.
+        by_department: dict[str, list[dict[str, Any]]] = {d.address: [] for d in departments}
+        for consent in consents:
+            if consent["id"] not in revoked_ids:
+                by_department[consent["department"]].append(consent)
+        revoked_of: dict[str, list[dict[str, Any]]] = {d.address: [] for d in departments}
+        for consent in to_revoke:
+            revoked_of[consent["department"]].append(consent)
+        valid = [c for c in consents if c["id"] not in revoked_ids]
+        dept_key = {d.address: d.key for d in departments}
+        fields = sorted("0x" + name_to_bytes32(f).hex() for f in bc.QUERY_FIELDS)
+        plan: list[tuple[str, dict[str, Any], str]] = []  # (department, consent, expected)
+        for i in range(args.queries):
+            dept = departments[i % len(departments)].address
+            roll = rng.random()
+            if roll < args.refused / 2 and revoked_of[dept]:
+                plan.append((dept, rng.choice(revoked_of[dept]), "revoked"))
+            elif roll < args.refused:
+                others = [c for c in valid if c["department"] != dept]
+                plan.append((dept, rng.choice(others), "not_granted"))
+            else:
+                plan.append((dept, rng.choice(by_department[dept]), "ok"))
+        dept_nonce = dict.fromkeys(dept_key, 0)
+        items = []
+        for dept, consent, _ in plan:
+            message = {
+                "department": dept,
+                "resident": consent["resident"],
+                "consentId": consent["id"],
+                "fields": fields,
+                "nonce": dept_nonce[dept],
+                "deadline": context["deadline"],
+            }
+            dept_nonce[dept] += 1
+            items.append((dept_key[dept], "Access", message))
+        bodies, presign_seconds = bc.presign(bc.sign_bodies, context, items)
+        bc.say(f"  pre-signed {len(bodies)} queries in {presign_seconds:.1f} s (worker processes)")
+        dept_tokens = bc.sign_in_many(server.url, [d.key for d in departments])
+        lanes: dict[str, list[bc.Job]] = {d.address: [] for d in departments}
+        for (dept, consent, expected), body in zip(plan, bodies, strict=True):
+            lanes[dept].append(
+                bc.Job("POST", "/queries", body, dept_tokens[dept], tag=(expected, consent["id"]))
+            )
+        head_before = int(server.health()["block_number"])
+        bc.say(f"  firing {len(plan)} queries from {len(lanes)} departments at once")
+        with bc.ResourceSampler(server.pid) as sampler:
+            answers = bc.fire_lanes(server.url, list(lanes.values()), keep_body=True)
+        head_after = int(server.health()["block_number"])
+    finally:
+        server.stop()
+
+    client = bc.open_ledger(workdir / "data", anvil.url if anvil else None, args.block_period)
+    try:
+        head = int(client.chain.w3.eth.block_number)
+        on_chain = bc.count_events(client, ("AccessLogged", "AccessDenied"), head_before + 1, head)
+    finally:
+        client.chain.close()
+        if anvil is not None:
+            anvil.stop()
+
+    outcomes: dict[str, int] = {}
+    wrong = 0
+    for answer in answers:
+        expected = answer.job.tag[0]
+        if answer.status == 200:
+            got = "ok"
+        elif answer.status == 403:
+            got = json.loads(answer.body).get("reason") or "403"
+        else:
+            got = f"{answer.status}"
+        outcomes[got] = outcomes.get(got, 0) + 1
+        wrong += got != expected
+    answered = [a for a in answers if a.status in (200, 403)]
+    served = [a for a in answers if a.status == 200]
+    _, span = bc.throughput(answers)
+    recorded = on_chain["AccessLogged"] + on_chain["AccessDenied"]
+    figures: dict[str, Any] = {
+        "chain": chain,
+        "block_period_s": args.block_period if chain == "embedded" else "anvil automine",
+        "departments": len(departments),
+        "consents": len(consents),
+        "revoked_consents": len(revoked_ids),
+        "queries": len(answers),
+        "refused_share_planned": args.refused,
+        "fields_per_query": len(bc.QUERY_FIELDS),
+        "outcomes": dict(sorted(outcomes.items())),
+        "unexpected_outcomes": wrong,
+        "status_counts": bc.status_counts(answers),
+        "answered_per_s": round(len(answered) / span, 1) if span else None,
+        "served_per_s": round(len(served) / span, 1) if span else None,
+        "span_s": round(span, 2),
+        "latency_answered": bc.latency_summary([a.latency for a in answered]),
+        "latency_served": bc.latency_summary([a.latency for a in served]),
+        "blocks": head_after - head_before,
+        "on_chain_events": on_chain,
+        "on_chain_recorded_equals_answered": recorded == len(answered),
+        "server": sampler.summary(),
+        "setup_s": round(population.setup_seconds, 1),
+    }
+    latency = figures["latency_answered"]
+    bc.say(
+        f"  {len(answered)}/{len(answers)} answered ({outcomes}), {figures['answered_per_s']} "
+        f"recorded accesses/s, p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms; "
+        f"on chain {on_chain} -> equal to answered: {figures['on_chain_recorded_equals_answered']}"
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--consents", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16, help="departments, all querying")
+    parser.add_argument("--refused", type=float, default=0.1, help="share of refused queries")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--chain", choices=("embedded", "anvil", "both"), default="both")
+    parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument(
+        "--grants-per-resident",
+        type=int,
+        default=16,
+        help="setup: each resident grants this many departments (fewer residents to enrol)",
+    )
+    parser.add_argument("--setup-concurrency", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=6)
+    args = parser.parse_args()
+    chains = ("embedded", "anvil") if args.chain == "both" else (args.chain,)
+    machine = bc.machine_info()
+    summaries = {}
+    for chain in chains:
+        figures = run(chain, args)
+        summaries[chain] = figures
+        bc.write_results("queries", {**figures, **machine}, sub=chain)
+    bc.say("\nsummary (queries):")
+    for chain, f in summaries.items():
+        latency = f["latency_answered"]
+        bc.say(
+            f"  {chain:9s} {f['answered_per_s']:>8} recorded accesses/s "
+            f"({f['served_per_s']} served)  p50 {latency.get('p50_ms')} ms  "
+            f"p99 {latency.get('p99_ms')} ms  on chain = answered: "
+            f"{f['on_chain_recorded_equals_answered']}"
+        )
+    bc.say(f"written to {bc.RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
