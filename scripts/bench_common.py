@@ -1012,8 +1012,12 @@ class Profiler:
     stacks; :meth:`top` names the functions with the largest shares of the samples.
     A no-op (``available`` False) when py-spy is not installed."""
 
-    def __init__(self, pid: int, path: Path, rate: int = 100, *, gil: bool = True) -> None:
+    def __init__(
+        self, pid: int, path: Path, rate: int = 100, *, gil: bool = True, idle: bool = False
+    ) -> None:
         self.pid = pid
+        #: Also sample threads that are waiting (on I/O, a lock, a socket).
+        self.idle = idle
         self.path = Path(path)
         self.rate = rate
         #: Only samples of the thread holding the GIL: where the CPU goes (else every
@@ -1042,6 +1046,7 @@ class Profiler:
                     "--threads",
                     "--nonblocking",
                     *(["--gil"] if self.gil else []),
+                    *(["--idle"] if self.idle else []),
                     "--output",
                     str(self.path),
                 ],
@@ -1091,7 +1096,9 @@ class Profiler:
             return [(name, round(count / total, 3)) for name, count in best]
 
         return {
-            "mode": "gil (CPU)" if self.gil else "all active threads",
+            "mode": "gil (CPU)"
+            if self.gil
+            else ("all threads, waiting ones too" if self.idle else "all active threads"),
             "samples": total,
             "inclusive": ranked(inclusive),
             "self": ranked(own),

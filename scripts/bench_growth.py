@@ -104,8 +104,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # A few queries first: the first requests of a process pay for imports.
             warm = bc.fire(server.url, jobs[: args.warmup], args.query_concurrency)
             bc.require_ok(warm, "warm-up queries")
-            with bc.ResourceSampler(server.pid) as sampler:
-                answers = bc.fire(server.url, jobs[args.warmup :], args.query_concurrency)
+            profiler = None
+            if args.profile:
+                name = f"profile-{label.replace(' ', '-')}.txt"
+                profiler = bc.Profiler(server.pid, workdir / name, gil=False, idle=True)
+                profiler.__enter__()
+            chain_pid = bc.anvil_pid(anvil) if anvil is not None else None
+            chain_sampler = bc.ResourceSampler(chain_pid) if chain_pid else None
+            try:
+                with bc.ResourceSampler(server.pid) as sampler:
+                    if chain_sampler is not None:
+                        chain_sampler.__enter__()
+                    answers = bc.fire(server.url, jobs[args.warmup :], args.query_concurrency)
+                    if chain_sampler is not None:
+                        chain_sampler.__exit__()
+            finally:
+                if profiler is not None:
+                    profiler.__exit__()
             bc.require_ok(answers, f"queries {label}")
             rate, _ = bc.throughput(answers)
             status = bc.proc_status(server.pid)
@@ -122,6 +137,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             if url is None:
                 figures["chain_db_mib"] = bc.file_mib(data / "chain.sqlite3")
+            else:
+                figures["anvil_rpc_ms"] = rpc_timings(
+                    url, registrar, ledger.contracts["ConsentDirectory"]
+                )
+            if chain_sampler is not None:
+                figures["anvil_cpu_percent_during_queries"] = chain_sampler.summary()[
+                    "cpu_percent_of_one_core"
+                ]
+            if profiler is not None:
+                figures["profile"] = {**profiler.top(25), "file": str(profiler.path)}
             latency = figures["query_latency"]
             bc.say(
                 f"  {label}: query p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
@@ -260,6 +285,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def rpc_timings(url: str, account_key: bytes, directory: str, n: int = 30) -> dict[str, float]:
+    """Milliseconds per JSON-RPC call straight to the node (raw HTTP, no web3): is the
+    node itself slower at this size?"""
+    import httpx
+    from eth_abi import encode
+    from eth_account import Account
+    from eth_utils import keccak
+
+    from ledger.intents import role_id
+
+    address = Account.from_key(account_key).address
+    has_role = keccak(text="hasRole(bytes32,address)")[:4] + encode(
+        ["bytes32", "address"], [role_id("registrar"), address]
+    )
+    calls = {
+        "eth_blockNumber": [],
+        "eth_getBalance": [address, "latest"],
+        "eth_getBlockByNumber": ["latest", False],
+        "eth_call": [{"to": directory, "data": "0x" + has_role.hex()}, "latest"],
+    }
+    out: dict[str, float] = {}
+    with httpx.Client(timeout=30) as http:
+        for method, params in calls.items():
+            body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            started = time.perf_counter()
+            for _ in range(n):
+                http.post(url, json=body).raise_for_status()
+            out[method] = round((time.perf_counter() - started) / n * 1000, 2)
+    return out
+
+
 def _address(key: bytes) -> str:
     from eth_account import Account
 
@@ -278,6 +334,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--query-concurrency", type=int, default=4)
     parser.add_argument("--setup-concurrency", type=int, default=64)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the server (every thread, waiting ones too) during each size's queries",
+    )
     args = parser.parse_args()
     machine = bc.machine_info()
     figures = run(args)
