@@ -1082,7 +1082,8 @@ class Profiler:
             count = int(count_text)
             frames = stack.split(";")
             thread, frames = frames[0], frames[1:]
-            thread = thread.split(" ")[0] if thread.startswith("thread") else thread
+            # "thread (1234): AnyIO worker thread" -> "AnyIO worker thread"
+            thread = thread.split("): ", 1)[1] if "): " in thread else thread
             threads[thread] = threads.get(thread, 0) + count
             total += count
             for name in {_short(f) for f in frames}:
@@ -1104,6 +1105,27 @@ class Profiler:
             "self": ranked(own),
             "threads": ranked(threads),
         }
+
+    def breakdown(self, categories: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[str, float]]:
+        """Share of samples per category: each stack goes to the first category one of
+        whose substrings occurs in it (outermost frames first), else to "other"."""
+        if not self.path.exists():
+            return []
+        counts: dict[str, int] = {}
+        total = 0
+        for line in self.path.read_text().splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack or not count_text.isdigit():
+                continue
+            count = int(count_text)
+            total += count
+            joined = ";".join(_short(f) for f in stack.split(";")[1:])
+            label = next(
+                (name for name, keys in categories if any(k in joined for k in keys)), "other"
+            )
+            counts[label] = counts.get(label, 0) + count
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+        return [(name, round(count / total, 3)) for name, count in ranked] if total else []
 
 
 def _short(frame: str) -> str:

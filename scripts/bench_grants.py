@@ -33,6 +33,24 @@ from typing import Any
 
 import bench_common as bc
 
+#: Where a grant's server time goes, for ``--profile``: each sample is counted under the
+#: first category whose frame it contains.
+GRANT_PATH = (
+    ("auth: the caller's roles read from the chain (api.auth.roles_of)", ["roles_of (api/auth"]),
+    ("auth: token and other", ["current_actor (api/deps"]),
+    ("relayer.check: nonce-used eth_call", ["LedgerClient.is_nonce_used"]),
+    ("relayer.check: EIP-712 signer recovery", ["recover_signer (ledger/relayer"]),
+    ("relayer.check: chain time", ["Relayer.check (ledger/relayer"]),
+    ("batch: web3 ABI encoding", ["LedgerClient._batch_tx"]),
+    ("batch: signing the transaction", ["TransactionSigner.sign_many"]),
+    ("batch: mining / sending and awaiting", ["send_raw_transactions"]),
+    ("batch: decoding outcomes", ["LedgerClient._outcomes"]),
+    ("indexer catch-up", ["Indexer.catch_up"]),
+    ("journal and vault writes", ["Relayer._settle", "Relayer._process"]),
+    ("grant route: parsing, read-model lookups", ["grant (api/routers/consents"]),
+    ("FastAPI / pydantic / uvicorn", ["fastapi/", "starlette/", "uvicorn/", "pydantic"]),
+)
+
 
 def naive_loop(client: Any, intents: list[Any]) -> dict[str, Any]:
     """One ``grant`` transaction per intent, each awaited before the next is sent."""
@@ -139,8 +157,11 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         f"of one core"
     )
     if profiler is not None:
-        figures["profile"] = profiler.top()
-        figures["profile"]["file"] = str(profiler.path)
+        figures["profile"] = {
+            **profiler.top(),
+            "grant_path": profiler.breakdown(GRANT_PATH),
+            "file": str(profiler.path),
+        }
 
     naive = [
         SignedIntent(
@@ -245,7 +266,10 @@ def main() -> None:
             f"p99 {latency.get('p99_ms')} ms  API/naive {ratio}"
         )
         if "profile" in f:
-            bc.say(f"  top costs, {f['profile']['mode']} (inclusive share of server samples):")
+            bc.say(f"  grant path, {f['profile']['mode']}, share of server samples:")
+            for name, share in f["profile"]["grant_path"]:
+                bc.say(f"    {share:6.1%}  {name}")
+            bc.say("  top functions (inclusive):")
             for name, share in f["profile"].get("inclusive", [])[:15]:
                 bc.say(f"    {share:6.1%}  {name}")
             bc.say("  top costs (self):")
