@@ -364,7 +364,7 @@ class RoleCache:
 
     def roles(self, node: Node, address: str, block: int | None = None) -> frozenset[str]:
         if block is None:
-            block = int(node.chain.w3.eth.block_number)
+            block = node.chain.head_number()
         with self._lock:
             hit = self._hit(address, block)
             if hit is not None:

@@ -10,7 +10,6 @@ actors holding one of the named roles (403 otherwise)::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from eth_utils import to_checksum_address
@@ -30,15 +29,34 @@ def get_node(request: Request) -> Node:
 NodeDep = Annotated[Node, Depends(get_node)]
 
 
-@dataclass(frozen=True)
 class Actor:
-    """A signed-in caller: checksummed address and the roles held at the head block."""
+    """A signed-in caller: checksummed address and the roles held at the head block.
 
-    address: str
-    roles: frozenset[str]
+    The roles are read on first use: most of a resident's writes are authorised by
+    their own signature and never ask, and a role read is a chain call."""
+
+    __slots__ = ("_load", "_roles", "address")
+
+    def __init__(self, address: str, roles: frozenset[str] | Callable[[], frozenset[str]]) -> None:
+        self.address = address
+        if callable(roles):
+            self._load: Callable[[], frozenset[str]] | None = roles
+            self._roles: frozenset[str] | None = None
+        else:
+            self._load, self._roles = None, roles
+
+    @property
+    def roles(self) -> frozenset[str]:
+        if self._roles is None:
+            assert self._load is not None
+            self._roles = self._load()
+        return self._roles
 
     def has(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)
+
+    def __repr__(self) -> str:
+        return f"Actor({self.address!r})"
 
 
 _bearer = HTTPBearer(
@@ -58,7 +76,9 @@ def current_actor(
             "this endpoint needs an 'Authorization: Bearer <token>' header", error=None
         )
     address = auth.verify_token(node.token_secret, credentials.credentials)
-    return Actor(address, auth.role_cache(node).roles(node, address))
+    # Pin the head block now: the roles are those held when the request arrived.
+    block = node.chain.head_number()
+    return Actor(address, lambda: auth.role_cache(node).roles(node, address, block))
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

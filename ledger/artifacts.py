@@ -19,6 +19,8 @@ class Artifact:
     abi: list[dict[str, Any]]
     bytecode: bytes
     deployed_bytecode: bytes
+    #: State variable name -> storage slot (solc's storage layout).
+    storage_slots: dict[str, int]
 
     def events_by_topic(self) -> dict[bytes, dict[str, Any]]:
         return {
@@ -39,4 +41,5 @@ def load_artifact(name: str) -> Artifact:
         abi=data["abi"],
         bytecode=bytes.fromhex(data["bytecode"][2:]),
         deployed_bytecode=bytes.fromhex(data["deployedBytecode"][2:]),
+        storage_slots=dict(data["storageSlots"]),
     )

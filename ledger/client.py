@@ -16,7 +16,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak, to_canonical_address, to_checksum_address
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
@@ -24,7 +24,7 @@ from web3.types import TxReceipt
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain, TransactionSigner
 from ledger.deployment import Deployment
-from ledger.errors import ContractError, LedgerError, TransactionFailed
+from ledger.errors import ContractError, ExecutionReverted, LedgerError, TransactionFailed
 from ledger.intents import INTENTS, role_id
 from ledger.revert import decode_revert
 
@@ -362,25 +362,29 @@ class LedgerClient:
 
     def department(self, address: str) -> DepartmentInfo:
         name, code, key, registered, active = self._read(
-            self.directory.functions.department(to_checksum_address(address))
+            "ConsentDirectory", "department", to_checksum_address(address)
         )
         return DepartmentInfo(
             to_checksum_address(address), name, code, bytes(key), registered, active
         )
 
     def departments(self) -> list[DepartmentInfo]:
-        return [self.department(a) for a in self._read(self.directory.functions.departments())]
+        return [self.department(a) for a in self._read("ConsentDirectory", "departments")]
 
     def fields(self) -> list[bytes]:
-        return [bytes(f) for f in self._read(self.directory.functions.fields())]
+        return [bytes(f) for f in self._read("ConsentDirectory", "fields")]
 
     def purposes(self) -> list[bytes]:
-        return [bytes(p) for p in self._read(self.directory.functions.purposes())]
+        return [bytes(p) for p in self._read("ConsentDirectory", "purposes")]
 
     def has_role(self, role: str, account: str, block: int | str = "latest") -> bool:
         return bool(
             self._read(
-                self.directory.functions.hasRole(role_id(role), to_checksum_address(account)), block
+                "ConsentDirectory",
+                "hasRole",
+                role_id(role),
+                to_checksum_address(account),
+                block=block,
             )
         )
 
@@ -388,45 +392,53 @@ class LedgerClient:
         """Every role ``account`` holds at ``block``, in one call (``ConsentLedger.rolesOf``):
         admin, registrar, department (registered and active), issuer, auditor, relayer,
         resident (enrolled)."""
-        bits = int(self._read(self.ledger.functions.rolesOf(to_checksum_address(account)), block))
+        bits = int(
+            self._read("ConsentLedger", "rolesOf", to_checksum_address(account), block=block)
+        )
         return frozenset(name for i, name in enumerate(ROLE_BITS) if bits >> i & 1)
 
     def is_trusted_issuer(self, issuer: str, field_id: bytes, at: int) -> bool:
         return bool(
             self._read(
-                self.directory.functions.isTrustedIssuer(to_checksum_address(issuer), field_id, at)
+                "ConsentDirectory", "isTrustedIssuer", to_checksum_address(issuer), field_id, at
             )
         )
 
     def verify_attestation(self, message: Mapping[str, Any], signature: bytes) -> bool:
         args = tuple(_abi_value(t, message[n]) for n, t in INTENTS["Attest"].fields)
-        return bool(self._read(self.directory.functions.verifyAttestation(args, signature)))
+        return bool(self._read("ConsentDirectory", "verifyAttestation", args, signature))
 
     def resident(self, address: str) -> ResidentInfo:
         commitment, root, version = self._read(
-            self.ledger.functions.resident(to_checksum_address(address))
+            "ConsentLedger", "resident", to_checksum_address(address)
         )
         return ResidentInfo(to_checksum_address(address), bytes(commitment), bytes(root), version)
 
     def consent_state(self, consent_id: int, block: int | str = "latest") -> ConsentState:
         terms_hash, uses, revoked = self._read(
-            self.ledger.functions.consentState(consent_id), block
+            "ConsentLedger", "consentState", consent_id, block=block
         )
         return ConsentState(bytes(terms_hash), uses, revoked)
 
     def consent_count(self) -> int:
-        return int(self._read(self.ledger.functions.consentCount()))
+        return int(self._read("ConsentLedger", "consentCount"))
 
     def is_nonce_used(self, intent_name: str, signer: str, nonce: int) -> bool:
-        contract = self._contracts[INTENTS[intent_name].contract]
-        return bool(self._read(contract.functions.isNonceUsed(to_checksum_address(signer), nonce)))
+        """Read straight from the bitmap's storage slot: the relayer asks this of every
+        intent, and a slot read costs a fraction of a view call."""
+        name = INTENTS[intent_name].contract
+        bits = self.chain.storage_at(
+            self._contracts[name].address, _nonce_word_slot(name, signer, nonce >> 8)
+        )
+        return bool(bits >> (nonce & 0xFF) & 1)
 
     def next_nonce(self, intent_name: str, signer: str, word: int = 0) -> int:
         """The lowest unused nonce of ``signer`` from ``word * 256`` on: nonces in one word
         share a storage slot, so counting upwards keeps intents cheap."""
-        contract = self._contracts[INTENTS[intent_name].contract]
+        name = INTENTS[intent_name].contract
+        address = self._contracts[name].address
         while True:
-            bits = self._read(contract.functions.nonceBitmap(to_checksum_address(signer), word))
+            bits = self.chain.storage_at(address, _nonce_word_slot(name, signer, word))
             if bits != (1 << 256) - 1:
                 bit = next(b for b in range(256) if not bits >> b & 1)
                 return word * 256 + bit
@@ -521,9 +533,24 @@ class LedgerClient:
             )
         return [r for r in results if r is not None]
 
-    def _read(self, fn: Any, block: int | str = "latest") -> Any:
-        # eth-tester insists on a sender even for views; any address will do.
-        return fn.call({"from": self.relayer.address}, block_identifier=block)
+    def _read(self, contract: str, function: str, *args: Any, block: int | str = "latest") -> Any:
+        """A view's result (one value, or a tuple of several), by one plain ``eth_call``
+        with eth_abi at both ends: web3's contract layer costs more than the call."""
+        selector, input_types = _function_codec(contract, function)
+        output_types = _output_types(contract, function)
+        data = selector + abi_encode(list(input_types), list(args))
+        try:
+            # eth-tester insists on a sender even for views; any address will do.
+            raw = self.chain.call(
+                self._contracts[contract].address, data, block, sender=self.relayer.address
+            )
+        except ExecutionReverted as exc:
+            raise (decode_revert(exc.data) if exc.data else TransactionFailed(str(exc))) from exc
+        values = tuple(
+            _checksum_addresses(kind, value)
+            for kind, value in zip(output_types, abi_decode(output_types, raw), strict=True)
+        )
+        return values[0] if len(values) == 1 else values
 
     def _simulate(self, fn: Any, sender: str) -> Any:
         try:
@@ -533,6 +560,14 @@ class LedgerClient:
         except ContractLogicError as exc:
             data = _revert_bytes(exc)
             raise (decode_revert(data) if data else TransactionFailed(str(exc))) from exc
+
+
+def _nonce_word_slot(contract: str, signer: str, word: int) -> int:
+    """Storage slot of ``_nonceBitmaps[signer][word]`` (Solidity's mapping layout:
+    ``keccak(key . slot)``, nested once per mapping)."""
+    base = load_artifact(contract).storage_slots["_nonceBitmaps"]
+    inner = keccak(bytes(12) + to_canonical_address(signer) + base.to_bytes(32, "big"))
+    return int.from_bytes(keccak(word.to_bytes(32, "big") + inner), "big")
 
 
 @functools.cache
@@ -545,6 +580,39 @@ def _function_codec(contract: str, function: str) -> tuple[bytes, tuple[str, ...
     )
     types = tuple(_abi_type(i) for i in entry["inputs"])
     return keccak(text=f"{function}({','.join(types)})")[:4], types
+
+
+@functools.cache
+def _output_types(contract: str, function: str) -> list[str]:
+    (entry,) = (
+        item
+        for item in load_artifact(contract).abi
+        if item["type"] == "function" and item["name"] == function
+    )
+    return [_abi_type(o) for o in entry["outputs"]]
+
+
+def _checksum_addresses(kind: str, value: Any) -> Any:
+    """Addresses as web3 returns them (checksummed); eth_abi gives them lower case."""
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind.endswith("[]"):
+        return [_checksum_addresses(kind[:-2], v) for v in value]
+    if kind.startswith("(") and kind.endswith(")"):
+        return tuple(
+            _checksum_addresses(k, v) for k, v in zip(_split_tuple(kind[1:-1]), value, strict=True)
+        )
+    return value
+
+
+def _split_tuple(inner: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    return [*parts, inner[start:]] if inner else parts
 
 
 def _abi_type(param: Mapping[str, Any]) -> str:

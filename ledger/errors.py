@@ -48,6 +48,14 @@ class InvalidTransaction(LedgerError):
         self.receipts = receipts or []
 
 
+class ExecutionReverted(LedgerError):
+    """An ``eth_call`` that reverted; ``data`` is the revert data (maybe a custom error)."""
+
+    def __init__(self, data: bytes, message: str = "execution reverted") -> None:
+        super().__init__(message)
+        self.data = data
+
+
 class ChainLocked(ChainUnavailable):
     """Another process has the embedded chain's data directory open."""
 

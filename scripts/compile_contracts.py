@@ -44,7 +44,9 @@ SETTINGS: dict[str, Any] = {
     "viaIR": True,
     "evmVersion": "cancun",
     "metadata": {"bytecodeHash": "ipfs"},
-    "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+    "outputSelection": {
+        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "storageLayout"]}
+    },
 }
 
 _IMPORT = re.compile(r"""^\s*import\s+(?:[^'"]*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE)
@@ -119,6 +121,12 @@ def compile_all() -> dict[str, dict[str, Any]]:
                 "abi": compiled["abi"],
                 "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
                 "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+                # Where each state variable lives: lets a reader fetch one slot with
+                # eth_getStorageAt instead of running a view function.
+                "storageSlots": {
+                    entry["label"]: int(entry["slot"])
+                    for entry in compiled["storageLayout"]["storage"]
+                },
                 "compiler": {"version": version, "settings": SETTINGS},
             }
     missing = set(DEPLOYABLE + TEST_FIXTURES) - set(artifacts)

@@ -87,7 +87,7 @@ def nonces(address: str, node: NodeDep) -> Nonces:
 def metrics(node: NodeDep) -> Response:
     """Prometheus text format: chain head, relayer and indexer figures."""
     registry = CollectorRegistry()
-    head = int(node.chain.w3.eth.block_number)
+    head = node.chain.head_number()
     indexed = node.indexer.last_block()
     stats = node.relayer.stats
     gauges = {

@@ -20,7 +20,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import Web3
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
+
+from ledger.errors import ExecutionReverted, LedgerError
 
 DEFAULT_CHAIN_ID = 20260
 
@@ -48,6 +50,44 @@ class Chain(abc.ABC):
     def latest_timestamp(self) -> int:
         """Timestamp of the head block: the chain's notion of "now"."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def head_number(self) -> int:
+        """Number of the head block."""
+        return int(self.w3.eth.block_number)
+
+    def call(
+        self, to: str, data: bytes, block: int | str = "latest", *, sender: str | None = None
+    ) -> bytes:
+        """Run ``data`` against ``to`` without a transaction (``eth_call``) and return the
+        output. A plain request, without web3's contract layer: views run on every API
+        call. Raises :class:`ledger.errors.ExecutionReverted` with the revert data."""
+        tx = {"to": to, "data": "0x" + data.hex()}
+        if sender is not None:
+            tx["from"] = sender
+        response = self._request("eth_call", [tx, self._block_param(block)])
+        error = response.get("error")
+        if error is not None:
+            raw = error.get("data") if isinstance(error, dict) else None
+            if isinstance(raw, dict):  # some nodes nest it: {"data": {"data": "0x.."}}
+                raw = raw.get("data")
+            if isinstance(raw, str) and raw.startswith("0x"):
+                raise ExecutionReverted(bytes.fromhex(raw[2:]), str(error.get("message")))
+            raise LedgerError(f"eth_call failed: {error}")
+        result = response["result"]
+        return bytes.fromhex(result[2:]) if isinstance(result, str) else bytes(result)
+
+    def _block_param(self, block: int | str) -> Any:
+        return block if isinstance(block, str) else hex(block)
+
+    def _request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """A raw JSON-RPC request through ``w3``'s provider: the response, error and all."""
+        return dict(self.w3.provider.make_request(RPCEndpoint(method), params))
+
+    def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
+        """One storage word of the contract at ``address``: a state lookup, far cheaper
+        than running a view function for values that sit in one slot."""
+        word = self.w3.eth.get_storage_at(Web3.to_checksum_address(address), slot, block)  # type: ignore[arg-type]
+        return int.from_bytes(word, "big")
 
     @abc.abstractmethod
     def time_travel(self, seconds: int) -> None:

@@ -297,6 +297,24 @@ class EmbeddedChain(Chain):
         with self._state_lock:
             return int(self._evm.get_canonical_head().timestamp)
 
+    def _block_param(self, block: int | str) -> Any:
+        return block  # eth-tester takes numbers as numbers
+
+    def head_number(self) -> int:
+        with self._state_lock:
+            return int(self._evm.get_canonical_head().block_number)
+
+    def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
+        with self._state_lock:
+            if block == "latest":
+                header = self._evm.get_canonical_head()
+            elif isinstance(block, int):
+                header = self._evm.get_canonical_block_header_by_number(BlockNumber(block))
+            else:
+                raise ValueError(f"block must be 'latest' or a number, not {block!r}")
+            state = self._evm.get_vm(header).state
+            return int(state.get_storage(Address(to_canonical_address(address)), slot))
+
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         if not raw_txs:
             return []

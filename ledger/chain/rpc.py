@@ -11,7 +11,7 @@ import requests
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
-from web3.types import RPCEndpoint, TxReceipt
+from web3.types import TxReceipt
 
 from ledger.chain.base import Chain
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
@@ -57,9 +57,12 @@ class RpcChain(Chain):
         with self._unavailable():
             return fn()
 
-    def _rpc(self, method: str, params: list[Any]) -> Any:
+    def _request(self, method: str, params: list[Any]) -> dict[str, Any]:
         with self._unavailable():
-            response = self.w3.provider.make_request(RPCEndpoint(method), params)
+            return super()._request(method, params)
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        response = self._request(method, params)
         if "error" in response:
             raise LedgerError(f"{method} failed at {self.url}: {response['error']}")
         return response.get("result")
@@ -68,8 +71,16 @@ class RpcChain(Chain):
     def chain_id(self) -> int:
         return self._chain_id
 
+    # Plain requests, without web3's result formatters: these run on every API call.
     def latest_timestamp(self) -> int:
-        return self._call(super().latest_timestamp)
+        return int(self._rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+    def head_number(self) -> int:
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
+        tag = block if isinstance(block, str) else hex(block)
+        return int(self._rpc("eth_getStorageAt", [address, hex(slot), tag]), 16)
 
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         hashes: list[HexBytes] = []

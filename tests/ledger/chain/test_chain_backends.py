@@ -10,7 +10,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 
 from ledger.chain.base import DEFAULT_CHAIN_ID, Chain, TransactionSigner
-from ledger.errors import InvalidTransaction
+from ledger.errors import ExecutionReverted, InvalidTransaction
 
 NewSigner = Callable[[Chain], TransactionSigner]
 Deploy = Callable[[Chain, TransactionSigner, str], ChecksumAddress]
@@ -134,3 +134,51 @@ def test_log_indexes_count_across_the_whole_block(
     assert len(set(indexes)) == 3
     from_receipts = [(r["blockNumber"], log["logIndex"]) for r in receipts for log in r["logs"]]
     assert sorted(from_receipts) == sorted(indexes)
+
+
+def test_head_reads_agree_with_web3_and_follow_new_blocks(
+    chain: Chain, new_signer: NewSigner
+) -> None:
+    signer = new_signer(chain)
+    head = chain.head_number()
+    assert head == chain.w3.eth.block_number
+
+    (receipt,) = chain.send_raw_transactions(
+        [signer.sign(chain, {"to": Account.create().address, "value": 1, "gas": 21_000})]
+    )
+
+    assert chain.head_number() == receipt["blockNumber"] > head
+    assert chain.latest_timestamp() == chain.w3.eth.get_block("latest")["timestamp"]
+
+
+def test_storage_at_reads_a_slot_now_and_at_an_earlier_block(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    signer = new_signer(chain)
+    clock = deploy(chain, signer, "clock")
+    before = chain.head_number()
+
+    (receipt,) = chain.send_raw_transactions([signer.sign(chain, {"to": clock, "gas": 100_000})])
+
+    stamped = chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    assert chain.storage_at(clock, 0) == stamped
+    assert chain.storage_at(clock, 0, receipt["blockNumber"]) == stamped
+    assert chain.storage_at(clock, 0, before) == 0
+    assert chain.storage_at(clock, 1) == 0
+
+
+def test_call_returns_output_and_raises_revert_data(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    signer = new_signer(chain)
+    clock = deploy(chain, signer, "clock")
+    reverter = deploy(chain, signer, "reverter")
+    chain.send_raw_transactions([signer.sign(chain, {"to": clock, "gas": 100_000})])
+    last_seen = Web3.keccak(text="lastSeen()")[:4]
+
+    output = chain.call(clock, last_seen, sender=signer.address)
+
+    assert int.from_bytes(output, "big") == chain.storage_at(clock, 0) > 0
+    with pytest.raises(ExecutionReverted) as refused:
+        chain.call(reverter, b"\x01\x02\x03\x04", sender=signer.address)
+    assert refused.value.data == Web3.keccak(text="RevertProbeAlwaysReverts()")[:4]
