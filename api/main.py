@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from api import errors
@@ -31,7 +32,9 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = node is None
-        app.state.node = node or open_node(settings or Settings())
+        config = settings or Settings()
+        to_thread.current_default_thread_limiter().total_tokens = config.request_threads
+        app.state.node = node or open_node(config)
         app.state.node.start()
         try:
             yield

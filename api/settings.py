@@ -26,5 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     #: HMAC key for bearer tokens; unset: a random key kept in ``data_dir``.
     token_secret: str | None = None
+    #: Threads serving blocking requests at once. A write holds its thread until its
+    #: block is mined, so this bounds the writes one block can carry (anyio's default,
+    #: 40, would cap the embedded chain near 40 writes per block).
+    request_threads: int = 512
     token_ttl: int = 900
     challenge_ttl: int = 300

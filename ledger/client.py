@@ -29,7 +29,8 @@ from ledger.intents import INTENTS, role_id
 from ledger.revert import decode_revert
 
 #: Gas per block chunk: stays under the 30M block gas limit of eth-tester and anvil.
-_CHUNK_GAS = 24_000_000
+#: Share of the block gas limit one submission round fills, leaving room for others.
+_CHUNK_SHARE = 0.8
 _BATCH_BASE_GAS = 80_000
 
 
@@ -280,7 +281,8 @@ class LedgerClient:
         (:class:`ledger.errors.ChainUnavailable`, ``InvalidTransaction``).
         """
         outcomes: list[Outcome | None] = [None] * len(intents)
-        for chunk in self._chunks(intents):
+        block_gas = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
+        for chunk in self._chunks(intents, int(block_gas * _CHUNK_SHARE)):
             txs = [self._batch_tx(name, [intents[i] for i in idx]) for name, idx in chunk]
             try:
                 raws = self.relayer.sign_many(self.chain, txs)
@@ -462,15 +464,18 @@ class LedgerClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _chunks(self, intents: Sequence[SignedIntent]) -> list[list[tuple[str, list[int]]]]:
-        """Group intent indexes by type (first-seen order), cut so each block fits the gas."""
+    def _chunks(
+        self, intents: Sequence[SignedIntent], chunk_gas: int
+    ) -> list[list[tuple[str, list[int]]]]:
+        """Group intent indexes by type (first-seen order), cut so each block fits the gas:
+        one chunk is one block, and on the embedded chain one block period."""
         chunks: list[list[tuple[str, list[int]]]] = []
         current: dict[str, list[int]] = {}
         used = 0
         for i, intent in enumerate(intents):
             gas = _ROUTES[intent.name].gas(intent)
             extra = gas + (0 if intent.name in current else _BATCH_BASE_GAS)
-            if used + extra > _CHUNK_GAS and current:
+            if used + extra > chunk_gas and current:
                 chunks.append(list(current.items()))
                 current, used = {}, 0
                 extra = gas + _BATCH_BASE_GAS

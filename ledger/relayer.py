@@ -185,6 +185,10 @@ class Relayer:
                     self._cond.wait()
                 if not self._queue:
                     return
+            # Gather late: whatever arrives before the chain can take the next block
+            # goes into it (the embedded chain mines at most one block per period).
+            self.client.chain.wait_for_slot()
+            with self._cond:
                 jobs = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
             try:

@@ -214,6 +214,10 @@ class Store:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if url in ("sqlite://", "sqlite:///:memory:"):
                 kwargs["poolclass"] = StaticPool  # one shared in-memory database
+            else:
+                # Connections are cheap to keep and dear to open (WAL pragmas): keep one
+                # per busy request thread rather than opening overflow ones per request.
+                kwargs.update(pool_size=64, max_overflow=64)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)

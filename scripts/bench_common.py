@@ -346,7 +346,9 @@ def start_anvil() -> Any:
     """An anvil node on a free port (``ledger.chain.anvil.AnvilNode``), started."""
     from ledger.chain.anvil import AnvilNode
 
-    return AnvilNode().start()
+    # The embedded chain's block gas limit (ledger.chain.embedded.GAS_LIMIT), so a block
+    # carries as many intents on both chains; anvil's default is mainnet's 30M.
+    return AnvilNode(extra_args=["--gas-limit", "100000000"]).start()
 
 
 def anvil_pid(node: Any) -> int | None:
@@ -439,10 +441,15 @@ async def _fire(
     timeout: float,
     retries: int = 0,
 ) -> list[Answer]:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # aiohttp, not httpx: httpx's connection pool costs grow with the number of open
+    # connections, and at a few hundred the client, not the server, was the bottleneck
+    # (100% CPU in the client while the server idled).
+    import aiohttp
+
     answers: list[Answer] = []
-    async with httpx.AsyncClient(
-        base_url=url, limits=limits, timeout=httpx.Timeout(timeout)
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(
+        base_url=url, connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
     ) as client:
 
         async def lane(jobs: Iterable[Job]) -> None:
@@ -453,24 +460,27 @@ async def _fire(
                 for attempt in range(retries + 1):
                     sent = time.perf_counter()
                     try:
-                        response = await client.request(
-                            job.method, job.path, content=job.body, headers=headers
-                        )
-                    except httpx.HTTPError as exc:
-                        if attempt < retries and isinstance(exc, httpx.TransportError):
+                        async with client.request(
+                            job.method, job.path, data=job.body, headers=headers
+                        ) as response:
+                            status = response.status
+                            body = await response.read()
+                    except (aiohttp.ClientError, TimeoutError) as exc:
+                        transport = isinstance(exc, aiohttp.ClientConnectionError)
+                        if attempt < retries and transport:
                             continue
                         answers.append(
                             Answer(job, -1, sent, time.perf_counter(), error=type(exc).__name__)
                         )
                         break
-                    keep = keep_body or response.status_code >= 300
+                    keep = keep_body or status >= 300
                     answers.append(
                         Answer(
                             job,
-                            response.status_code,
+                            status,
                             sent,
                             time.perf_counter(),
-                            response.content if keep else b"",
+                            body if keep else b"",
                             retried=attempt > 0,
                         )
                     )

@@ -89,6 +89,11 @@ class Chain(abc.ABC):
         word = self.w3.eth.get_storage_at(Web3.to_checksum_address(address), slot, block)  # type: ignore[arg-type]
         return int.from_bytes(word, "big")
 
+    def wait_for_slot(self) -> None:  # noqa: B027 -- a no-op unless a chain has slots
+        """Return when a block submitted now would be mined without waiting. A batching
+        caller waits here before it gathers its batch, so the batch takes in everything
+        that arrived meanwhile. Nodes that mine on arrival have nothing to wait for."""
+
     @abc.abstractmethod
     def time_travel(self, seconds: int) -> None:
         """Move chain time forward by ``seconds`` and mine a block at the new time."""

@@ -34,6 +34,7 @@ from eth.abc import (
     TransactionBuilderAPI,
 )
 from eth.chains.base import MiningChain
+from eth.db.account import AccountDB
 from eth.db.chain import ChainDB
 from eth.exceptions import CanonicalHeadNotFound, Revert
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
@@ -67,7 +68,10 @@ from ledger.errors import ChainLocked, InvalidTransaction, LedgerError
 
 #: Balance of the faucet account created at genesis (10^12 ether).
 FAUCET_BALANCE = 10**30
-GAS_LIMIT = 30_000_000  # constant, like mainnet around the merge and anvil's default
+#: Block gas limit of a new chain (an existing chain keeps its genesis limit). Gas is free
+#: on a permissioned network, and the limit is a policy: this one lets a one-second block
+#: carry ~600 batched grants at the relayer's reservations.
+GAS_LIMIT = 100_000_000
 
 _CHAIN_ID_KEY = b"consent-ledger:chain-id"
 _TIME_OFFSET_KEY = b"consent-ledger:time-offset"
@@ -235,8 +239,10 @@ class EmbeddedChain(Chain):
         *,
         block_period: float = 1.0,
         chain_id: int = DEFAULT_CHAIN_ID,
+        gas_limit: int = GAS_LIMIT,
     ) -> None:
         self.block_period = block_period
+        self._gas_limit = gas_limit
         self._chain_id = chain_id
         # _submit_lock orders block producers (and is held while waiting out the block
         # period); _state_lock guards py-evm state and is all readers ever wait for.
@@ -261,6 +267,7 @@ class EmbeddedChain(Chain):
             raise
         stored_offset = self._db.get(_TIME_OFFSET_KEY)
         self._time_offset = int(stored_offset) if stored_offset else 0
+        self._set_head()
         self._backend = DurablePyEVMBackend(self._evm)
         self._tester = EthereumTester(backend=self._backend, auto_mine_transactions=False)
         self.w3 = Web3(_LockedProvider(self, self._tester))
@@ -272,7 +279,7 @@ class EmbeddedChain(Chain):
         except CanonicalHeadNotFound:
             # Chain id first: a genesis on disk always has its chain id next to it.
             self._db[_CHAIN_ID_KEY] = str(self._chain_id).encode()
-            genesis = get_default_genesis_params({"gas_limit": GAS_LIMIT})
+            genesis = get_default_genesis_params({"gas_limit": self._gas_limit})
             genesis["timestamp"] = int(_wall_clock())
             faucet = Address(to_canonical_address(Account.from_key(faucet_key).address))
             state = {faucet: AccountDetails(balance=FAUCET_BALANCE, nonce=0, code=b"", storage={})}
@@ -294,26 +301,34 @@ class EmbeddedChain(Chain):
         return self._faucet.address
 
     def latest_timestamp(self) -> int:
-        with self._state_lock:
-            return int(self._evm.get_canonical_head().timestamp)
+        return self._head[1]
 
     def _block_param(self, block: int | str) -> Any:
         return block  # eth-tester takes numbers as numbers
 
     def head_number(self) -> int:
-        with self._state_lock:
-            return int(self._evm.get_canonical_head().block_number)
+        return self._head[0]
+
+    def _set_head(self) -> None:
+        """Publish the head as one tuple: readers of number and time need no lock and
+        never wait for a block being mined (nor see a half-mined one)."""
+        head = self._evm.get_canonical_head()
+        self._head = (int(head.block_number), int(head.timestamp), head.state_root)
 
     def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
-        with self._state_lock:
-            if block == "latest":
-                header = self._evm.get_canonical_head()
-            elif isinstance(block, int):
-                header = self._evm.get_canonical_block_header_by_number(BlockNumber(block))
-            else:
-                raise ValueError(f"block must be 'latest' or a number, not {block!r}")
-            state = self._evm.get_vm(header).state
-            return int(state.get_storage(Address(to_canonical_address(address)), slot))
+        # No state lock: trie nodes are content-addressed and never deleted, so the
+        # state under a mined block's root can be read while the next block is built.
+        if block == "latest":
+            root = self._head[2]
+        elif isinstance(block, int):
+            root = self._evm.chaindb.get_canonical_block_header_by_number(
+                BlockNumber(block)
+            ).state_root
+        else:
+            raise ValueError(f"block must be 'latest' or a number, not {block!r}")
+        return int(
+            AccountDB(self._db, root).get_storage(Address(to_canonical_address(address)), slot)
+        )
 
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         if not raw_txs:
@@ -353,25 +368,25 @@ class EmbeddedChain(Chain):
         """Apply ``raw_txs`` to a block stamped now and mine it; all or nothing."""
         with self._submit_lock:
             self._check_open()
-            self._wait_for_slot()
+            self.wait_for_slot()
             with self._state_lock:
                 block = self._build_block(raw_txs)
                 # One SQLite transaction: header, head pointer, tx index. Until it commits
                 # the block does not exist, on disk or for readers.
                 self._evm.persist_block(block)
                 self._evm.header = self._evm.create_header_from_parent(block.header)
+                self._set_head()
                 self._last_mined = _monotonic()
                 self._notify_filters(block)
                 return [tx.hash for tx in block.transactions]
 
-    def _wait_for_slot(self) -> None:
+    def wait_for_slot(self) -> None:
         """Wait out ``block_period`` since the last block, and (up to one period) until
         the wall clock has passed the head's timestamp, so ``max(now, parent + 1)`` is
         ``now``: e.g. the first block after genesis, or after a restart."""
         if self.block_period <= 0:
             return
-        with self._state_lock:
-            head = self._evm.get_canonical_head().timestamp
+        head = self._head[1]
         wait = max(
             self._last_mined + self.block_period - _monotonic(),
             head + 1 - self._time_offset - _wall_clock(),

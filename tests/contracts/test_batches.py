@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from eth_account import Account
 
+from ledger.chain.embedded import EmbeddedChain
 from ledger.client import ConsentTerms, Outcome, SignedIntent
 from ledger.contract_errors import (
     ConsentDirectoryDepartmentExists,
@@ -33,7 +34,7 @@ from ledger.contract_errors import (
 )
 from ledger.errors import ContractError
 from ledger.intents import INTENTS, bytes32_to_name, role_id, type_hash
-from tests.conftest import ZERO32, System, b32
+from tests.conftest import ZERO32, System, b32, build_system
 from tests.contracts.helpers import (
     commit_intent,
     high_s,
@@ -283,3 +284,21 @@ def test_hundred_grants_in_one_transaction_with_every_tenth_refused(system: Syst
     assert errors[79].requestId == intents[79].message["requestId"]
     assert errors[89].purpose == b32("MARKETING")
     assert errors[99].resident == stranger.address
+
+
+def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> None:
+    # A small block gas limit: a round fills 80% of a block, so 150 grants reserving
+    # 126k gas each need 3 blocks.
+    with EmbeddedChain(None, block_period=0, gas_limit=10_000_000) as chain:
+        system = build_system(chain)
+        head = chain.head_number()
+        intents = [system.grant_intent(resident=system.residents[i % 3]) for i in range(150)]
+
+        outcomes = system.submit(*intents)
+
+    blocks = sorted({o.receipt.block_number for o in outcomes})
+    assert blocks == list(range(head + 1, head + 1 + len(blocks)))
+    assert len(blocks) == 3
+    ids = [int(o.unwrap().args["consentId"]) for o in outcomes]
+    assert ids == sorted(ids) and len(set(ids)) == 150
+    assert [o.event.args["resident"] for o in outcomes] == [i.message["resident"] for i in intents]
