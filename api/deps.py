@@ -76,9 +76,7 @@ def current_actor(
             "this endpoint needs an 'Authorization: Bearer <token>' header", error=None
         )
     address = auth.verify_token(node.token_secret, credentials.credentials)
-    # Pin the head block now: the roles are those held when the request arrived.
-    block = node.chain.head_number()
-    return Actor(address, lambda: auth.role_cache(node).roles(node, address, block))
+    return Actor(address, lambda: auth.role_cache(node).roles(node, address))
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -24,6 +24,7 @@ Writes ``queries.<chain>`` in ``bench/results.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 from typing import Any
@@ -143,7 +144,12 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             )
         head_before = int(server.health()["block_number"])
         bc.say(f"  firing {len(plan)} queries from {len(lanes)} departments at once")
-        with bc.ResourceSampler(server.pid) as sampler:
+        profiler = (
+            bc.Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
+            if args.profile
+            else contextlib.nullcontext()
+        )
+        with profiler, bc.ResourceSampler(server.pid) as sampler:
             answers = bc.fire_lanes(server.url, list(lanes.values()), keep_body=True)
         head_after = int(server.health()["block_number"])
     finally:
@@ -197,6 +203,8 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         "server": sampler.summary(),
         "setup_s": round(population.setup_seconds, 1),
     }
+    if isinstance(profiler, bc.Profiler):
+        figures["profile"] = {**profiler.top(), "file": str(profiler.path)}
     latency = figures["latency_answered"]
     bc.say(
         f"  {len(answered)}/{len(answers)} answered ({outcomes}), {figures['answered_per_s']} "
@@ -221,6 +229,11 @@ def main() -> None:
         help="setup: each resident grants this many departments (fewer residents to enrol)",
     )
     parser.add_argument("--setup-concurrency", type=int, default=128)
+    parser.add_argument(
+        "--profile",
+        choices=("gil", "all"),
+        help="py-spy the server while the queries run (written as queries_profiled)",
+    )
     parser.add_argument("--seed", type=int, default=6)
     args = parser.parse_args()
     chains = ("embedded", "anvil") if args.chain == "both" else (args.chain,)
@@ -229,7 +242,9 @@ def main() -> None:
     for chain in chains:
         figures = run(chain, args)
         summaries[chain] = figures
-        bc.write_results("queries", {**figures, **machine}, sub=chain)
+        bc.write_results(
+            "queries_profiled" if args.profile else "queries", {**figures, **machine}, sub=chain
+        )
     bc.say("\nsummary (queries):")
     for chain, f in summaries.items():
         latency = f["latency_answered"]

@@ -7,12 +7,11 @@ very query; a denial answers 403 with the contract's ``reason`` and the denial's
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, desc, select
+from sqlalchemy import Connection, RowMapping, and_, desc, select
 
 from api.deps import CurrentActor, NodeDep
 from api.errors import AccessRefused
@@ -79,7 +78,7 @@ def query(body: SignedBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     resident = intent.message["resident"]
     names = [bytes32_to_name(f) for f in intent.message["fields"]]
     with node.store.connect() as c:
-        fields = {name: _field(c, consent_id, resident, name) for name in names}
+        fields = _fields(c, consent_id, resident, names)
     newest = max(fields.values(), key=lambda f: f.version)
     return QueryAnswer(
         consent_id=consent_id,
@@ -89,49 +88,62 @@ def query(body: SignedBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     )
 
 
-def _field(c: Connection, consent_id: int, resident: str, name: str) -> QueriedField:
-    """The newest version of ``name`` whose key this consent holds, with its proof."""
-    key = (
+def _fields(
+    c: Connection, consent_id: int, resident: str, names: list[str]
+) -> dict[str, QueriedField]:
+    """For each of ``names``, the newest version whose key this consent holds, with its
+    proof and attestation. A few queries for all the fields together, and one Merkle
+    tree per record version, however many fields come from it."""
+    keys: dict[str, RowMapping] = {}
+    for row in (
         c.execute(
             select(wrapped_keys)
-            .where(and_(wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.field == name))
+            .where(and_(wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.field.in_(names)))
             .order_by(desc(wrapped_keys.c.version))
-            .limit(1)
         )
         .mappings()
-        .first()
-    )
-    if key is None:  # a granted field always has a key: the relayer stores it with the grant
-        raise RuntimeError(f"consent {consent_id} has no wrapped key for {name!r}")
-    version = int(key["version"])
-    rows = (
+        .all()
+    ):
+        keys.setdefault(row["field"], row)
+    missing = [n for n in names if n not in keys]
+    if missing:  # a granted field always has a key: the relayer stores it with the grant
+        raise RuntimeError(f"consent {consent_id} has no wrapped key for {missing}")
+    versions = sorted({int(k["version"]) for k in keys.values()})
+    envelope_rows: dict[int, dict[str, RowMapping]] = {v: {} for v in versions}
+    for row in (
         c.execute(
             select(envelopes).where(
-                and_(envelopes.c.resident == resident, envelopes.c.version == version)
+                and_(envelopes.c.resident == resident, envelopes.c.version.in_(versions))
             )
         )
         .mappings()
         .all()
+    ):
+        envelope_rows[int(row["version"])][row["field"]] = row
+    roots = dict(
+        c.execute(
+            select(record_versions.c.version, record_versions.c.root).where(
+                and_(
+                    record_versions.c.resident == resident,
+                    record_versions.c.version.in_(versions),
+                )
+            )
+        ).all()
     )
-    by_field: Mapping[str, Any] = {r["field"]: r for r in rows}
-    tree = record_tree({f: bytes(r["ciphertext"]) for f, r in by_field.items()})
-    root = c.execute(
-        select(record_versions.c.root).where(
-            and_(record_versions.c.resident == resident, record_versions.c.version == version)
-        )
-    ).scalar_one()
-    envelope = by_field[name]
-    proof = tree.get_proof(field_leaf(name, bytes(envelope["ciphertext"])))
-    attestation = (
+    trees = {
+        v: record_tree({f: bytes(r["ciphertext"]) for f, r in rows.items()})
+        for v, rows in envelope_rows.items()
+    }
+    # An attestation outlives a rotation that kept the field's value and salt; the
+    # department's wallet checks the commitment either way. Newest first.
+    attested = (
         c.execute(
             select(attestations)
             .where(
                 and_(
                     attestations.c.resident == resident,
-                    attestations.c.field == name,
-                    # An attestation outlives a rotation that kept the field's value and
-                    # salt; the department's wallet checks the commitment either way.
-                    attestations.c.version <= version,
+                    attestations.c.field.in_(names),
+                    attestations.c.version <= max(versions),
                 )
             )
             .order_by(
@@ -139,21 +151,30 @@ def _field(c: Connection, consent_id: int, resident: str, name: str) -> QueriedF
                 desc(attestations.c.issued_at),
                 desc(attestations.c.id),
             )
-            .limit(1)
         )
         .mappings()
-        .first()
+        .all()
     )
-    return QueriedField(
-        ciphertext="0x" + bytes(envelope["ciphertext"]).hex(),
-        nonce="0x" + bytes(envelope["nonce"]).hex(),
-        wrapped_key="0x" + bytes(key["wrapped_key"]).hex(),
-        version=version,
-        root=root,
-        proof=["0x" + bytes(p).hex() for p in proof],
-        attestation=None
-        if attestation is None
-        else AttestationOut(
-            message=json.loads(attestation["message"]), signature=attestation["signature"]
-        ),
-    )
+    answer = {}
+    for name in names:
+        key = keys[name]
+        version = int(key["version"])
+        envelope = envelope_rows[version][name]
+        proof = trees[version].get_proof(field_leaf(name, bytes(envelope["ciphertext"])))
+        attestation = next(
+            (a for a in attested if a["field"] == name and int(a["version"]) <= version), None
+        )
+        answer[name] = QueriedField(
+            ciphertext="0x" + bytes(envelope["ciphertext"]).hex(),
+            nonce="0x" + bytes(envelope["nonce"]).hex(),
+            wrapped_key="0x" + bytes(key["wrapped_key"]).hex(),
+            version=version,
+            root=roots[version],
+            proof=["0x" + bytes(p).hex() for p in proof],
+            attestation=None
+            if attestation is None
+            else AttestationOut(
+                message=json.loads(attestation["message"]), signature=attestation["signature"]
+            ),
+        )
+    return answer

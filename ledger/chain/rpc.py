@@ -24,7 +24,8 @@ class RpcChain(Chain):
 
     ``timeout`` bounds the wait for receipts (a node that accepts transactions but never
     mines them is unavailable, not slow); ``poll_interval`` is short because dev nodes
-    mine on arrival and a relayer waits on every batch.
+    mine on arrival and a relayer waits on every batch; ``head_ttl`` is how long one
+    read of the head block (number, time) serves later callers.
     """
 
     def __init__(
@@ -34,10 +35,14 @@ class RpcChain(Chain):
         timeout: float = 30.0,
         poll_interval: float = 0.02,
         request_timeout: float = 10.0,
+        head_ttl: float = 0.05,
     ) -> None:
         self.url = url
         self.timeout = timeout
         self.poll_interval = poll_interval
+        self.head_ttl = head_ttl
+        self._head_cache: tuple[int, int, float] | None = None
+        self._head_generation = 0
         # requests re-reads proxy variables and looks for ~/.netrc on every request
         # (a millisecond of CPU each time); read the environment's proxies once instead.
         session = requests.Session()
@@ -78,18 +83,40 @@ class RpcChain(Chain):
     def chain_id(self) -> int:
         return self._chain_id
 
-    # Plain requests, without web3's result formatters: these run on every API call.
+    # Every API call asks for chain time: one plain request (no web3 formatters) serves
+    # all callers for ``head_ttl`` seconds. This service's own writes and time travel
+    # refresh it at once; another writer's block shows within ``head_ttl``.
+    def _head(self) -> tuple[int, int]:
+        cached, generation = self._head_cache, self._head_generation
+        if cached is not None and time.monotonic() - cached[2] < self.head_ttl:
+            return cached[0], cached[1]
+        block = self._rpc("eth_getBlockByNumber", ["latest", False])
+        number, timestamp = int(block["number"], 16), int(block["timestamp"], 16)
+        if generation == self._head_generation:  # no write of ours landed meanwhile
+            self._head_cache = (number, timestamp, time.monotonic())
+        return number, timestamp
+
+    def _head_moved(self) -> None:
+        self._head_generation += 1
+        self._head_cache = None
+
     def latest_timestamp(self) -> int:
-        return int(self._rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        return self._head()[1]
 
     def head_number(self) -> int:
-        return int(self._rpc("eth_blockNumber", []), 16)
+        return self._head()[0]
 
     def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
         tag = block if isinstance(block, str) else hex(block)
         return int(self._rpc("eth_getStorageAt", [address, hex(slot), tag]), 16)
 
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
+        try:
+            return self._send(raw_txs)
+        finally:
+            self._head_moved()
+
+    def _send(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         hashes: list[HexBytes] = []
         for index, raw in enumerate(raw_txs):
             try:
@@ -128,12 +155,14 @@ class RpcChain(Chain):
             raise ValueError("chain time cannot move backwards")
         self._rpc("evm_increaseTime", [seconds])
         self._rpc("evm_mine", [])
+        self._head_moved()
 
     def fund(self, address: str, wei: int) -> None:
         """Raise the balance by ``wei`` with ``anvil_setBalance`` (dev nodes only)."""
         checksum = Web3.to_checksum_address(address)
         balance = self._call(lambda: self.w3.eth.get_balance(checksum))
         self._rpc("anvil_setBalance", [checksum, hex(balance + wei)])
+        self._head_moved()
 
     def close(self) -> None:
         """Nothing to flush: the node owns the chain. HTTP sessions are pooled by web3."""

@@ -14,7 +14,7 @@ from web3 import Web3
 import ledger.chain.embedded as embedded
 from ledger.chain import open_chain
 from ledger.chain.base import Chain, TransactionSigner
-from ledger.chain.embedded import EmbeddedChain
+from ledger.chain.embedded import GAS_LIMIT, EmbeddedChain
 from ledger.errors import InvalidTransaction
 
 NewSigner = Callable[[Chain], TransactionSigner]
@@ -68,7 +68,7 @@ def test_all_transactions_of_one_call_share_one_new_block(
         pytest.param({"nonce": 0}, id="used-nonce"),
         pytest.param({"value": 10**40}, id="no-funds"),
         pytest.param({"chainId": 1}, id="other-chain-id"),
-        pytest.param({"gas": 40_000_000}, id="over-block-gas-limit"),
+        pytest.param({"gas": GAS_LIMIT + 1}, id="over-block-gas-limit"),
     ],
 )
 def test_refused_transaction_leaves_no_block_and_no_state(
