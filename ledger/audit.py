@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from ledger.client import Event, LedgerClient, SignedIntent
 from ledger.errors import LedgerError
-from ledger.indexer import Indexer, event_json, stored_consent_id
+from ledger.indexer import derive, event_json, stored_consent_id
 from ledger.store import (
     Store,
     access_requests,
@@ -230,8 +230,7 @@ def _check_derived(store: Store, rows: list[dict[str, Any]], report: AuditReport
     fresh = Store("sqlite://")
     try:
         with fresh.begin() as c:
-            for row in rows:
-                Indexer._derive(c, row["name"], json.loads(row["args"]), row)
+            derive(c, fresh, rows)
         for name, (table, key) in _DERIVED.items():
             with fresh.connect() as c:
                 want = {

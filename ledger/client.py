@@ -448,7 +448,8 @@ class LedgerClient:
 
     def decode_log(self, log: Mapping[str, Any]) -> Event | None:
         """Decode a log of either contract; ``None`` for anything else."""
-        table = self._events.get(to_checksum_address(log["address"]))
+        address = _checksum(str(log["address"]))
+        table = self._events.get(address)
         topics = log.get("topics") or []
         if table is None or not topics:
             return None
@@ -458,7 +459,7 @@ class LedgerClient:
         return Event(
             name=abi["name"],
             args=_decode_event_args(abi, topics, log["data"]),
-            address=to_checksum_address(log["address"]),
+            address=address,
             log_index=int(log["logIndex"]),
         )
 
@@ -654,8 +655,15 @@ def _decode_event_args(abi: Mapping[str, Any], topics: Sequence[Any], data: Any)
 
 def _checksummed(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return to_checksum_address(value)
+        return _checksum(value)
     return value
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _checksum(address: str) -> str:
+    """Checksummed address, remembered: the same residents, departments and contracts
+    recur in every batch of logs, and each checksum costs a keccak."""
+    return str(to_checksum_address(address))
 
 
 def _revert_bytes(exc: Exception) -> bytes:

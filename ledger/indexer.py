@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, select, update
 from web3.exceptions import BlockNotFound
 
 from ledger.client import Event, LedgerClient
@@ -134,8 +134,7 @@ class Indexer:
             for table in (residents, record_versions, consents, access_requests):
                 c.execute(table.delete())
             rows = c.execute(select(events).order_by(events.c.block_number, events.c.log_index))
-            for row in rows.mappings().all():
-                self._derive(c, row["name"], json.loads(row["args"]), dict(row))
+            derive(c, self.store, rows.mappings().all())
 
     def _index_range(self, start: int, end: int) -> None:
         w3 = self.client.chain.w3
@@ -152,15 +151,20 @@ class Indexer:
         end_block = w3.eth.get_block(end)
         hashes[end] = "0x" + bytes(end_block["hash"]).hex()
         timestamps[end] = int(end_block["timestamp"])
+        rows: list[dict[str, Any]] = []
+        derivation = _Derivation()
+        for entry in logs:
+            event = self.client.decode_log(entry)
+            if event is None:
+                continue
+            number = int(entry["blockNumber"])
+            row = self._event_row(event, entry, timestamps[number])
+            rows.append(row)
+            derivation.add(event.name, event_json(event.args), row)
         with self.store.begin() as c:
-            for entry in logs:
-                event = self.client.decode_log(entry)
-                if event is None:
-                    continue
-                number = int(entry["blockNumber"])
-                row = self._event_row(event, entry, timestamps[number])
-                c.execute(self.store.upsert_ignore(events).values(**row))
-                self._derive(c, event.name, json.loads(row["args"]), row)
+            if rows:
+                c.execute(self.store.upsert_ignore(events), rows)
+            derivation.apply(c, self.store)
             for number, block_hash in hashes.items():
                 c.execute(
                     self.store.upsert_ignore(indexed_blocks).values(
@@ -196,117 +200,147 @@ class Indexer:
             "args": dumps(args),
         }
 
-    @staticmethod
-    def _derive(c: Connection, name: str, args: dict[str, Any], row: Mapping[str, Any]) -> None:
-        """Apply one event to the derived tables (idempotent: replays change nothing)."""
+
+_SET_RESIDENT_VERSION = (
+    update(residents)
+    .where(residents.c.address == bindparam("b_resident"))
+    .values(version=bindparam("b_version"), root=bindparam("b_root"))
+)
+_LINK_REQUEST = (
+    update(access_requests)
+    .where(
+        and_(
+            access_requests.c.request_id == bindparam("b_request"),
+            access_requests.c.consent_id.is_(None),
+        )
+    )
+    .values(consent_id=bindparam("b_consent"))
+)
+_REVOKE = (
+    update(consents)
+    .where(consents.c.consent_id == bindparam("b_consent"))
+    .values(revoked=True, revoked_at=bindparam("b_at"))
+)
+_SET_USES = (
+    update(consents)
+    .where(consents.c.consent_id == bindparam("b_consent"))
+    .values(uses=bindparam("b_uses"))
+)
+
+
+def derive(c: Connection, store: Store, rows: Iterable[Mapping[Any, Any]]) -> None:
+    """Apply stored event rows (in chain order) to the derived tables."""
+    derivation = _Derivation()
+    for row in rows:
+        derivation.add(str(row["name"]), json.loads(row["args"]), row)
+    derivation.apply(c, store)
+
+
+class _Derivation:
+    """The derived tables' changes for a run of events, applied in bulk.
+
+    Inserts go first (first row wins, replays change nothing), then updates, each kind
+    in event order. That is the same as applying the events one by one: an update only
+    ever follows the insert of its row on chain (no access before its grant, no record
+    before its enrolment), and the kinds touch different columns."""
+
+    def __init__(self) -> None:
+        self.inserts: dict[Table, list[dict[str, Any]]] = {
+            residents: [],
+            record_versions: [],
+            access_requests: [],
+            consents: [],
+        }
+        self.updates: dict[Any, list[dict[str, Any]]] = {
+            _SET_RESIDENT_VERSION: [],
+            _LINK_REQUEST: [],
+            _REVOKE: [],
+            _SET_USES: [],
+        }
+
+    def add(self, name: str, args: Mapping[str, Any], row: Mapping[Any, Any]) -> None:
         number = int(row["block_number"])
         timestamp = int(row["block_timestamp"])
         if name == "ResidentEnrolled":
-            exists = c.execute(
-                select(residents.c.address).where(residents.c.address == args["resident"])
-            ).first()
-            if exists is None:
-                c.execute(
-                    residents.insert().values(
-                        address=args["resident"],
-                        id_commitment=args["idCommitment"],
-                        encryption_key=args["encryptionKey"],
-                        registrar=args["registrar"],
-                        version=0,
-                        enrolled_block=number,
-                    )
-                )
+            self.inserts[residents].append(
+                {
+                    "address": args["resident"],
+                    "id_commitment": args["idCommitment"],
+                    "encryption_key": args["encryptionKey"],
+                    "registrar": args["registrar"],
+                    "version": 0,
+                    "enrolled_block": number,
+                }
+            )
         elif name == "RecordCommitted":
-            exists = c.execute(
-                select(record_versions.c.version).where(
-                    and_(
-                        record_versions.c.resident == args["resident"],
-                        record_versions.c.version == args["version"],
-                    )
-                )
-            ).first()
-            if exists is None:
-                c.execute(
-                    record_versions.insert().values(
-                        resident=args["resident"],
-                        version=args["version"],
-                        root=args["root"],
-                        block_number=number,
-                    )
-                )
-            c.execute(
-                update(residents)
-                .where(residents.c.address == args["resident"])
-                .values(version=args["version"], root=args["root"])
+            self.inserts[record_versions].append(
+                {
+                    "resident": args["resident"],
+                    "version": args["version"],
+                    "root": args["root"],
+                    "block_number": number,
+                }
+            )
+            self.updates[_SET_RESIDENT_VERSION].append(
+                {
+                    "b_resident": args["resident"],
+                    "b_version": args["version"],
+                    "b_root": args["root"],
+                }
             )
         elif name == "AccessRequested":
-            exists = c.execute(
-                select(access_requests.c.request_id).where(
-                    access_requests.c.request_id == args["requestId"]
-                )
-            ).first()
-            if exists is None:
-                c.execute(
-                    access_requests.insert().values(
-                        request_id=args["requestId"],
-                        department=args["department"],
-                        resident=args["resident"],
-                        fields=_names([bytes.fromhex(f[2:]) for f in args["fields"]]),
-                        purpose=bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
-                        duration=args["duration"],
-                        requested_at=timestamp,
-                        block_number=number,
-                        tx_hash=row["tx_hash"],
-                    )
-                )
+            self.inserts[access_requests].append(
+                {
+                    "request_id": args["requestId"],
+                    "department": args["department"],
+                    "resident": args["resident"],
+                    "fields": _names([bytes.fromhex(f[2:]) for f in args["fields"]]),
+                    "purpose": bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
+                    "duration": args["duration"],
+                    "requested_at": timestamp,
+                    "block_number": number,
+                    "tx_hash": row["tx_hash"],
+                }
+            )
         elif name == "ConsentGranted":
-            exists = c.execute(
-                select(consents.c.consent_id).where(consents.c.consent_id == args["consentId"])
-            ).first()
-            if exists is None:
-                request_id = args["requestId"]
-                c.execute(
-                    consents.insert().values(
-                        consent_id=args["consentId"],
-                        resident=args["resident"],
-                        department=args["department"],
-                        fields=_names([bytes.fromhex(f[2:]) for f in args["fields"]]),
-                        purpose=bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
-                        valid_from=args["validFrom"],
-                        valid_until=args["validUntil"],
-                        max_uses=args["maxUses"],
-                        request_id=None if int(request_id, 16) == 0 else request_id,
-                        uses=0,
-                        revoked=False,
-                        granted_at=timestamp,
-                        tx_hash=row["tx_hash"],
-                        block_number=number,
-                        log_index=row["log_index"],
-                    )
+            request_id = args["requestId"]
+            linked = int(request_id, 16) != 0
+            self.inserts[consents].append(
+                {
+                    "consent_id": args["consentId"],
+                    "resident": args["resident"],
+                    "department": args["department"],
+                    "fields": _names([bytes.fromhex(f[2:]) for f in args["fields"]]),
+                    "purpose": bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
+                    "valid_from": args["validFrom"],
+                    "valid_until": args["validUntil"],
+                    "max_uses": args["maxUses"],
+                    "request_id": request_id if linked else None,
+                    "uses": 0,
+                    "revoked": False,
+                    "revoked_at": None,
+                    "granted_at": timestamp,
+                    "tx_hash": row["tx_hash"],
+                    "block_number": number,
+                    "log_index": row["log_index"],
+                }
+            )
+            if linked:
+                self.updates[_LINK_REQUEST].append(
+                    {"b_request": request_id, "b_consent": args["consentId"]}
                 )
-                if int(request_id, 16) != 0:
-                    c.execute(
-                        update(access_requests)
-                        .where(
-                            and_(
-                                access_requests.c.request_id == request_id,
-                                access_requests.c.consent_id.is_(None),
-                            )
-                        )
-                        .values(consent_id=args["consentId"])
-                    )
         elif name == "ConsentRevoked":
-            c.execute(
-                update(consents)
-                .where(consents.c.consent_id == args["consentId"])
-                .values(revoked=True, revoked_at=timestamp)
-            )
+            self.updates[_REVOKE].append({"b_consent": args["consentId"], "b_at": timestamp})
         elif name == "AccessLogged":
-            c.execute(
-                update(consents)
-                .where(consents.c.consent_id == args["consentId"])
-                .values(uses=args["use"])
-            )
+            self.updates[_SET_USES].append({"b_consent": args["consentId"], "b_uses": args["use"]})
+
+    def apply(self, c: Connection, store: Store) -> None:
+        for table, rows in self.inserts.items():
+            if rows:
+                c.execute(store.upsert_ignore(table), rows)
+        for statement, params in self.updates.items():
+            if params:
+                c.execute(statement, params)
 
 
 #: The read model's integer columns are signed 64-bit (SQLite, PostgreSQL BIGINT).
