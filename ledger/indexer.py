@@ -137,20 +137,13 @@ class Indexer:
             derive(c, self.store, rows.mappings().all())
 
     def _index_range(self, start: int, end: int) -> None:
-        w3 = self.client.chain.w3
-        logs = w3.eth.get_logs(
-            {"fromBlock": start, "toBlock": end, "address": self._addresses}  # type: ignore[typeddict-item]
-        )
+        chain = self.client.chain
+        logs = chain.get_logs(start, end, self._addresses)
         timestamps: dict[int, int] = {}
         hashes: dict[int, str] = {}
-        for entry in logs:
-            number = int(entry["blockNumber"])
-            hashes[number] = "0x" + bytes(entry["blockHash"]).hex()
-        for number in hashes:
-            timestamps[number] = int(w3.eth.get_block(number)["timestamp"])
-        end_block = w3.eth.get_block(end)
-        hashes[end] = "0x" + bytes(end_block["hash"]).hex()
-        timestamps[end] = int(end_block["timestamp"])
+        for number in {int(entry["blockNumber"]) for entry in logs} | {end}:
+            raw_hash, timestamps[number] = chain.block_stamp(number)
+            hashes[number] = "0x" + raw_hash.hex()
         rows: list[dict[str, Any]] = []
         derivation = _Derivation()
         for entry in logs:

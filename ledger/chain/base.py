@@ -76,6 +76,22 @@ class Chain(abc.ABC):
         result = response["result"]
         return bytes.fromhex(result[2:]) if isinstance(result, str) else bytes(result)
 
+    def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
+        """Logs of ``addresses`` in blocks ``start..end``: address (checksummed), topics
+        and data as bytes, blockNumber and logIndex as ints, blockHash and
+        transactionHash as bytes."""
+        return [
+            dict(entry)
+            for entry in self.w3.eth.get_logs(
+                {"fromBlock": start, "toBlock": end, "address": list(addresses)}  # type: ignore[typeddict-item]
+            )
+        ]
+
+    def block_stamp(self, number: int) -> tuple[bytes, int]:
+        """Hash and timestamp of block ``number``."""
+        block = self.w3.eth.get_block(number)
+        return bytes(block["hash"]), int(block["timestamp"])
+
     def _block_param(self, block: int | str) -> Any:
         return block if isinstance(block, str) else hex(block)
 

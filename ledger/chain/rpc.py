@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,11 @@ from ledger.chain.base import Chain
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _checksum(address: str) -> str:
+    return str(Web3.to_checksum_address(address))
 
 
 class RpcChain(Chain):
@@ -99,6 +105,31 @@ class RpcChain(Chain):
     def _head_moved(self) -> None:
         self._head_generation += 1
         self._head_cache = None
+
+    def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
+        # Parsed here: web3's log formatters cost more than the request (indexer catch-up).
+        raw = self._rpc(
+            "eth_getLogs",
+            [{"fromBlock": hex(start), "toBlock": hex(end), "address": list(addresses)}],
+        )
+        return [
+            {
+                "address": _checksum(entry["address"]),
+                "topics": [bytes.fromhex(t[2:]) for t in entry["topics"]],
+                "data": bytes.fromhex(entry["data"][2:]),
+                "blockNumber": int(entry["blockNumber"], 16),
+                "blockHash": bytes.fromhex(entry["blockHash"][2:]),
+                "logIndex": int(entry["logIndex"], 16),
+                "transactionHash": bytes.fromhex(entry["transactionHash"][2:]),
+            }
+            for entry in raw
+        ]
+
+    def block_stamp(self, number: int) -> tuple[bytes, int]:
+        block = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        if block is None:
+            raise LedgerError(f"no block {number} at {self.url}")
+        return bytes.fromhex(block["hash"][2:]), int(block["timestamp"], 16)
 
     def latest_timestamp(self) -> int:
         return self._head()[1]

@@ -182,3 +182,23 @@ def test_call_returns_output_and_raises_revert_data(
     with pytest.raises(ExecutionReverted) as refused:
         chain.call(reverter, b"\x01\x02\x03\x04", sender=signer.address)
     assert refused.value.data == Web3.keccak(text="RevertProbeAlwaysReverts()")[:4]
+
+
+def test_get_logs_and_block_stamp_have_one_shape_on_both_backends(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    signer = new_signer(chain)
+    clock = deploy(chain, signer, "clock")
+    (receipt,) = chain.send_raw_transactions([signer.sign(chain, {"to": clock, "gas": 100_000})])
+    number = receipt["blockNumber"]
+
+    (entry,) = chain.get_logs(number, number, [clock])
+
+    block = chain.w3.eth.get_block(number)
+    assert entry["address"] == clock
+    assert entry["topics"][1] == chain.storage_at(clock, 0).to_bytes(32, "big")
+    assert entry["data"] == b""
+    assert (entry["blockNumber"], entry["logIndex"]) == (number, 0)
+    assert entry["blockHash"] == bytes(block["hash"])
+    assert entry["transactionHash"] == bytes(receipt["transactionHash"])
+    assert chain.block_stamp(number) == (bytes(block["hash"]), block["timestamp"])
