@@ -22,9 +22,9 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from ledger.intents import INTENTS, typed_data
+from wallets import eip712
 from wallets.encoding import checksum_address, from_hex, to_hex
 from wallets.errors import InvalidIntent, InvalidSignature
 
@@ -91,8 +91,14 @@ def intent_digest(
     name: str, message: Mapping[str, Any], *, chain_id: int, verifying_contract: str
 ) -> bytes:
     """``keccak256(0x19 0x01 || domainSeparator || hashStruct(message))`` — what is signed."""
-    signable = _signable(name, message, chain_id, verifying_contract)
-    return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
+        raise InvalidIntent(f"chain_id must be a positive integer, got {chain_id!r}")
+    try:
+        contract = checksum_address(verifying_contract)
+    except ValueError as exc:
+        raise InvalidIntent(f"verifying_contract: {exc}") from exc
+    normalized = normalize_message(name, message)
+    return eip712.digest(name, normalized, chain_id=chain_id, verifying_contract=contract)
 
 
 def sign_intent(
