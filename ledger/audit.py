@@ -106,21 +106,18 @@ class ChainEvent:
 
 def chain_events(client: LedgerClient, start: int, end: int) -> Iterator[ChainEvent]:
     """The contracts' events straight from the chain, in order."""
-    w3 = client.chain.w3
+    chain = client.chain
     addresses = [client.directory.address, client.ledger.address]
     timestamps: dict[int, int] = {}
     for first in range(start, end + 1, _RANGE):
         last = min(end, first + _RANGE - 1)
-        logs = w3.eth.get_logs(
-            {"fromBlock": first, "toBlock": last, "address": addresses}  # type: ignore[typeddict-item]
-        )
-        for entry in logs:
+        for entry in chain.get_logs(first, last, addresses):
             event = client.decode_log(entry)
             if event is None:
                 continue
             number = int(entry["blockNumber"])
             if number not in timestamps:
-                timestamps[number] = int(w3.eth.get_block(number)["timestamp"])
+                timestamps[number] = chain.block_stamp(number)[1]
             yield ChainEvent(
                 event,
                 number,
@@ -294,11 +291,10 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
         # By hash: the embedded chain keeps an index (eth-tester alone would walk back
         # from the head), and a node's block-with-transactions is not normalised alike.
         tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        contract = client.directory if tx["to"] == client.directory.address else client.ledger
         if tx["to"] not in (client.directory.address, client.ledger.address):
             continue  # deployment: constructor events (seeded schema, first roles)
         try:
-            function, params = contract.decode_function_input(tx["input"])
+            name, params = client.decode_call(tx["to"], bytes(tx["input"]))
         except ValueError:
             report.problems.append(
                 AuditProblem(
@@ -306,7 +302,6 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
                 )
             )
             continue
-        name = function.fn_name
         if name in _ADMIN_CALLS:
             if not authority.holds("admin", tx["from"], first):
                 report.problems.append(
@@ -321,9 +316,16 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
         if intent_name is None:
             continue
         intents = _intents_from_call(intent_name, name, params)
-        receipt = w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         try:
-            outcomes = client.outcomes_for(intent_name, intents, receipt)
+            # The transaction's logs are all in ``items``: only a successful one logs.
+            outcomes = client.outcomes_from_events(
+                intent_name,
+                intents,
+                tx_hash,
+                items[0].block_number,
+                items[0].block_timestamp,
+                [item.event for item in items],
+            )
         except LedgerError as exc:
             report.problems.append(AuditProblem("unexplained_events", str(exc), items[0].receipt()))
             continue

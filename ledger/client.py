@@ -247,6 +247,9 @@ class LedgerClient:
             abi=load_artifact("ConsentLedger").abi,
         )
         self._contracts = {"ConsentDirectory": self.directory, "ConsentLedger": self.ledger}
+        self._contract_names: dict[str, str] = {
+            str(to_checksum_address(c.address)): name for name, c in self._contracts.items()
+        }
         self._events: dict[str, dict[bytes, dict[str, Any]]] = {
             to_checksum_address(deployment.directory): load_artifact(
                 "ConsentDirectory"
@@ -463,6 +466,17 @@ class LedgerClient:
             log_index=int(log["logIndex"]),
         )
 
+    def decode_call(self, address: str, data: bytes) -> tuple[str, dict[str, Any]]:
+        """The function a transaction to one of the contracts called, and its named
+        arguments (structs as dicts, addresses checksummed). ValueError if unknown."""
+        contract = self._contract_names.get(_checksum(address))
+        entry = _functions_by_selector(contract).get(bytes(data[:4])) if contract else None
+        if entry is None:
+            raise ValueError(f"no function of the ledger's contracts has selector {data[:4]!r}")
+        values = abi_decode([_abi_type(i) for i in entry["inputs"]], bytes(data[4:]))
+        named = {i["name"]: _named(i, v) for i, v in zip(entry["inputs"], values, strict=True)}
+        return str(entry["name"]), named
+
     # ------------------------------------------------------------------ internals
 
     def _chunks(
@@ -505,14 +519,26 @@ class LedgerClient:
             failure = TransactionFailed(f"{name} batch transaction {tx_hash} reverted")
             base = Receipt(tx_hash, block_number, timestamp, None)
             return [Outcome(intent, base, error=failure) for intent in batch]
+        decoded = (self.decode_log(log) for log in receipt["logs"])
+        events = [e for e in decoded if e is not None]
+        return self.outcomes_from_events(name, batch, tx_hash, block_number, timestamp, events)
+
+    def outcomes_from_events(
+        self,
+        name: str,
+        batch: Sequence[SignedIntent],
+        tx_hash: str,
+        block_number: int,
+        timestamp: int,
+        events: Sequence[Event],
+    ) -> list[Outcome]:
+        """The outcomes of a mined, successful batch transaction from its decoded events
+        (in log order): for a reader that already holds the logs, as an audit does."""
         primary = _ROUTES[name].events
         results: list[Outcome | None] = [None] * len(batch)
         pending: list[Event] = []
         cursor = 0
-        for log in receipt["logs"]:
-            event = self.decode_log(log)
-            if event is None:
-                continue
+        for event in events:
             if event.name == "IntentRejected":
                 index = int(event.args["index"])
                 results[index] = Outcome(
@@ -586,6 +612,28 @@ def _function_codec(contract: str, function: str) -> tuple[bytes, tuple[str, ...
     )
     types = tuple(_abi_type(i) for i in entry["inputs"])
     return keccak(text=f"{function}({','.join(types)})")[:4], types
+
+
+@functools.cache
+def _functions_by_selector(contract: str) -> dict[bytes, Mapping[str, Any]]:
+    return {
+        keccak(text=f"{f['name']}({','.join(_abi_type(i) for i in f['inputs'])})")[:4]: f
+        for f in load_artifact(contract).abi
+        if f["type"] == "function"
+    }
+
+
+def _named(param: Mapping[str, Any], value: Any) -> Any:
+    """A decoded ABI value shaped as web3 shapes it: structs as dicts by component name."""
+    kind = str(param["type"])
+    if kind.endswith("]"):
+        inner = {**param, "type": kind[: kind.rindex("[")]}
+        return [_named(inner, v) for v in value]
+    if kind == "tuple":
+        return {c["name"]: _named(c, v) for c, v in zip(param["components"], value, strict=True)}
+    if kind == "address":
+        return _checksum(value)
+    return value
 
 
 @functools.cache

@@ -8,6 +8,8 @@ error (``InvalidRecord``, ``InvalidIntent``, ...).
 
 from __future__ import annotations
 
+import functools
+
 from eth_utils import (
     is_checksum_address,
     is_checksum_formatted_address,
@@ -44,6 +46,15 @@ def from_hex(value: str | bytes, *, length: int | None = None, what: str = "valu
 
 def checksum_address(address: str) -> str:
     """The EIP-55 form of an address; mixed-case input must carry a valid checksum."""
+    if not isinstance(address, str):
+        raise ValueError(f"not a 0x-hex address: {address!r}")
+    return _checksum_address(address)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _checksum_address(address: str) -> str:
+    # Remembered: each check hashes the address twice, and a relayer or an audit sees
+    # the same residents and departments over and over.
     if not isinstance(address, str) or not address.startswith("0x") or not is_hex_address(address):
         raise ValueError(f"not a 0x-hex address: {address!r}")
     if is_checksum_formatted_address(address) and not is_checksum_address(address):

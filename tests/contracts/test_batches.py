@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
 from eth_account import Account
 
 from ledger.chain.embedded import EmbeddedChain
@@ -302,3 +303,26 @@ def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> No
     ids = [int(o.unwrap().args["consentId"]) for o in outcomes]
     assert ids == sorted(ids) and len(set(ids)) == 150
     assert [o.event.args["resident"] for o in outcomes] == [i.message["resident"] for i in intents]
+
+
+def test_decode_call_reads_a_batch_as_web3_does(system: System) -> None:
+    intents = [system.grant_intent(resident=r) for r in system.residents]
+    (outcome, *_) = system.submit(*intents)
+    tx = system.chain.w3.eth.get_transaction(outcome.receipt.tx_hash)  # type: ignore[arg-type]
+
+    name, params = system.client.decode_call(tx["to"], bytes(tx["input"]))
+
+    function, expected = system.client.ledger.decode_function_input(tx["input"])
+    assert name == function.fn_name == "grantBatch"
+    assert params == {k: _plain_value(v) for k, v in expected.items()}
+    assert [m["resident"] for m in params["intents"]] == [r.address for r in system.residents]
+    with pytest.raises(ValueError):
+        system.client.decode_call(tx["to"], b"\xde\xad\xbe\xef")
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_value(v) for v in value]
+    return value
