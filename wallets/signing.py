@@ -67,15 +67,20 @@ def intent_typed_data(
     name: str, message: Mapping[str, Any], *, chain_id: int, verifying_contract: str
 ) -> dict[str, Any]:
     """The full EIP-712 document (normalised message), as eth-account and ethers take it."""
-    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
-        raise InvalidIntent(f"chain_id must be a positive integer, got {chain_id!r}")
-    try:
-        contract = checksum_address(verifying_contract)
-    except ValueError as exc:
-        raise InvalidIntent(f"verifying_contract: {exc}") from exc
+    contract = _checked_domain(chain_id, verifying_contract)
     return typed_data(
         name, normalize_message(name, message), chain_id=chain_id, verifying_contract=contract
     )
+
+
+def _checked_domain(chain_id: int, verifying_contract: str) -> str:
+    """The checksummed verifying contract, once the domain's two values are valid."""
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
+        raise InvalidIntent(f"chain_id must be a positive integer, got {chain_id!r}")
+    try:
+        return checksum_address(verifying_contract)
+    except ValueError as exc:
+        raise InvalidIntent(f"verifying_contract: {exc}") from exc
 
 
 def _signable(
@@ -91,12 +96,7 @@ def intent_digest(
     name: str, message: Mapping[str, Any], *, chain_id: int, verifying_contract: str
 ) -> bytes:
     """``keccak256(0x19 0x01 || domainSeparator || hashStruct(message))`` — what is signed."""
-    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
-        raise InvalidIntent(f"chain_id must be a positive integer, got {chain_id!r}")
-    try:
-        contract = checksum_address(verifying_contract)
-    except ValueError as exc:
-        raise InvalidIntent(f"verifying_contract: {exc}") from exc
+    contract = _checked_domain(chain_id, verifying_contract)
     normalized = normalize_message(name, message)
     return eip712.digest(name, normalized, chain_id=chain_id, verifying_contract=contract)
 
