@@ -21,6 +21,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
+from ledger.addresses import checksum
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain, TransactionSigner
 from ledger.deployment import Deployment
@@ -28,7 +29,6 @@ from ledger.errors import ContractError, ExecutionReverted, LedgerError, Transac
 from ledger.intents import INTENTS, role_id
 from ledger.revert import decode_revert
 
-#: Gas per block chunk: stays under the 30M block gas limit of eth-tester and anvil.
 #: Share of the block gas limit one submission round fills, leaving room for others.
 _CHUNK_SHARE = 0.8
 _BATCH_BASE_GAS = 80_000
@@ -451,7 +451,7 @@ class LedgerClient:
 
     def decode_log(self, log: Mapping[str, Any]) -> Event | None:
         """Decode a log of either contract; ``None`` for anything else."""
-        address = _checksum(str(log["address"]))
+        address = checksum(str(log["address"]))
         table = self._events.get(address)
         topics = log.get("topics") or []
         if table is None or not topics:
@@ -469,7 +469,7 @@ class LedgerClient:
     def decode_call(self, address: str, data: bytes) -> tuple[str, dict[str, Any]]:
         """The function a transaction to one of the contracts called, and its named
         arguments (structs as dicts, addresses checksummed). ValueError if unknown."""
-        contract = self._contract_names.get(_checksum(address))
+        contract = self._contract_names.get(checksum(address))
         entry = _functions_by_selector(contract).get(bytes(data[:4])) if contract else None
         if entry is None:
             raise ValueError(f"no function of the ledger's contracts has selector {data[:4]!r}")
@@ -569,7 +569,7 @@ class LedgerClient:
         """A view's result (one value, or a tuple of several), by one plain ``eth_call``
         with eth_abi at both ends: web3's contract layer costs more than the call."""
         selector, input_types = _function_codec(contract, function)
-        output_types = _output_types(contract, function)
+        outputs = _outputs(contract, function)
         data = selector + abi_encode(list(input_types), list(args))
         try:
             # eth-tester insists on a sender even for views; any address will do.
@@ -578,10 +578,8 @@ class LedgerClient:
             )
         except ExecutionReverted as exc:
             raise (decode_revert(exc.data) if exc.data else TransactionFailed(str(exc))) from exc
-        values = tuple(
-            _checksum_addresses(kind, value)
-            for kind, value in zip(output_types, abi_decode(output_types, raw), strict=True)
-        )
+        decoded = abi_decode([_abi_type(o) for o in outputs], raw)
+        values = tuple(_named(o, v, structs=tuple) for o, v in zip(outputs, decoded, strict=True))
         return values[0] if len(values) == 1 else values
 
     def _simulate(self, fn: Any, sender: str) -> Any:
@@ -617,56 +615,37 @@ def _function_codec(contract: str, function: str) -> tuple[bytes, tuple[str, ...
 @functools.cache
 def _functions_by_selector(contract: str) -> dict[bytes, Mapping[str, Any]]:
     return {
-        keccak(text=f"{f['name']}({','.join(_abi_type(i) for i in f['inputs'])})")[:4]: f
+        _function_codec(contract, f["name"])[0]: f
         for f in load_artifact(contract).abi
         if f["type"] == "function"
     }
 
 
-def _named(param: Mapping[str, Any], value: Any) -> Any:
-    """A decoded ABI value shaped as web3 shapes it: structs as dicts by component name."""
+def _named(param: Mapping[str, Any], value: Any, *, structs: type = dict) -> Any:
+    """A decoded ABI value shaped as web3 shapes it: addresses checksummed, structs as
+    dicts by component name (calldata) or as tuples (view results)."""
     kind = str(param["type"])
     if kind.endswith("]"):
         inner = {**param, "type": kind[: kind.rindex("[")]}
-        return [_named(inner, v) for v in value]
+        return [_named(inner, v, structs=structs) for v in value]
     if kind == "tuple":
-        return {c["name"]: _named(c, v) for c, v in zip(param["components"], value, strict=True)}
+        pairs = zip(param["components"], value, strict=True)
+        if structs is dict:
+            return {c["name"]: _named(c, v) for c, v in pairs}
+        return tuple(_named(c, v, structs=structs) for c, v in pairs)
     if kind == "address":
-        return _checksum(value)
+        return checksum(value)
     return value
 
 
 @functools.cache
-def _output_types(contract: str, function: str) -> list[str]:
+def _outputs(contract: str, function: str) -> list[Mapping[str, Any]]:
     (entry,) = (
         item
         for item in load_artifact(contract).abi
         if item["type"] == "function" and item["name"] == function
     )
-    return [_abi_type(o) for o in entry["outputs"]]
-
-
-def _checksum_addresses(kind: str, value: Any) -> Any:
-    """Addresses as web3 returns them (checksummed); eth_abi gives them lower case."""
-    if kind == "address":
-        return to_checksum_address(value)
-    if kind.endswith("[]"):
-        return [_checksum_addresses(kind[:-2], v) for v in value]
-    if kind.startswith("(") and kind.endswith(")"):
-        return tuple(
-            _checksum_addresses(k, v) for k, v in zip(_split_tuple(kind[1:-1]), value, strict=True)
-        )
-    return value
-
-
-def _split_tuple(inner: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(inner):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            parts.append(inner[start:i])
-            start = i + 1
-    return [*parts, inner[start:]] if inner else parts
+    return list(entry["outputs"])
 
 
 def _abi_type(param: Mapping[str, Any]) -> str:
@@ -703,15 +682,8 @@ def _decode_event_args(abi: Mapping[str, Any], topics: Sequence[Any], data: Any)
 
 def _checksummed(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return _checksum(value)
+        return checksum(value)
     return value
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _checksum(address: str) -> str:
-    """Checksummed address, remembered: the same residents, departments and contracts
-    recur in every batch of logs, and each checksum costs a keccak."""
-    return str(to_checksum_address(address))
 
 
 def _revert_bytes(exc: Exception) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,15 +13,11 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
+from ledger.addresses import checksum
 from ledger.chain.base import Chain
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
 T = TypeVar("T")
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _checksum(address: str) -> str:
-    return str(Web3.to_checksum_address(address))
 
 
 class RpcChain(Chain):
@@ -114,7 +109,7 @@ class RpcChain(Chain):
         )
         return [
             {
-                "address": _checksum(entry["address"]),
+                "address": checksum(entry["address"]),
                 "topics": [bytes.fromhex(t[2:]) for t in entry["topics"]],
                 "data": bytes.fromhex(entry["data"][2:]),
                 "blockNumber": int(entry["blockNumber"], 16),
@@ -138,8 +133,9 @@ class RpcChain(Chain):
         return self._head()[0]
 
     def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
-        tag = block if isinstance(block, str) else hex(block)
-        return int(self._rpc("eth_getStorageAt", [address, hex(slot), tag]), 16)
+        return int(
+            self._rpc("eth_getStorageAt", [address, hex(slot), self._block_param(block)]), 16
+        )
 
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         try:
@@ -190,9 +186,9 @@ class RpcChain(Chain):
 
     def fund(self, address: str, wei: int) -> None:
         """Raise the balance by ``wei`` with ``anvil_setBalance`` (dev nodes only)."""
-        checksum = Web3.to_checksum_address(address)
-        balance = self._call(lambda: self.w3.eth.get_balance(checksum))
-        self._rpc("anvil_setBalance", [checksum, hex(balance + wei)])
+        account = checksum(address)
+        balance = self._call(lambda: self.w3.eth.get_balance(account))
+        self._rpc("anvil_setBalance", [account, hex(balance + wei)])
         self._head_moved()
 
     def close(self) -> None:
