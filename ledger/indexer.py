@@ -67,6 +67,9 @@ class Indexer:
         self.start_block = client.deployment.block_number if start_block is None else start_block
         self._lock = threading.Lock()
         self._addresses = [client.directory.address, client.ledger.address]
+        #: Why the last round could not advance (``None`` once a round succeeds): while
+        #: set, ``/health`` fails and writes are refused with 503 before relaying.
+        self.failure: str | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -84,14 +87,19 @@ class Indexer:
     def catch_up(self, to_block: int | None = None) -> int:
         """Index up to ``to_block`` (default: head); returns the last indexed block."""
         with self._lock:
-            w3 = self.client.chain.w3
-            head = int(w3.eth.block_number) if to_block is None else to_block
-            last = self.last_block()
-            last = self._check_fork(last)
-            while last < head:
-                end = min(head, last + _RANGE)
-                self._index_range(last + 1, end)
-                last = end
+            try:
+                w3 = self.client.chain.w3
+                head = int(w3.eth.block_number) if to_block is None else to_block
+                last = self.last_block()
+                last = self._check_fork(last)
+                while last < head:
+                    end = min(head, last + _RANGE)
+                    self._index_range(last + 1, end)
+                    last = end
+            except Exception as exc:
+                self.failure = f"{type(exc).__name__}: {exc}"
+                raise
+            self.failure = None
             return last
 
     def rebuild(self) -> int:
