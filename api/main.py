@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.auth import install as install_auth
 from api.node import Node, open_node
 from api.routers import (
@@ -66,4 +66,5 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         audit,
     ):
         app.include_router(module.router)
+    openapi.install(app)
     return app

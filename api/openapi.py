@@ -1,0 +1,115 @@
+"""The OpenAPI document says what the service really answers when it refuses.
+
+FastAPI documents every refusal as its own ``HTTPValidationError`` JSON, while the service
+answers RFC 9457 ``application/problem+json`` (see :mod:`api.errors`). Routes would each
+have to repeat the same ``responses=`` table; instead the document is completed here once,
+from what each operation can meet:
+
+- every operation: 422 (its parameters), 429 (rate limits), 503 (chain or read model down);
+- one that needs a bearer token: 401 and 403;
+- one with path parameters or a body (it names something that may not exist): 404;
+- one with a body: 400 (not JSON), 409 (nonce reused, already done) and 413 (too large).
+
+Statuses a route declares itself keep their description; their content becomes the
+problem shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.errors import PROBLEM
+from ledger.intents import DENIAL_REASONS
+
+_DESCRIPTIONS = {
+    "400": "The body is not JSON",
+    "401": "No, bad, expired or revoked bearer token",
+    "403": "Not allowed (the caller lacks the role, or the chain refused the access)",
+    "404": "Unknown resident, consent, request, department or version",
+    "409": "Conflict: nonce already used, already revoked, already exists",
+    "413": "Request body too large",
+    "422": "Invalid request: the body or a parameter does not validate, or the contract"
+    " refused the intent (`error` and `arguments` name its custom error)",
+    "429": "Too many requests: wait `Retry-After` seconds",
+    "503": "The chain or the read model is unavailable; nothing was changed",
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem. Refusals by a contract carry `error` (the Solidity"
+    " custom error's name) and `arguments`; a refused access carries `reason` and the"
+    " denial's `receipt`; a body that does not validate carries `errors`.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "reason": {"type": "string", "enum": list(DENIAL_REASONS)},
+        "error": {"type": ["string", "null"]},
+        "arguments": {"type": "object", "additionalProperties": True},
+        "receipt": {"type": "object", "additionalProperties": True},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def statuses(operation: dict[str, Any]) -> list[str]:
+    """The refusals ``operation`` can answer, by what it takes."""
+    found = {"422", "429", "503"}
+    parameters = operation.get("parameters", [])
+    has_body = "requestBody" in operation
+    if operation.get("security"):
+        found |= {"401", "403"}
+    if has_body or any(p.get("in") == "path" for p in parameters):
+        found.add("404")
+    if has_body:
+        found |= {"400", "409", "413"}
+    return sorted(found)
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give every operation its problem responses and drop FastAPI's validation shapes."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            for status in statuses(operation):
+                responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    if response.get("description") in (None, "Validation Error"):
+                        response["description"] = _DESCRIPTIONS.get(status, "Refused")
+                    response["content"] = {PROBLEM: {"schema": _PROBLEM_REF}}
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    """Serve the completed document at ``/openapi.json`` (and so at ``/docs``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
