@@ -8,6 +8,8 @@ Hierarchy::
     ├── Forbidden         403      not allowed (including refused access, with ``reason``)
     ├── NotFound          404
     ├── Conflict          409      nonce reused, already revoked, already exists
+    ├── PayloadTooLarge   413      a body over its bound (see :mod:`api.http_bounds`)
+    ├── TooManyRequests   429      a rate limit, with ``Retry-After`` (see :mod:`api.limits`)
     └── ChainUnavailable  503
 
 Routes raise these or domain errors (:class:`ledger.errors.LedgerError`,
@@ -22,11 +24,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import Timeout as RequestsTimeout
+from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import contract_errors as ce
 from ledger.errors import ChainUnavailable as LedgerChainUnavailable
-from ledger.errors import ContractError, InvalidTransaction, LedgerError
+from ledger.errors import ContractError, IntentRefused, InvalidTransaction, LedgerError
+from ledger.errors import Unavailable as LedgerUnavailable
 from wallets.errors import WalletError
 
 PROBLEM = "application/problem+json"
@@ -37,6 +44,8 @@ class ApiError(Exception):
     status = 500
     title = "Internal error"
     kind = "internal"
+    #: Response headers the refusal needs (``Retry-After``, ``WWW-Authenticate``).
+    headers: dict[str, str] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -70,6 +79,18 @@ class Conflict(ApiError):
     status, title, kind = 409, "Conflict", "conflict"
 
 
+class PayloadTooLarge(ApiError):
+    status, title, kind = 413, "Request body too large", "payload-too-large"
+
+
+class TooManyRequests(ApiError):
+    status, title, kind = 429, "Too many requests", "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ChainUnavailable(ApiError):
     status, title, kind = 503, "Chain unavailable", "chain-unavailable"
 
@@ -83,6 +104,8 @@ _CONFLICT = (
     ce.ConsentDirectoryDepartmentExists,
     ce.ConsentDirectoryFieldExists,
     ce.ConsentDirectoryPurposeExists,
+    ce.ConsentDirectoryAttestationRecorded,  # a replayed attestation
+    ce.ConsentDirectoryDepartmentRevoked,  # reinstating a department whose role was revoked
 )
 _FORBIDDEN = (
     ce.SignedIntentWrongSigner,
@@ -93,6 +116,7 @@ _FORBIDDEN = (
     ce.SignedIntentUnauthorizedRelayer,
     ce.AccessControlUnauthorizedAccount,
     ce.ConsentLedgerUnknownDepartment,  # the signer claims a department it is not
+    ce.ConsentDirectoryUntrustedIssuer,
 )
 _NOT_FOUND = (
     ce.ConsentLedgerUnknownResident,
@@ -133,7 +157,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.kind, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.title, exc.kind, exc.detail, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(ContractError)
     async def contract_error(_: Request, exc: ContractError) -> JSONResponse:
@@ -153,6 +179,48 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransaction)
     async def invalid_tx(_: Request, exc: InvalidTransaction) -> JSONResponse:
         return problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+
+    @app.exception_handler(LedgerUnavailable)
+    async def unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:
+        # The read model or the relayer's queue, not the chain (that one is above).
+        response = problem(
+            503, "Service unavailable", "service-unavailable", str(exc), error=type(exc).__name__
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(RequestsConnectionError)
+    @app.exception_handler(RequestsTimeout)
+    async def node_unreachable(_: Request, exc: Exception) -> JSONResponse:
+        # A JSON-RPC node that stopped answering, met outside the chain layer's own
+        # translation (web3 calls made directly); it may come back.
+        response = problem(
+            503, ChainUnavailable.title, ChainUnavailable.kind, "the chain node is unreachable"
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(SQLAlchemyOperationalError)
+    @app.exception_handler(SQLAlchemyInterfaceError)
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        # The database went away (restart, network): nothing of this request was
+        # committed, and the pool reconnects on a later request.
+        response = problem(
+            503, "Service unavailable", "service-unavailable", "the database is unavailable"
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(IntentRefused)
+    async def intent_refused(_: Request, exc: IntentRefused) -> JSONResponse:
+        return problem(
+            422,
+            "Refused by the relayer",
+            "intent-refused",
+            str(exc),
+            error=type(exc).__name__,
+            arguments=exc.arguments,
+        )
 
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
@@ -181,4 +249,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem(exc.status_code, str(exc.detail), kind, str(exc.detail))
+        response = problem(exc.status_code, str(exc.detail), kind, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
