@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.errors import BadRequest
+from ledger.admission import check_form
 from ledger.client import ConsentTerms, Outcome, Receipt, SignedIntent
 from wallets.encoding import from_hex
 from wallets.signing import normalize_message
@@ -35,13 +36,18 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
 
 
 def signed_intent(name: str, body: SignedBody, terms: ConsentTerms | None = None) -> SignedIntent:
-    """The body as a :class:`SignedIntent`; a malformed message is a 422 problem."""
+    """The body as a :class:`SignedIntent`; a malformed message is a 422 problem, and so
+    is one the relayer would refuse on its form alone (too many fields, a field id or
+    purpose that cannot be a schema name: the contract's error), before a route reads
+    the field names."""
     message = normalize_message(name, body.message)
     try:
         signature = from_hex(body.signature)
     except ValueError as exc:
         raise BadRequest(f"signature: {exc}") from exc
-    return SignedIntent(name, message, signature, terms)
+    intent = SignedIntent(name, message, signature, terms)
+    check_form(intent)
+    return intent
 
 
 def settled(outcome: Outcome) -> Mapping[str, Any]:

@@ -1,10 +1,11 @@
 """Typed clients for the two contracts: submit signed intents in batches, read state.
 
-Every write is a signed intent. :meth:`LedgerClient.submit` groups intents by type into
-the contracts' batch entry points and sends all the batches of a call in one block
-(per chunk of block gas); each intent comes back as an :class:`Outcome` carrying its
-primary event, or the contract's custom error decoded into the Python exception of the
-same name, and its receipt. A bad intent never takes the good ones of its batch down.
+Every write is a signed intent. :meth:`LedgerClient.submit` packs intents into the
+contracts' batch entry points — as few batches as keep the order in which conflicting
+intents were given (:mod:`ledger.schedule`) — and sends all the batches of a call in one
+block (per chunk of block gas); each intent comes back as an :class:`Outcome` carrying
+its primary event, or the contract's custom error decoded into the Python exception of
+the same name, and its receipt. A bad intent never takes the good ones of its batch down.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ledger.deployment import Deployment
 from ledger.errors import ContractError, ExecutionReverted, LedgerError, TransactionFailed
 from ledger.intents import INTENTS, role_id
 from ledger.revert import decode_revert
+from ledger.schedule import Schedule, conflict_keys
 
 #: Share of the block gas limit one submission round fills, leaving room for others.
 _CHUNK_SHARE = 0.8
@@ -275,13 +277,17 @@ class LedgerClient:
         *,
         before_send: Callable[[list[BatchTx]], None] | None = None,
     ) -> list[Outcome]:
-        """Submit intents; one batch transaction per type, all in one block per gas chunk.
+        """Submit intents in the order given wherever it matters (:mod:`ledger.schedule`:
+        batches of one type each, as few as that order allows), all in one block per gas
+        chunk, the chunks one after another.
 
         Outcomes come back in the order of ``intents``. ``before_send`` sees each
         block's signed transactions (hash, intent type, indexes into ``intents``) before
         they leave, so a caller can journal them and recover after a crash with
-        :meth:`outcomes_for`. Raises only when the chain itself fails
-        (:class:`ledger.errors.ChainUnavailable`, ``InvalidTransaction``).
+        :meth:`outcomes_for`; if it raises, that block is not sent. Raises only when the
+        chain itself fails (:class:`ledger.errors.ChainUnavailable`,
+        ``InvalidTransaction``) or ``before_send`` does; the blocks of earlier chunks stay
+        mined.
         """
         outcomes: list[Outcome | None] = [None] * len(intents)
         block_gas = int(self.chain.w3.eth.get_block("latest")["gasLimit"])
@@ -297,7 +303,8 @@ class LedgerClient:
                         ]
                     )
                 receipts = self.chain.send_raw_transactions(raws)
-            except LedgerError:
+            except BaseException:
+                # The nonces signed above may never reach the chain.
                 self.relayer.resync()
                 raise
             for (name, idx), receipt in zip(chunk, receipts, strict=True):
@@ -482,22 +489,26 @@ class LedgerClient:
     def _chunks(
         self, intents: Sequence[SignedIntent], chunk_gas: int
     ) -> list[list[tuple[str, list[int]]]]:
-        """Group intent indexes by type (first-seen order), cut so each block fits the gas:
-        one chunk is one block, and on the embedded chain one block period."""
+        """The batches of each block: :class:`ledger.schedule.Schedule` in the order given,
+        cut so each block fits the gas. One chunk is one block (on the embedded chain one
+        block period) and holds only intents given after those of the chunk before, so
+        the cut keeps the order too."""
         chunks: list[list[tuple[str, list[int]]]] = []
-        current: dict[str, list[int]] = {}
+        schedule = Schedule()
         used = 0
         for i, intent in enumerate(intents):
             gas = _ROUTES[intent.name].gas(intent)
-            extra = gas + (0 if intent.name in current else _BATCH_BASE_GAS)
-            if used + extra > chunk_gas and current:
-                chunks.append(list(current.items()))
-                current, used = {}, 0
+            keys = conflict_keys(intent)
+            opens = schedule.target(intent.name, keys) == len(schedule.batches)
+            extra = gas + (_BATCH_BASE_GAS if opens else 0)
+            if used + extra > chunk_gas and schedule.batches:
+                chunks.append(schedule.batches)
+                schedule, used = Schedule(), 0
                 extra = gas + _BATCH_BASE_GAS
-            current.setdefault(intent.name, []).append(i)
+            schedule.add(i, intent.name, keys)
             used += extra
-        if current:
-            chunks.append(list(current.items()))
+        if schedule.batches:
+            chunks.append(schedule.batches)
         return chunks
 
     def _batch_tx(self, name: str, batch: list[SignedIntent]) -> dict[str, Any]:

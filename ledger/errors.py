@@ -3,8 +3,13 @@
 Hierarchy::
 
     LedgerError
-    ├── ChainUnavailable          the node cannot be reached or answered garbage
-    │   └── ChainLocked           another process holds the embedded chain's directory
+    ├── Unavailable               a dependency is down or full: the same request may work later
+    │   ├── ChainUnavailable      the node cannot be reached or answered garbage
+    │   │   └── ChainLocked       another process holds the embedded chain's directory
+    │   ├── ReadModelUnavailable  the database or the indexer cannot follow the chain
+    │   └── RelayerBusy           the relayer's queue is at its bound
+    ├── IntentRefused             over a bound of the relayer's own (no contract rule)
+    │   └── TooManyFields         a fields list longer than the relayer relays
     ├── InvalidTransaction        the node refused a transaction before mining it
     ├── DeploymentError           contracts missing, mismatched or not deployable
     ├── TransactionFailed         reverted with data no ABI explains (or out of gas)
@@ -22,8 +27,53 @@ class LedgerError(Exception):
     """Root of every error raised by :mod:`ledger`."""
 
 
-class ChainUnavailable(LedgerError):
+class Unavailable(LedgerError):
+    """Something the service depends on is down or full; nothing of the request was
+    recorded unless the subclass says so, and the same request may succeed later (503)."""
+
+    #: Seconds a client should wait before trying again (``Retry-After``).
+    retry_after = 1
+
+
+class ChainUnavailable(Unavailable):
     """The chain backend cannot be reached or did not answer as a node should."""
+
+
+class ReadModelUnavailable(Unavailable):
+    """The service's database or its indexer cannot follow the chain.
+
+    Raised before relaying while the indexer is failing (nothing is sent), and to the
+    callers of a round that was mined but could not be settled: their intents are on
+    chain and journalled as submitted, and the relayer writes their vault rows once the
+    database and the indexer work again, without a restart.
+    """
+
+
+class RelayerBusy(Unavailable):
+    """The relayer's queue is at its bound: the intent was not queued."""
+
+
+class IntentRefused(LedgerError):
+    """An intent over one of the relayer's own bounds, refused before queueing: no
+    contract rule says so, so no contract error names it. ``arguments`` as on
+    :class:`ContractError`, for problem+json."""
+
+    names: tuple[str, ...] = ()
+
+    @property
+    def arguments(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.names}
+
+
+class TooManyFields(IntentRefused):
+    """A fields list of ``count`` entries, over ``limit``."""
+
+    names = ("count", "limit")
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"{count} fields in one intent, over the limit of {limit}")
+        self.count = count
+        self.limit = limit
 
 
 class DeploymentError(LedgerError):

@@ -1,17 +1,24 @@
-"""The relayer: checks signed intents, batches them into blocks, answers with receipts.
+"""The relayer: checks signed intents, orders them into blocks, answers with receipts.
 
-An intent is checked before it is queued — deadline, signature form (65 bytes, low s),
-signer, role, unused nonce — and refused at once with the same exception the contract
-would raise. Queued intents go out together: each round of the loop submits everything
-waiting as one block (the embedded chain makes at most one per block period), lets the
-indexer catch up to that block, writes the intents' vault rows and answers.
+An intent is checked before it is queued (:mod:`ledger.admission`: deadline, signature,
+signer, role, nonce, schema, the relayer's own bounds) and refused at once with the
+exception the contract would raise. While the indexer cannot advance, or the queue is
+at :data:`MAX_QUEUE`, writes are refused with 503-class errors before anything is sent.
+Queued intents go out together: each round of the loop submits everything waiting, in
+the order the relayer accepted them wherever order matters (:mod:`ledger.schedule`),
+lets the indexer catch up to that block, writes the intents' vault rows and answers.
 
-Crash safety rests on the journal, in the same database as the vault: an intent is
-journalled before its transaction is sent (with the transaction's hash), and its vault
-rows are written in the same database transaction that marks it done. On start,
-:meth:`Relayer.recover` settles what a crash interrupted: an intent whose transaction
-was mined gets its vault rows; one whose transaction never left is dropped (it was
-never answered). So an answered intent is never lost, and none is ever half-applied.
+Crash safety rests on the journal, in the same database as the vault. An entry is
+``queued``, then ``submitted`` with its transaction's hash just before that transaction
+is sent, then ``done`` (vault rows written in the same database transaction) or
+``rejected`` by the contract; ``failed`` if its round never sent it, ``lost`` if its
+transaction never reached the chain. A round that was mined but cannot be settled —
+the indexer cannot advance, the database is down — leaves its entries ``submitted`` and
+answers :class:`ledger.errors.ReadModelUnavailable` (503: the intents are on chain, and
+never a 500 after mining). Such entries, and whatever a crash interrupted
+(:meth:`Relayer.recover` at start), are settled from the journal between rounds and
+every ``retry_interval`` while idle, as soon as database and indexer work again: an
+answered intent is never lost, none is ever half-applied, and no restart is needed.
 """
 
 from __future__ import annotations
@@ -25,36 +32,28 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_account import Account
 from eth_utils import to_checksum_address
 from sqlalchemy import Connection, select, update
 from web3.exceptions import TransactionNotFound
 
+from ledger.admission import Admission
+from ledger.admission import recover_signer as recover_signer  # where ledger.audit looks
 from ledger.client import BatchTx, ConsentTerms, LedgerClient, Outcome, SignedIntent
-from ledger.contract_errors import (
-    ConsentDirectoryUnauthorizedSigner,
-    ConsentLedgerUnauthorizedSigner,
-    ECDSAInvalidSignature,
-    ECDSAInvalidSignatureLength,
-    ECDSAInvalidSignatureS,
-    SignedIntentExpired,
-    SignedIntentNonceUsed,
-    SignedIntentWrongSigner,
-)
-from ledger.errors import LedgerError
+from ledger.contract_errors import SignedIntentNonceUsed, SignedIntentWrongSigner
+from ledger.errors import LedgerError, ReadModelUnavailable, RelayerBusy, Unavailable
 from ledger.indexer import Indexer
-from ledger.intents import INTENTS, role_id
+from ledger.intents import INTENTS
 from ledger.store import Store, dumps, journal
 
 log = logging.getLogger(__name__)
 
-_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
-#: Who must sign intents that do not name their signer.
-_SIGNER_ROLES = {
-    "RegisterDepartment": ("admin", ConsentDirectoryUnauthorizedSigner),
-    "GrantRole": ("admin", ConsentDirectoryUnauthorizedSigner),
-    "EnrollResident": ("registrar", ConsentLedgerUnauthorizedSigner),
-}
+#: Intents waiting for a round, at most: two rounds of :attr:`Relayer.max_batch`. Over
+#: HTTP the request threads (``CONSENT_REQUEST_THREADS``, 512) bound it already; the
+#: bound is for callers in the process, and for more threads: an intent beyond it would
+#: wait behind two full rounds, so its caller is told to come back
+#: (:class:`ledger.errors.RelayerBusy`, 503 with ``Retry-After``) instead of the queue
+#: and its latency growing without end.
+MAX_QUEUE = 2_000
 
 #: Writes an intent's vault rows once it succeeded: ``apply(connection, outcome, side_effects)``.
 SideEffects = Callable[[Connection, Outcome, Mapping[str, Any]], None]
@@ -90,18 +89,26 @@ class Relayer:
         *,
         apply: SideEffects | None = None,
         max_batch: int = 1_000,
+        max_queue: int = MAX_QUEUE,
+        retry_interval: float = 1.0,
     ) -> None:
         self.client = client
         self.store = store
         self.indexer = indexer
         self.apply = apply
         self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.retry_interval = retry_interval
+        self.admission = Admission(client)
         self.stats = RelayerStats()
         self._queue: list[_Job] = []
         self._in_flight: set[tuple[str, str, int]] = set()
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        #: Journal entries sent (maybe mined) but not settled yet; only the loop's thread
+        #: (and :meth:`recover`, before it starts) changes it.
+        self._unsettled = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -125,6 +132,18 @@ class Relayer:
         with self._cond:
             return len(self._queue)
 
+    @property
+    def unsettled(self) -> int:
+        """Journal entries whose transactions were sent but whose vault rows wait for
+        the database and the indexer (0 when all is well; 1 when the journal itself
+        could not be read, until it can)."""
+        return self._unsettled
+
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait until no journal entry waits for settlement; whether that came to pass."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._unsettled == 0, timeout)
+
     # ------------------------------------------------------------------ intake
 
     def submit(
@@ -139,6 +158,23 @@ class Relayer:
         rejection by the contract). Raises the contract's exception for an intent
         that fails the checks (``expected_signer``: the one address allowed to have
         signed it), and :class:`ledger.errors.LedgerError` if the chain fails."""
+        return self.enqueue(intent, side_effects, expected_signer=expected_signer).result(timeout)
+
+    def enqueue(
+        self,
+        intent: SignedIntent,
+        side_effects: Mapping[str, Any] | None = None,
+        *,
+        expected_signer: str | None = None,
+    ) -> Future[Outcome]:
+        """:meth:`submit` without the wait: the checks raise here, the outcome (or the
+        round's failure) arrives in the future. Intents enqueued one after another are
+        recorded in that order wherever their order matters."""
+        failure = self.indexer.failure
+        if failure is not None:
+            raise ReadModelUnavailable(
+                f"the read model cannot follow the chain ({failure}); writes wait until it can"
+            )
         signer = self.check(intent)
         if expected_signer is not None and signer != to_checksum_address(expected_signer):
             raise SignedIntentWrongSigner(to_checksum_address(expected_signer), signer)
@@ -146,35 +182,19 @@ class Relayer:
         job = _Job(intent, side_effects or {}, key)
         with self._cond:
             if self._stopping or self._thread is None:
-                raise LedgerError("the relayer is not running")
+                raise Unavailable("the relayer is not running")
             if key in self._in_flight:
                 raise SignedIntentNonceUsed(signer, key[2])
+            if len(self._queue) >= self.max_queue:
+                raise RelayerBusy(f"{len(self._queue)} intents wait for a block; try again")
             self._in_flight.add(key)
             self._queue.append(job)
             self._cond.notify_all()
-        return job.future.result(timeout)
+        return job.future
 
     def check(self, intent: SignedIntent) -> str:
-        """The intent's signer if deadline, signature, authority and nonce hold."""
-        message = intent.message
-        spec = INTENTS[intent.name]
-        now = self.client.chain.latest_timestamp()
-        deadline = int(message["deadline"])
-        if deadline <= now:
-            raise SignedIntentExpired(deadline, now)
-        signer = recover_signer(self.client, intent)
-        if spec.signer_field:
-            expected = to_checksum_address(message[spec.signer_field])
-            if signer != expected:
-                raise SignedIntentWrongSigner(expected, signer)
-        else:
-            role, error = _SIGNER_ROLES[intent.name]
-            if not self.client.has_role(role, signer):
-                raise error(signer, role_id(role))
-        nonce = int(message["nonce"])
-        if self.client.is_nonce_used(intent.name, signer, nonce):
-            raise SignedIntentNonceUsed(signer, nonce)
-        return signer
+        """The intent's signer if every check before relaying holds (:mod:`ledger.admission`)."""
+        return self.admission.check(intent)
 
     # ------------------------------------------------------------------ the loop
 
@@ -182,9 +202,17 @@ class Relayer:
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
+                    if self._unsettled or self.indexer.failure is not None:
+                        self._cond.wait(self.retry_interval)
+                        break
                     self._cond.wait()
+                finished = self._stopping and not self._queue
+            self._tend()
+            if finished:
+                return
+            with self._cond:
                 if not self._queue:
-                    return
+                    continue
             # Gather late: whatever arrives before the chain can take the next block
             # goes into it (the embedded chain mines at most one block per period).
             self.client.chain.wait_for_slot()
@@ -194,7 +222,7 @@ class Relayer:
             try:
                 self._process(jobs)
             except Exception as exc:
-                log.exception("relayer batch failed")
+                log.exception("relayer round failed")
                 self.stats.failures += 1
                 for job in jobs:
                     if not job.future.done():
@@ -204,20 +232,36 @@ class Relayer:
                     for job in jobs:
                         self._in_flight.discard(job.key)
 
+    def _tend(self) -> None:
+        """Between rounds: settle what earlier rounds left, or nudge a failing indexer
+        (the service's follower does too; a relayer without one must not wait forever)."""
+        try:
+            if self._unsettled:
+                self._resolve_journal()
+            elif self.indexer.failure is not None:
+                self.indexer.catch_up()
+        except Exception as exc:
+            log.warning("relayer: settling earlier rounds still fails: %s", exc)
+
     def _process(self, jobs: list[_Job]) -> None:
-        with self.store.begin() as c:
-            for job in jobs:
-                result = c.execute(
-                    journal.insert().values(
-                        name=job.intent.name,
-                        body=dumps(intent_to_json(job.intent)),
-                        side_effects=dumps(job.side_effects),
-                        state="queued",
-                        created_at=int(time.time()),
+        try:
+            with self.store.begin() as c:
+                for job in jobs:
+                    result = c.execute(
+                        journal.insert().values(
+                            name=job.intent.name,
+                            body=dumps(intent_to_json(job.intent)),
+                            side_effects=dumps(job.side_effects),
+                            state="queued",
+                            created_at=int(time.time()),
+                        )
                     )
-                )
-                assert result.inserted_primary_key is not None
-                job.journal_id = int(result.inserted_primary_key[0])
+                    assert result.inserted_primary_key is not None
+                    job.journal_id = int(result.inserted_primary_key[0])
+        except Exception as exc:
+            raise ReadModelUnavailable(f"the relayer's journal cannot be written: {exc}") from exc
+
+        sent: list[_Job] = []
 
         def journal_sent(batches: list[BatchTx]) -> None:
             with self.store.begin() as c:
@@ -228,21 +272,46 @@ class Relayer:
                             .where(journal.c.id == jobs[index].journal_id)
                             .values(state="submitted", tx_hash=f"{batch.tx_hash}:{position}")
                         )
+            sent.extend(jobs[index] for batch in batches for index in batch.indexes)
 
         try:
             outcomes = self.client.submit([j.intent for j in jobs], before_send=journal_sent)
-        except LedgerError:
-            with self.store.begin() as c:
-                for job in jobs:
-                    c.execute(
-                        update(journal).where(journal.c.id == job.journal_id).values(state="failed")
-                    )
-            raise
-        self._settle(list(zip(jobs, outcomes, strict=True)))
+        except Exception as exc:
+            self._round_failed(jobs, sent)
+            if isinstance(exc, LedgerError):
+                raise
+            raise ReadModelUnavailable(f"the relayer's journal cannot be written: {exc}") from exc
+        done = list(zip(jobs, outcomes, strict=True))
+        try:
+            self._settle(done)
+        except Exception as exc:
+            self._unsettled += len(jobs)
+            block = max(outcome.receipt.block_number for outcome in outcomes)
+            raise ReadModelUnavailable(
+                f"recorded on chain (block {block}) but not yet in this service's database:"
+                f" {exc}; it will be settled once the database and the indexer work again"
+            ) from exc
         self.stats.batches += 1
         self.stats.intents += len(jobs)
-        for job, outcome in zip(jobs, outcomes, strict=True):
+        for job, outcome in done:
             job.future.set_result(outcome)
+
+    def _round_failed(self, jobs: list[_Job], sent: list[_Job]) -> None:
+        """Entries never sent are ``failed``; sent ones stay ``submitted`` for
+        :meth:`_resolve_journal` (a block of an earlier chunk may be mined)."""
+        sent_ids = {job.journal_id for job in sent}
+        try:
+            with self.store.begin() as c:
+                for job in jobs:
+                    if job.journal_id not in sent_ids:
+                        c.execute(
+                            update(journal)
+                            .where(journal.c.id == job.journal_id)
+                            .values(state="failed")
+                        )
+        except Exception:
+            log.exception("relayer: cannot mark unsent intents failed (recovery marks them lost)")
+        self._unsettled += len(sent)
 
     def _settle(self, done: Sequence[tuple[_Job, Outcome]]) -> None:
         """Index the block(s), write vault rows, close the journal entries: one transaction."""
@@ -252,29 +321,46 @@ class Relayer:
         self.indexer.catch_up(last_block)
         self.stats.last_block = max(self.stats.last_block, last_block)
         with self.store.begin() as c:
-            for job, outcome in done:
-                if outcome.ok and job.side_effects and self.apply is not None:
-                    self.apply(c, outcome, job.side_effects)
-                if not outcome.ok:
-                    self.stats.rejected += 1
-                c.execute(
-                    update(journal)
-                    .where(journal.c.id == job.journal_id)
-                    .values(state="done" if outcome.ok else "rejected")
-                )
+            self._close(c, done)
+        self.stats.rejected += sum(1 for _, outcome in done if not outcome.ok)
+
+    def _close(self, c: Connection, done: Sequence[tuple[_Job, Outcome]]) -> None:
+        for job, outcome in done:
+            if outcome.ok and job.side_effects and self.apply is not None:
+                self.apply(c, outcome, job.side_effects)
+            c.execute(
+                update(journal)
+                .where(journal.c.id == job.journal_id)
+                .values(state="done" if outcome.ok else "rejected")
+            )
 
     # ------------------------------------------------------------------ recovery
 
     def recover(self) -> int:
-        """Settle intents a crash left between journal and answer; returns how many."""
+        """Settle intents a crash left between journal and answer; returns how many were
+        settled or found lost. What cannot be settled yet (the database or indexer
+        failing, a transaction still pending on a node) stays for the loop to retry."""
+        try:
+            settled, lost = self._resolve_journal()
+        except Exception as exc:
+            log.warning("relayer recovery must wait: %s", exc)
+            # How many is unknown if the journal could not be read: the loop looks again.
+            self._set_unsettled(max(self._unsettled, 1))
+            return 0
+        if settled or lost:
+            log.info("relayer recovery: %d settled, %d never sent", settled, lost)
+        return settled + lost
+
+    def _resolve_journal(self) -> tuple[int, int]:
+        """Settle every ``submitted`` entry whose transaction was mined, mark ``lost``
+        those whose transaction the chain does not know (and ``queued`` ones: no round
+        is running, so they were never sent); returns (settled, lost)."""
         with self.store.connect() as c:
             rows = (
                 c.execute(select(journal).where(journal.c.state.in_(("queued", "submitted"))))
                 .mappings()
                 .all()
             )
-        if not rows:
-            return 0
         by_tx: dict[str, list[tuple[int, Any]]] = {}
         lost: list[int] = []
         for row in rows:
@@ -283,51 +369,75 @@ class Relayer:
                 continue
             tx_hash, position = row["tx_hash"].split(":")
             by_tx.setdefault(tx_hash, []).append((int(position), row))
-        settled: list[tuple[_Job, Outcome]] = []
+        groups: list[list[tuple[_Job, Outcome]]] = []
+        pending = 0
         for tx_hash, entries in by_tx.items():
             entries.sort(key=lambda entry: entry[0])
-            try:
-                receipt = self.client.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
+            receipt = self._receipt(tx_hash)
+            if receipt is None:
                 lost.extend(row["id"] for _, row in entries)
+                continue
+            if receipt == "pending":
+                pending += len(entries)
                 continue
             intents = [intent_from_json(json.loads(row["body"])) for _, row in entries]
             outcomes = self.client.outcomes_for(intents[0].name, intents, receipt)
+            group = []
             for (_, row), intent, outcome in zip(entries, intents, outcomes, strict=True):
                 job = _Job(intent, json.loads(row["side_effects"]), ("", "", 0))
                 job.journal_id = row["id"]
-                settled.append((job, outcome))
-        self._settle(settled)
-        with self.store.begin() as c:
-            for journal_id in lost:
-                c.execute(update(journal).where(journal.c.id == journal_id).values(state="lost"))
-        log.info("relayer recovery: %d settled, %d never sent", len(settled), len(lost))
-        return len(settled) + len(lost)
+                group.append((job, outcome))
+            groups.append(group)
+        if lost:
+            with self.store.begin() as c:
+                c.execute(update(journal).where(journal.c.id.in_(lost)).values(state="lost"))
+        mined = sum(len(group) for group in groups)
+        try:
+            failed = self._settle_groups(groups)
+        except Exception:
+            self._set_unsettled(pending + mined)
+            raise
+        self._set_unsettled(pending + failed)
+        return mined - failed, len(lost)
 
+    def _set_unsettled(self, count: int) -> None:
+        with self._cond:
+            self._unsettled = count
+            self._cond.notify_all()
 
-def recover_signer(client: LedgerClient, intent: SignedIntent) -> str:
-    """The intent's signer by OpenZeppelin's rules, or the contract's exception."""
-    signature = bytes(intent.signature)
-    if len(signature) != 65:
-        raise ECDSAInvalidSignatureLength(len(signature))
-    s = signature[32:64]
-    if int.from_bytes(s, "big") > _HALF_N:
-        raise ECDSAInvalidSignatureS(s)
-    if signature[64] not in (27, 28):
-        raise ECDSAInvalidSignature()
-    from wallets.signing import intent_digest
+    def _settle_groups(self, groups: list[list[tuple[_Job, Outcome]]]) -> int:
+        """Settle mined batches together, else one transaction's batch at a time (so one
+        that cannot be written does not hold the others back); how many stay unsettled."""
+        done = [pair for group in groups for pair in group]
+        try:
+            self._settle(done)
+            return 0
+        except Exception as exc:
+            if self.indexer.failure is not None or len(groups) < 2:
+                raise
+            log.warning("relayer: settling %d batches together failed: %s", len(groups), exc)
+        unsettled = 0
+        for group in groups:
+            try:
+                self._settle(group)
+            except Exception:
+                log.exception("relayer: a mined batch cannot be settled yet")
+                unsettled += len(group)
+        return unsettled
 
-    digest = intent_digest(
-        intent.name,
-        intent.message,
-        chain_id=client.chain_id,
-        verifying_contract=client.verifying_contract(intent.name),
-    )
-    try:
-        recovered = Account._recover_hash(digest, signature=signature)
-    except Exception as exc:
-        raise ECDSAInvalidSignature() from exc
-    return str(to_checksum_address(recovered))
+    def _receipt(self, tx_hash: str) -> Any:
+        """The transaction's receipt; ``"pending"`` if a node holds it unmined; ``None``
+        if the chain does not know it (it was never sent, or the node dropped it)."""
+        eth = self.client.chain.w3.eth
+        try:
+            return eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            pass
+        try:
+            eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        return "pending"
 
 
 def intent_to_json(intent: SignedIntent) -> dict[str, Any]:
