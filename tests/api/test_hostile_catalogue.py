@@ -1,0 +1,303 @@
+"""A hostile catalogue: every field of every signed write, at and beyond its type's bounds
+and in shapes it should never have, signed by the actor who may send it.
+
+Each case must answer a problem (4xx, never 5xx) that leaves the derived state as it
+was, or be accepted and then served exactly; afterwards the node is healthy, takes a
+normal write, and restarts cleanly on the same data directory. The cases come from the
+intent definitions themselves (``ledger.intents.INTENTS``), so a field added to an
+intent is attacked without anyone writing its case."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.main import create_app
+from api.node import open_node
+from api.settings import Settings
+from ledger import store as tables
+from ledger.intents import INTENTS, name_to_bytes32
+from tests.api.conftest import World, ids, make_world
+from wallets.grants import wrap_keys_for_department
+from wallets.signing import signed_intent_body
+
+#: Derived state a refused write must leave as it was (events may gain on-chain refusals).
+_DERIVED = (
+    tables.residents,
+    tables.record_versions,
+    tables.consents,
+    tables.access_requests,
+    tables.envelopes,
+    tables.wrapped_keys,
+    tables.attestations,
+)
+
+
+def hostile_values(solidity_type: str) -> list[Any]:
+    """Values of the wrong size, sign, shape or kind for ``solidity_type``."""
+    if solidity_type.endswith("[]"):
+        item = solidity_type[:-2]
+        first = hostile_values(item)[0]
+        return [
+            [first],
+            "not a list",
+            [None],
+            ["0x" + "11" * 32, "0x" + "11" * 32],  # a duplicate: not a set
+            ["0x" + f"{i:064x}" for i in range(1, 2_000)],  # far more than any schema has
+        ]
+    if solidity_type.startswith("uint"):
+        bits = int(solidity_type[4:] or 256)
+        return [-1, 2**bits, 2**bits - 1, 2**63, 2**256, 1.5, "12", True, None]
+    if solidity_type == "address":
+        return ["0x" + "00" * 20, "0x" + "ab" * 20, "0x1234", "not an address", 7]
+    if solidity_type == "bytes32":
+        return ["0x" + "ff" * 32, "0x" + "00" * 32, "0x12", "income", 5]
+    if solidity_type == "bytes":
+        return ["0x", "0x" + "00" * 100_000, "0xzz", 5]
+    if solidity_type == "string":
+        return ["", "x" * 100_000, "\x00", "名" * 300, 5]
+    if solidity_type == "bool":
+        return [2, "true", None]
+    raise AssertionError(f"no hostile values for {solidity_type}")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A signed write: its intent, who signs it, and how to make a valid body."""
+
+    intent: str
+    method: str
+    path: Callable[[World], str]
+    signer: Callable[[World], Any]
+    message: Callable[[World], dict[str, Any]]
+    extra: Callable[[World, dict[str, Any]], dict[str, Any]] = lambda world, message: {}
+    #: What the service serves afterwards for an accepted one, by message field.
+    served: Callable[[World, dict[str, Any]], dict[str, Any]] = lambda world, answer: {}
+
+
+def _served_consent(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    consent = world.get(f"/consents/{answer['consent_id']}", world.resident).json()
+    return {
+        "validFrom": consent["valid_from"],
+        "validUntil": consent["valid_until"],
+        "maxUses": consent["max_uses"],
+    }
+
+
+def _served_request(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    requests = world.get("/access-requests", world.dept, limit=1000).json()["data"]
+    (request,) = [r for r in requests if r["request_id"] == answer["request_id"]]
+    return {"duration": request["duration"]}
+
+
+def _grant_message(world: World) -> dict[str, Any]:
+    now = world.now()
+    return {
+        "resident": world.resident.address,
+        "department": world.dept.address,
+        "fields": ids("income"),
+        "purpose": name_to_bytes32("HOUSING"),
+        "validFrom": now,
+        "validUntil": now + 86400,
+        "maxUses": 0,
+        "requestId": "0x" + "00" * 32,
+    }
+
+
+def _grant_keys(world: World, _: dict[str, Any]) -> dict[str, Any]:
+    record = world.records[world.resident.address]
+    keys = wrap_keys_for_department(
+        record,
+        ["income"],
+        department=world.dept.address,
+        department_public_key=world.dept.encryption_public_key,
+    )
+    return {"wrapped_keys": keys}
+
+
+def _consent(world: World) -> int:
+    if "consent" not in world.__dict__:
+        world.__dict__["consent"] = world.grant(world.resident, world.dept, ["income"])
+    return int(world.__dict__["consent"])
+
+
+ENDPOINTS = [
+    Endpoint(
+        "RegisterDepartment",
+        "post",
+        lambda w: "/admin/departments",
+        lambda w: w.admin,
+        lambda w: {
+            "department": Account.create().address,
+            "name": "Parks Office",
+            "code": "PK",
+            "encryptionKey": w.dept.encryption_public_key,
+        },
+    ),
+    Endpoint(
+        "GrantRole",
+        "post",
+        lambda w: "/admin/roles",
+        lambda w: w.admin,
+        lambda w: {
+            "role": "0x" + Account.create().address[2:].lower().rjust(64, "0"),
+            "account": Account.create().address,
+            "fields": [],
+        },
+    ),
+    Endpoint(
+        "EnrollResident",
+        "post",
+        lambda w: "/residents",
+        lambda w: w.registrar,
+        lambda w: {
+            "resident": Account.create().address,
+            "idCommitment": secrets.token_bytes(32),
+            "encryptionKey": w.resident.encryption_public_key,
+        },
+    ),
+    Endpoint(
+        "AccessRequest",
+        "post",
+        lambda w: "/access-requests",
+        lambda w: w.dept,
+        lambda w: {
+            "department": w.dept.address,
+            "resident": w.resident.address,
+            "fields": ids("income"),
+            "purpose": name_to_bytes32("HOUSING"),
+            "duration": 86400,
+        },
+        served=_served_request,
+    ),
+    Endpoint(
+        "Grant",
+        "post",
+        lambda w: "/consents",
+        lambda w: w.resident,
+        _grant_message,
+        _grant_keys,
+        _served_consent,
+    ),
+    Endpoint(
+        "Revoke",
+        "post",
+        lambda w: f"/consents/{_consent(w)}/revoke",
+        lambda w: w.resident,
+        lambda w: {"resident": w.resident.address, "consentId": _consent(w)},
+    ),
+    Endpoint(
+        "Access",
+        "post",
+        lambda w: "/queries",
+        lambda w: w.dept,
+        lambda w: {
+            "department": w.dept.address,
+            "resident": w.resident.address,
+            "consentId": _consent(w),
+            "fields": ids("income"),
+        },
+    ),
+]
+
+
+def _cases() -> Iterator[tuple[str, str, int]]:
+    for endpoint in ENDPOINTS:
+        for field, solidity_type in INTENTS[endpoint.intent].fields:
+            for index, _ in enumerate(hostile_values(solidity_type)):
+                yield endpoint.intent, field, index
+
+
+CASES = list(_cases())
+
+
+def _snapshot(world: World) -> dict[str, int]:
+    assert world.node is not None
+    with world.node.store.connect() as c:
+        return {
+            t.name: int(c.execute(select(func.count()).select_from(t)).scalar() or 0)
+            for t in _DERIVED
+        }
+
+
+def _signed_body(world: World, endpoint: Endpoint, field: str, value: Any) -> dict[str, Any]:
+    """The valid message with ``field`` set to ``value``, signed by the right actor when
+    the value can be signed at all (else the valid message's signature: the server must
+    refuse the message's shape before anything else)."""
+    who = endpoint.signer(world)
+    valid = endpoint.message(world)
+    spec = world.http.get("/eip712").json()["intents"][endpoint.intent]
+    nonce = secrets.randbits(64)
+    full = {"nonce": nonce, "deadline": world.now() + 600, **valid}
+    extra = endpoint.extra(world, full)
+    hostile = {**full, field: value}
+    domain = {
+        "chain_id": spec["domain"]["chainId"],
+        "verifying_contract": spec["domain"]["verifyingContract"],
+    }
+    try:
+        body = signed_intent_body(who.account.key, endpoint.intent, hostile, **domain)
+    except Exception:  # not encodable as the type: send it under a valid signature
+        body = signed_intent_body(who.account.key, endpoint.intent, full, **domain)
+        body["message"][field] = value
+    return {**body, **extra}
+
+
+@pytest.fixture(scope="module")
+def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from make_world(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize(("intent", "field", "index"), CASES)
+def test_a_hostile_value_is_refused_without_change_or_served_exactly(
+    hostile_world: World, intent: str, field: str, index: int
+) -> None:
+    world = hostile_world
+    endpoint = next(e for e in ENDPOINTS if e.intent == intent)
+    value = hostile_values(dict(INTENTS[intent].fields)[field])[index]
+    body = _signed_body(world, endpoint, field, value)
+    before = _snapshot(world)
+    path = endpoint.path(world)
+    answer = getattr(world.http, endpoint.method)(
+        path, json=body, headers=world.headers(endpoint.signer(world))
+    )
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
+        problem = answer.json()
+        assert problem["status"] == answer.status_code and problem["detail"]
+        assert _snapshot(world) == before, (answer.status_code, answer.text)
+    else:
+        served = endpoint.served(world, answer.json())
+        if field in served:
+            assert served[field] == value, (field, value, served)
+    health = world.http.get("/health")
+    assert health.status_code == 200, health.text
+
+
+def test_after_the_catalogue_the_node_takes_a_write_and_restarts_cleanly(
+    hostile_world: World,
+) -> None:
+    world = hostile_world
+    assert world.node is not None
+    world.grant(world.resident, world.dept, ["income"])
+    data_dir = Path(world.node.settings.data_dir)
+    settings: Settings = world.node.settings
+    world.node.close()
+    again = open_node(settings)
+    try:
+        with TestClient(create_app(node=again)) as http:
+            health = http.get("/health")
+            assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+            assert again.indexer.failure is None
+    finally:
+        again.close()
+    assert data_dir.exists()
