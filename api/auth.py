@@ -5,11 +5,18 @@ The flow (DESIGN, "HTTP API")::
     POST /auth/challenge {address}      -> an EIP-4361 text with a fresh nonce, stored
     POST /auth/token {address, message, signature}
         message == the stored, unused, unexpired challenge of that address
+        message names this service's configured domain and URI (never a Host header)
         EIP-191 personal_sign of message recovers to address (65 bytes, low s)
         challenge marked used by one conditional UPDATE (exactly one exchange wins)
         -> base64url(payload) "." base64url(HMAC-SHA256(token_secret, that text))
 
-A token names only its subject and lifetime; roles are not frozen in it but read from
+The sign-in text's domain and URI come from ``Settings.public_url``: a page that relays
+a challenge under its own ``Host`` still gets a text naming this service, which the
+wallet shows the person, so phishing for a signature shows the real name. Outstanding
+challenges are bounded per address (a new one supersedes the oldest beyond
+``max_challenges_per_address``) and in all (``max_challenges``: 429 beyond it).
+
+A token names its subject, lifetime and a random id; roles are not frozen in it but read from
 the chain on every request (:func:`roles_of`), cached per ``(address, head block)`` by
 :class:`RoleCache`, so a suspended department loses its role with the next block.
 
@@ -38,10 +45,11 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import false, select
+from sqlalchemy import false, func, select
 
-from api.errors import BadRequest, Unauthorized, problem
+from api.errors import BadRequest, TooManyRequests, Unauthorized, problem
 from api.node import Node
+from api.settings import Settings
 from ledger.client import ROLE_BITS
 from ledger.store import challenges
 
@@ -51,7 +59,11 @@ ROLES: tuple[str, ...] = ROLE_BITS
 STATEMENT = "Sign in to the Resident Consent Ledger."
 NONCE_ALPHABET = string.ascii_letters + string.digits
 NONCE_LENGTH = 22  # 22 * log2(62) ~ 131 bits; EIP-4361 wants >= 8 alphanumerics
+#: Base 62 in code-point order, so fixed-width numerals compare as the numbers do.
+_ORDERED = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _NONCE_LINE = re.compile(r"^Nonce: ([A-Za-z0-9]{8,64})$", re.MULTILINE)
+_URI_LINE = re.compile(r"^URI: (.*)$", re.MULTILINE)
+_DOMAIN_LINE = " wants you to sign in with your Ethereum account:"
 _AUTHORITY = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_TOKEN = 1024
@@ -137,15 +149,26 @@ def siwe_message(
 
 
 def new_nonce() -> str:
-    return "".join(secrets.choice(NONCE_ALPHABET) for _ in range(NONCE_LENGTH))
+    """11 characters of the issuing time (ns, base 62: nonces sort by issue, even within
+    one second) and :data:`NONCE_LENGTH` random ones (the secret part)."""
+    stamp, digits = time.time_ns(), []
+    for _ in range(11):
+        stamp, digit = divmod(stamp, 62)
+        digits.append(_ORDERED[digit])
+    return "".join(reversed(digits)) + "".join(
+        secrets.choice(NONCE_ALPHABET) for _ in range(NONCE_LENGTH)
+    )
 
 
-def issue_challenge(node: Node, address: str, *, domain: str, uri: str) -> Challenge:
-    """Store and return a fresh sign-in challenge for ``address`` (checksummed)."""
+def issue_challenge(node: Node, address: str, settings: Settings) -> Challenge:
+    """Store and return a fresh sign-in challenge for ``address`` (checksummed), naming
+    the configured public origin; 429 while ``max_challenges`` are outstanding."""
+    domain, uri = settings.public_origin()
     if not _AUTHORITY.fullmatch(domain):
-        raise BadRequest(f"the request's host {domain!r} is not a valid URI authority")
+        raise BadRequest(f"the public URL's host {domain!r} is not a valid URI authority")
     issued = now()
-    expires = issued + node.settings.challenge_ttl
+    ttl = settings.challenge_ttl
+    expires = issued + ttl
     nonce = new_nonce()
     message = siwe_message(
         domain=domain,
@@ -156,20 +179,41 @@ def issue_challenge(node: Node, address: str, *, domain: str, uri: str) -> Chall
         issued_at=issued,
         expires_at=expires,
     )
+    outstanding = (challenges.c.used == false()) & (challenges.c.expires_at > issued)
     with node.store.begin() as c:
         # Expired challenges are kept for one more ttl (so a late exchange is told
         # "expired", not "unknown"), then pruned.
-        c.execute(
-            challenges.delete().where(
-                challenges.c.expires_at < issued - node.settings.challenge_ttl
+        c.execute(challenges.delete().where(challenges.c.expires_at < issued - ttl))
+        total = c.execute(select(func.count()).select_from(challenges).where(outstanding))
+        if int(total.scalar_one()) >= settings.max_challenges:
+            soonest = c.execute(
+                select(func.min(challenges.c.expires_at)).where(outstanding)
+            ).scalar_one()
+            raise TooManyRequests(
+                f"{settings.max_challenges} sign-ins are in progress; try again later",
+                retry_after=max(1, int(soonest or issued + 1) - issued),
             )
-        )
         c.execute(
             challenges.insert().values(
                 nonce=nonce, address=address, message=message, expires_at=expires, used=False
             )
         )
+        _supersede(c, address, settings.max_challenges_per_address)
     return Challenge(message, nonce, expires)
+
+
+def _supersede(c: Any, address: str, keep: int) -> None:
+    """Delete ``address``'s unspent challenges beyond its newest ``keep``: whoever keeps
+    asking for one address's challenges only replaces them, never piles them up. Sorted
+    here, by the nonces' time prefix, not by the database's collation."""
+    unspent = c.execute(
+        select(challenges.c.nonce).where(
+            challenges.c.address == address, challenges.c.used == false()
+        )
+    ).scalars()
+    oldest = sorted(unspent)[:-keep] if keep > 0 else []
+    if oldest:
+        c.execute(challenges.delete().where(challenges.c.nonce.in_(oldest)))
 
 
 # ------------------------------------------------------------------ signatures
@@ -212,10 +256,25 @@ def _challenge_nonce(message: str) -> str:
     return match.group(1)
 
 
-def verify_challenge(node: Node, address: str, message: str, signature: bytes) -> str:
-    """Check that ``message`` is the live challenge of ``address`` and that ``address``
-    signed it; return its nonce. Changes nothing."""
+def _check_origin(message: str, settings: Settings) -> None:
+    """The text must name exactly this service's domain and URI, whatever else matched:
+    a challenge stored under another origin (an older ``public_url``) signs in nowhere."""
+    domain, uri = settings.public_origin()
+    first, _, _ = message.partition("\n")
+    uri_line = _URI_LINE.search(message)
+    if first != domain + _DOMAIN_LINE or uri_line is None or uri_line.group(1) != uri:
+        raise AuthenticationFailed(
+            f"the message does not name this service ({domain}, {uri})", error=None
+        )
+
+
+def verify_challenge(
+    node: Node, address: str, message: str, signature: bytes, settings: Settings
+) -> str:
+    """Check that ``message`` is the live challenge of ``address`` for this service and
+    that ``address`` signed it; return its nonce. Changes nothing."""
     nonce = _challenge_nonce(message)
+    _check_origin(message, settings)
     with node.store.connect() as c:
         row = c.execute(select(challenges).where(challenges.c.nonce == nonce)).first()
     if row is None:
@@ -261,17 +320,19 @@ class TokenGrant:
     roles: list[str]
 
 
-def exchange(node: Node, address: str, message: str, signature: bytes) -> TokenGrant:
+def exchange(
+    node: Node, address: str, message: str, signature: bytes, settings: Settings
+) -> TokenGrant:
     """Trade a signed challenge for a bearer token; any failure is a 401 and spends nothing.
 
     Roles are read before the challenge is spent, so a chain that is down (503) leaves
     the challenge usable.
     """
-    nonce = verify_challenge(node, address, message, signature)
+    nonce = verify_challenge(node, address, message, signature, settings)
     roles = role_cache(node).roles(node, address)
     if not mark_used(node, nonce):
         raise AuthenticationFailed("the challenge was already used", error=None)
-    ttl = node.settings.token_ttl
+    ttl = settings.token_ttl
     token = issue_token(node.token_secret, address, ttl=ttl)
     return TokenGrant(token, ttl, [r for r in ROLES if r in roles])
 
@@ -298,10 +359,13 @@ def _mac(secret: bytes, payload: str) -> bytes:
 
 
 def issue_token(secret: bytes, address: str, *, ttl: int) -> str:
-    """``base64url(JSON {sub, iat, exp})`` "." ``base64url(HMAC-SHA256(secret, first part))``."""
+    """``base64url(JSON {sub, iat, exp, jti})`` "." ``base64url(HMAC-SHA256(secret, first
+    part))``; ``jti`` keeps two sign-ins within one second apart, so ending one (logout)
+    leaves the other."""
     issued = now()
     body = json.dumps(
-        {"sub": address, "iat": issued, "exp": issued + ttl}, separators=(",", ":")
+        {"sub": address, "iat": issued, "exp": issued + ttl, "jti": secrets.token_urlsafe(12)},
+        separators=(",", ":"),
     ).encode()
     payload = _b64e(body)
     return payload + "." + _b64e(_mac(secret, payload))
@@ -309,7 +373,13 @@ def issue_token(secret: bytes, address: str, *, ttl: int) -> str:
 
 def verify_token(secret: bytes, token: str) -> str:
     """The address a token was issued to; :class:`AuthenticationFailed` unless it is
-    well formed, carries a valid MAC and has not expired."""
+    well formed, carries a valid MAC and has not expired (revocation is checked by the
+    caller, :mod:`api.http_tokens`: it needs the database)."""
+    return token_claims(secret, token)[0]
+
+
+def token_claims(secret: bytes, token: str) -> tuple[str, int]:
+    """``(subject, expires)`` of a valid, unexpired token; else :class:`AuthenticationFailed`."""
     if len(token) > _MAX_TOKEN or token.count(".") != 1:
         raise AuthenticationFailed("the bearer token is malformed")
     payload, tag = token.split(".")
@@ -331,7 +401,7 @@ def verify_token(secret: bytes, token: str) -> str:
         raise AuthenticationFailed("the bearer token's payload is malformed")
     if now() >= expires:
         raise AuthenticationFailed("the bearer token has expired")
-    return subject
+    return subject, expires
 
 
 # ------------------------------------------------------------------ roles

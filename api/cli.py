@@ -10,6 +10,7 @@ import uvicorn
 from rich.console import Console
 
 from api.commands import register
+from api.http_timeouts import timed_h11
 from api.logs import log_config
 from api.main import create_app
 from api.node import open_node
@@ -48,8 +49,19 @@ def serve(
             help="SQLAlchemy URL (e.g. postgresql+psycopg://…); default SQLite in the data dir.",
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CONSENT_PUBLIC_URL",
+            help="The URL wallets reach this service at; sign-in texts name it."
+            " Default http://HOST:PORT.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the API on the embedded chain (or on --chain-url)."""
+    """Run the API on the embedded chain (or on --chain-url).
+
+    Other settings come from ``CONSENT_*`` variables (README, "Running the service"):
+    rate limits, body bound, header and body timeouts, the metrics token."""
     settings = Settings(
         data_dir=data_dir,
         host=host,
@@ -58,6 +70,7 @@ def serve(
         admin=admin,
         block_period=block_period,
         database_url=database_url,
+        public_url=public_url,
     )
     with console.status("opening the ledger (first start deploys the contracts)…"):
         node = open_node(settings)
@@ -68,7 +81,14 @@ def serve(
         f"ConsentDirectory {node.deployment.directory}, ConsentLedger {node.deployment.ledger}"
     )
     try:
-        uvicorn.run(create_app(node=node), host=host, port=port, log_config=log_config())
+        uvicorn.run(
+            create_app(node=node),
+            host=host,
+            port=port,
+            log_config=log_config(),
+            # uvicorn bounds idle keep-alive only: these close slow heads and bodies.
+            http=timed_h11(settings.header_timeout, settings.body_timeout),
+        )
     finally:
         node.close()
 

@@ -1,24 +1,36 @@
 """Dependencies as annotated aliases.
 
-``NodeDep`` is the service's node; ``CurrentActor`` the caller named by a valid bearer
-token, with the roles the chain gives it now; ``require_roles(...)`` narrows that to
+``NodeDep`` is the service's node, ``SettingsDep`` the app's settings; ``CurrentActor``
+the caller named by a valid, unrevoked bearer token (its writes counted against its
+address's rate limit), with the roles the chain gives it now; ``require_roles(...)`` narrows that to
 actors holding one of the named roles (403 otherwise)::
 
     CurrentAuditor = Annotated[Actor, Depends(require_roles("auditor"))]
+
+``OperatorDep`` guards what only the operator reads (``/metrics``): a bearer token equal
+to ``Settings.metrics_token``, or else to the one kept in ``data_dir/metrics.token``.
 """
 
 from __future__ import annotations
 
+import hmac
+import os
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 from eth_utils import to_checksum_address
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api import auth
+from api import auth, http_tokens
 from api.errors import Forbidden
+from api.limits import RateLimits
 from api.node import Node
+from api.settings import Settings
+
+METRICS_TOKEN_FILE = "metrics.token"
 
 
 def get_node(request: Request) -> Node:
@@ -27,6 +39,14 @@ def get_node(request: Request) -> Node:
 
 
 NodeDep = Annotated[Node, Depends(get_node)]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 class Actor:
@@ -66,20 +86,69 @@ _bearer = HTTPBearer(
 )
 
 
-def current_actor(
-    node: NodeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The caller of this request; 401 unless a valid, unexpired bearer token is sent."""
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def bearer_token(node: NodeDep, credentials: Credentials) -> str:
+    """The request's valid, unexpired, unrevoked bearer token; 401 otherwise."""
     if credentials is None:
         raise auth.AuthenticationFailed(
             "this endpoint needs an 'Authorization: Bearer <token>' header", error=None
         )
-    address = auth.verify_token(node.token_secret, credentials.credentials)
+    token = credentials.credentials
+    auth.verify_token(node.token_secret, token)
+    if http_tokens.is_revoked(node, token):
+        raise auth.AuthenticationFailed("the bearer token was revoked (signed out)")
+    return token
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def current_actor(request: Request, node: NodeDep, token: BearerToken) -> Actor:
+    """The caller of this request; 401 unless a valid bearer token is sent, 429 when a
+    write takes its address over its rate limit (writes are what cost: each is relayed
+    to the chain or stored; reads are bounded per IP)."""
+    address = auth.verify_token(node.token_secret, token)
+    if request.method not in ("GET", "HEAD"):
+        limits: RateLimits = request.app.state.limits
+        limits.hit(limits.address, address, f"by {address}")
     return Actor(address, lambda: auth.role_cache(node).roles(node, address))
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def metrics_token(settings: Settings) -> str:
+    """The operator's token: configured, or made once (0600) in the data directory."""
+    if settings.metrics_token:
+        return settings.metrics_token
+    path = Path(settings.data_dir) / METRICS_TOKEN_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def require_operator(request: Request, credentials: Credentials) -> None:
+    """401 unless the bearer token is the operator's (compared in constant time)."""
+    expected: str | None = getattr(request.app.state, "metrics_token", None)
+    if expected is None:
+        expected = metrics_token(request.app.state.settings)
+        request.app.state.metrics_token = expected
+    if credentials is None:
+        raise auth.AuthenticationFailed("the metrics need the operator's bearer token", error=None)
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise auth.AuthenticationFailed("this is not the operator's token")
+
+
+OperatorDep = Annotated[None, Depends(require_operator)]
 
 
 def require_roles(*names: str) -> Callable[[Actor], Actor]:

@@ -1,4 +1,10 @@
-"""The FastAPI application, assembled from the routers."""
+"""The FastAPI application, assembled from the routers.
+
+Around the routers, outermost first: security headers on every answer
+(:mod:`api.http_headers`), the per-IP rate limits (:mod:`api.limits`), the body-size
+bound (:mod:`api.http_bounds`); so a flood or an oversized body is refused before any
+route reads it, and the refusal carries the same headers as any answer.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import errors, http_bounds, http_headers, openapi
 from api.auth import install as install_auth
+from api.limits import IpRateLimit, RateLimits
 from api.node import Node, open_node
 from api.routers import (
     access_requests,
@@ -27,12 +34,14 @@ from api.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, node: Node | None = None) -> FastAPI:
-    """An app over ``node`` (tests) or over a node opened from ``settings`` at startup."""
+    """An app over ``node`` (tests) or over a node opened from ``settings`` at startup.
+
+    The app's limits, public URL and timeouts are ``settings``, else the node's."""
+    config = settings or (node.settings if node is not None else Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = node is None
-        config = settings or Settings()
         to_thread.current_default_thread_limiter().total_tokens = config.request_threads
         app.state.node = node or open_node(config)
         app.state.node.start()
@@ -51,8 +60,12 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         ),
         lifespan=lifespan,
     )
+    app.state.settings = config
+    app.state.limits = RateLimits(config)
     errors.install(app)
     install_auth(app)
+    http_bounds.install(app)
+    http_headers.install(app)
     for module in (
         public,
         auth,
@@ -67,4 +80,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     ):
         app.include_router(module.router)
     openapi.install(app)
+    app.add_middleware(http_bounds.BodyLimit, api=app, default=config.max_body_bytes)
+    app.add_middleware(IpRateLimit, limits=app.state.limits)
+    app.add_middleware(http_headers.SecurityHeaders, https=config.https)
     return app

@@ -1,10 +1,20 @@
-"""Opaque cursors for ``{"data": [...], "next_cursor": ...}`` lists."""
+"""Opaque cursors for ``{"data": [...], "next_cursor": ...}`` lists.
+
+Every list endpoint takes ``cursor`` (the previous page's ``next_cursor``) and ``limit``
+(1 to :data:`MAX_LIMIT`, default :data:`DEFAULT_LIMIT`), declared once as
+:data:`CursorQuery` and :data:`LimitQuery` so OpenAPI shows the same parameters
+everywhere. A cursor is a keyset position (never an offset), so a page costs the same
+however deep it is and rows added meanwhile neither repeat nor vanish.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+import re
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from api.errors import BadRequest
 
@@ -12,6 +22,16 @@ DEFAULT_LIMIT = 100
 #: Positions are block numbers, log indexes and consent ids as the database holds them.
 MAX_POSITION = 2**63 - 1
 MAX_LIMIT = 1000
+_HEX32 = re.compile(r"0x[0-9a-f]{64}")
+
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=512, description="`next_cursor` of the previous page; omit for the first"),
+]
+LimitQuery = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT})"),
+]
 
 
 def encode_cursor(position: list[Any]) -> str:
@@ -19,8 +39,11 @@ def encode_cursor(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
-    """The position a cursor names; a garbled one is a 422 problem."""
+def decode_cursor(
+    cursor: str | None, length: int, *, hex_at: tuple[int, ...] = ()
+) -> list[Any] | None:
+    """The position a cursor names; a garbled one is a 422 problem. Positions are
+    integers, except those at ``hex_at``: lower-case 0x-hex of 32 bytes (an id)."""
     if cursor is None:
         return None
     try:
@@ -31,7 +54,10 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
     if not isinstance(position, list) or len(position) != length:
         raise BadRequest(f"invalid cursor {cursor!r}")
     if not all(
-        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= MAX_POSITION for p in position
+        (isinstance(p, str) and _HEX32.fullmatch(p) is not None)
+        if i in hex_at
+        else (isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= MAX_POSITION)
+        for i, p in enumerate(position)
     ):
         raise BadRequest(f"invalid cursor {cursor!r}")
     return position

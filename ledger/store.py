@@ -185,7 +185,21 @@ challenges = Table(
     Column("message", Text, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("used", Boolean, nullable=False, default=False),
+    Index("ix_auth_challenges_address", "address", "expires_at"),
+    Index("ix_auth_challenges_expires", "expires_at"),
 )
+
+#: Bearer tokens ended before their expiry (``POST /auth/logout``), by SHA-256 of the
+#: token; kept until the token would have expired. In the database, so every process
+#: serving the same database refuses them.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("subject", ADDRESS, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
 
 
 def dumps(value: Any) -> str:

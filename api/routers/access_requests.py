@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, CurrentDepartment, NodeDep
-from api.routers.residents import AccessRequestList, request_out
+from api.pagination import CursorQuery, LimitQuery
+from api.routers.residents import AccessRequestList, list_requests
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
-from api.views import department_names, request_rows
 
 router = APIRouter(prefix="/access-requests", tags=["departments"])
 
@@ -31,9 +31,9 @@ def file_request(body: SignedBody, node: NodeDep, actor: CurrentActor) -> Reques
 
 
 @router.get("", response_model=AccessRequestList)
-def own_requests(node: NodeDep, actor: CurrentDepartment) -> AccessRequestList:
-    """The calling department's own requests."""
+def own_requests(
+    node: NodeDep, actor: CurrentDepartment, cursor: CursorQuery = None, limit: LimitQuery = None
+) -> AccessRequestList:
+    """The calling department's own requests, newest first."""
     with node.store.connect() as c:
-        names = department_names(c)
-        rows = request_rows(c, department=actor.address)
-    return AccessRequestList(data=[request_out(r, names) for r in rows])
+        return list_requests(c, cursor, limit, department=actor.address)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, NodeDep
+from api.http_bounds import check_sizes
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from ledger.intents import ROLE_NAMES, role_id
 
@@ -31,9 +32,9 @@ def register_department(
     body: SignedBody, node: NodeDep, actor: CurrentActor
 ) -> DepartmentRegistered:
     """Register a department (signed `RegisterDepartment`, by the admin)."""
-    outcome = node.relayer.submit(
-        signed_intent("RegisterDepartment", body), expected_signer=actor.address
-    )
+    intent = signed_intent("RegisterDepartment", body)
+    check_sizes("RegisterDepartment", intent.message)  # name, code, encryption key
+    outcome = node.relayer.submit(intent, expected_signer=actor.address)
     args = settled(outcome)
     return DepartmentRegistered(department=args["department"], receipt=receipt_out(outcome.receipt))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, select
 
 from api.deps import CurrentActor, CurrentDepartment, NodeDep
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
+from api.http_bounds import GRANT_BODY_BYTES, MAX_FIELDS, WRAPPED_KEY_LENGTHS, WrappedKey
+from api.pagination import CursorQuery, LimitQuery
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import (
     ConsentList,
@@ -30,11 +32,12 @@ from wallets.encoding import from_hex
 
 router = APIRouter(prefix="/consents", tags=["consents"])
 
-_MIN_WRAPPED = 80
+#: A field's wrapped keys, one per granted field (HPKE: 80 or 1168 bytes each).
+WrappedKeys = Annotated[dict[str, WrappedKey], Field(max_length=MAX_FIELDS)]
 
 
 class GrantBody(SignedBody):
-    wrapped_keys: dict[str, str]
+    wrapped_keys: WrappedKeys
     version: int | None = None
 
 
@@ -53,7 +56,7 @@ class Revoked(BaseModel):
 
 class RewrapBody(BaseModel):
     version: int
-    wrapped_keys: dict[str, str]
+    wrapped_keys: WrappedKeys
 
 
 class Rewrapped(BaseModel):
@@ -73,12 +76,12 @@ def _check_wrapped(keys: dict[str, str], fields: list[str]) -> dict[str, str]:
             raw = from_hex(value)
         except ValueError as exc:
             raise BadRequest(f"wrapped_keys[{name!r}]: {exc}") from exc
-        if len(raw) < _MIN_WRAPPED:
-            raise BadRequest(f"wrapped_keys[{name!r}] is too short to be an HPKE-wrapped key")
+        if len(raw) not in WRAPPED_KEY_LENGTHS:  # the model checks too; kept for direct callers
+            raise BadRequest(f"wrapped_keys[{name!r}] is not an HPKE-wrapped 32-byte key")
     return {name: value.lower() for name, value in keys.items()}
 
 
-@router.post("", response_model=Granted, status_code=201)
+@router.post("", response_model=Granted, status_code=201, max_body_size=GRANT_BODY_BYTES)
 def grant(body: GrantBody, node: NodeDep, actor: CurrentActor) -> Granted:
     """Grant (signed `Grant`) with the granted fields' keys wrapped for the department."""
     intent = signed_intent("Grant", body)
@@ -118,7 +121,7 @@ def revoke(consent_id: int, body: SignedBody, node: NodeDep, actor: CurrentActor
     return Revoked(consent_id=consent_id, status="revoked", receipt=receipt_out(outcome.receipt))
 
 
-@router.put("/{consent_id}/wrapped-keys", response_model=Rewrapped)
+@router.put("/{consent_id}/wrapped-keys", response_model=Rewrapped, max_body_size=GRANT_BODY_BYTES)
 def rewrap(consent_id: int, body: RewrapBody, node: NodeDep, actor: CurrentActor) -> Rewrapped:
     """After a new record version, the resident re-wraps the new field keys for a consent
     that stays active."""
@@ -166,8 +169,8 @@ def rewrap(consent_id: int, body: RewrapBody, node: NodeDep, actor: CurrentActor
 def department_consents(
     node: NodeDep,
     actor: CurrentDepartment,
-    cursor: str | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> ConsentList:
     """The calling department's consents."""
     now = node.chain.latest_timestamp()

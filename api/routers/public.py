@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from api.deps import NodeDep
+from api.deps import NodeDep, OperatorDep
 from api.errors import BadRequest
+from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
 from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Nonces, Schema
 from ledger.intents import INTENTS, ROLE_NAMES, bytes32_to_name, domain, eip712_types, role_id
 from wallets.encoding import checksum_address
@@ -54,7 +55,17 @@ def schema(node: NodeDep) -> Schema:
 
 
 @router.get("/departments", response_model=DepartmentList)
-def departments(node: NodeDep) -> DepartmentList:
+def departments(
+    node: NodeDep, cursor: CursorQuery = None, limit: LimitQuery = None
+) -> DepartmentList:
+    """The directory in registration order (the chain's list only grows, so a position
+    in it is a stable cursor)."""
+    size = clamp_limit(limit)
+    position = decode_cursor(cursor, 1)
+    start = 0 if position is None else position[0]
+    listed = node.client.departments()
+    page = listed[start : start + size]
+    more = start + size < len(listed)
     return DepartmentList(
         data=[
             DepartmentOut(
@@ -64,8 +75,9 @@ def departments(node: NodeDep) -> DepartmentList:
                 encryption_key="0x" + d.encryption_key.hex(),
                 active=d.active,
             )
-            for d in node.client.departments()
-        ]
+            for d in page
+        ],
+        next_cursor=encode_cursor([start + size]) if more else None,
     )
 
 
@@ -84,8 +96,9 @@ def nonces(address: str, node: NodeDep) -> Nonces:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(node: NodeDep) -> Response:
-    """Prometheus text format: chain head, relayer and indexer figures."""
+def metrics(node: NodeDep, _operator: OperatorDep) -> Response:
+    """Prometheus text format: chain head, relayer and indexer figures (operator only:
+    ``Authorization: Bearer`` the metrics token)."""
     registry = CollectorRegistry()
     head = node.chain.head_number()
     indexed = node.indexer.last_block()

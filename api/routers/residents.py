@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from sqlalchemy import and_, select
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, and_, desc, or_, select
 
 from api.deps import CurrentActor, NodeDep, ensure_self_or_role
 from api.errors import BadRequest, NotFound
+from api.http_bounds import (
+    MAX_FIELDS,
+    RECORD_BODY_BYTES,
+    Ciphertext,
+    Nonce,
+    WrappedKey,
+    check_sizes,
+)
+from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import (
     ConsentList,
@@ -18,10 +27,9 @@ from api.views import (
     list_consents,
     list_events,
     record_version,
-    request_rows,
 )
 from ledger.intents import bytes32_to_name
-from ledger.store import envelopes
+from ledger.store import access_requests, envelopes
 from wallets.encoding import checksum_address
 from wallets.record import FieldEnvelope, record_root
 
@@ -36,13 +44,16 @@ class Enrolled(BaseModel):
 
 
 class EnvelopeIn(BaseModel):
-    ciphertext: str
-    nonce: str
-    owner_wrapped_key: str
+    """A field envelope within the bounds of :mod:`api.http_bounds`: an empty or absurd
+    member (a wrapped key no HPKE suite makes) is a record its owner could never open."""
+
+    ciphertext: Ciphertext
+    nonce: Nonce
+    owner_wrapped_key: WrappedKey
 
 
 class RecordBody(SignedBody):
-    fields: dict[str, EnvelopeIn]
+    fields: dict[str, EnvelopeIn] = Field(max_length=MAX_FIELDS)
 
 
 class RecordCommitted(BaseModel):
@@ -104,14 +115,14 @@ def _address(value: str) -> str:
 @router.post("", response_model=Enrolled, status_code=201)
 def enroll(body: SignedBody, node: NodeDep, actor: CurrentActor) -> Enrolled:
     """Enrol a resident (signed `EnrollResident`, by a registrar)."""
-    outcome = node.relayer.submit(
-        signed_intent("EnrollResident", body), expected_signer=actor.address
-    )
+    intent = signed_intent("EnrollResident", body)
+    check_sizes("EnrollResident", intent.message)  # the encryption key's length
+    outcome = node.relayer.submit(intent, expected_signer=actor.address)
     args = settled(outcome)
     return Enrolled(resident=args["resident"], receipt=receipt_out(outcome.receipt))
 
 
-@router.put("/{address}/record", response_model=RecordCommitted)
+@router.put("/{address}/record", response_model=RecordCommitted, max_body_size=RECORD_BODY_BYTES)
 def put_record(
     address: str, body: RecordBody, node: NodeDep, actor: CurrentActor
 ) -> RecordCommitted:
@@ -175,14 +186,48 @@ def get_record(
 
 
 @router.get("/{address}/access-requests", response_model=AccessRequestList)
-def resident_requests(address: str, node: NodeDep, actor: CurrentActor) -> AccessRequestList:
-    """Requests filed for the resident's data, pending and answered."""
+def resident_requests(
+    address: str,
+    node: NodeDep,
+    actor: CurrentActor,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
+) -> AccessRequestList:
+    """Requests filed for the resident's data, pending and answered, newest first."""
     resident = _address(address)
     ensure_self_or_role(actor, resident, "auditor")
     with node.store.connect() as c:
-        names = department_names(c)
-        rows = request_rows(c, resident=resident)
-    return AccessRequestList(data=[request_out(r, names) for r in rows])
+        return list_requests(c, cursor, limit, resident=resident)
+
+
+def list_requests(
+    c: Connection, cursor: str | None, limit: int | None, **where: str
+) -> AccessRequestList:
+    """A page of requests matching ``where``, newest first by (block, request id)."""
+    size = clamp_limit(limit)
+    query = select(access_requests)
+    for column, value in where.items():
+        query = query.where(access_requests.c[column] == value)
+    position = decode_cursor(cursor, 2, hex_at=(1,))
+    if position is not None:
+        block, request_id = position
+        query = query.where(
+            or_(
+                access_requests.c.block_number < block,
+                and_(
+                    access_requests.c.block_number == block,
+                    access_requests.c.request_id < request_id,
+                ),
+            )
+        )
+    query = query.order_by(desc(access_requests.c.block_number), desc(access_requests.c.request_id))
+    rows = c.execute(query.limit(size + 1)).mappings().all()
+    names = department_names(c)
+    page = rows[:size]
+    next_cursor = None
+    if len(rows) > size:
+        next_cursor = encode_cursor([page[-1]["block_number"], page[-1]["request_id"]])
+    return AccessRequestList(data=[request_out(r, names) for r in page], next_cursor=next_cursor)
 
 
 def request_out(row: Any, names: dict[str, str]) -> AccessRequestOut:
@@ -205,8 +250,8 @@ def resident_consents(
     address: str,
     node: NodeDep,
     actor: CurrentActor,
-    cursor: str | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> ConsentList:
     """All of the resident's consents, newest first, with derived status."""
     resident = _address(address)
@@ -221,8 +266,8 @@ def access_log(
     address: str,
     node: NodeDep,
     actor: CurrentActor,
-    cursor: str | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> AccessLog:
     """Every access and refusal touching the resident: who, which fields, purpose, when,
     under which consent, with the on-chain receipt. Newest first."""

@@ -23,8 +23,9 @@ from eth_account.signers.local import LocalAccount
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import func, select
 
-from api import auth
+from api import auth, http_tokens
 from api.deps import Actor, CurrentActor, ensure_self_or_role, require_roles
 from api.main import create_app
 from api.node import Node, open_node
@@ -32,10 +33,12 @@ from api.routers import auth as auth_router
 from api.settings import Settings
 from ledger.chain import TransactionSigner
 from ledger.client import SignedIntent
+from ledger.store import revoked_tokens
 from wallets.identity import Identity
 from wallets.signing import sign_intent
 
 PROBLEM = "application/problem+json"
+PUBLIC_URL = "https://consent.example.gov"
 
 
 @dataclass
@@ -66,7 +69,7 @@ def _mount_probes(app: FastAPI) -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp_path: Path = tmp_path_factory.mktemp("auth")
-    node = open_node(Settings(data_dir=tmp_path, block_period=0))
+    node = open_node(Settings(data_dir=tmp_path, block_period=0, public_url=PUBLIC_URL))
     admin = Identity.load(tmp_path / "admin", (tmp_path / "admin.password").read_text().strip())
     app = create_app(node=node)
     if not any(getattr(r, "path", None) == "/auth/token" for r in app.routes):
@@ -161,12 +164,12 @@ def test_challenge_is_an_eip4361_text_stored_with_its_nonce_and_expiry(
     assert re.fullmatch(r"[A-Za-z0-9]{16,}", nonce)
     assert body["expires_at"] == clock[0] + served.node.settings.challenge_ttl
     assert body["message"] == (
-        "testserver wants you to sign in with your Ethereum account:\n"
+        "consent.example.gov wants you to sign in with your Ethereum account:\n"
         f"{account.address}\n"
         "\n"
         "Sign in to the Resident Consent Ledger.\n"
         "\n"
-        "URI: http://testserver/\n"
+        "URI: https://consent.example.gov/\n"
         "Version: 1\n"
         f"Chain ID: {served.node.chain.chain_id}\n"
         f"Nonce: {nonce}\n"
@@ -490,3 +493,121 @@ def test_a_suspended_department_loses_the_role_at_the_next_request(served: Serve
 
     node.client.set_department_active(TransactionSigner(admin), department.address, True)
     assert served.http.get("/_whoami", headers=bearer(token)).json()["roles"] == ["department"]
+
+
+# ------------------------------------------------------------------ the sign-in's origin
+
+
+def app_over(served: Served, **settings: Any) -> TestClient:
+    """Another app (another serving process, in effect) over the module's node and
+    database, with other settings."""
+    app = create_app(served.node.settings.model_copy(update=settings), node=served.node)
+    app.state.node = served.node
+    return TestClient(app)
+
+
+def test_a_challenge_names_the_public_url_whatever_the_host_header(served: Served) -> None:
+    account = Account.create()
+    for host in ("evil-phish.example", "evil-phish.example:443", "consent.example.gov.evil"):
+        response = served.http.post(
+            "/auth/challenge", json={"address": account.address}, headers={"Host": host}
+        )
+        assert response.status_code == 200, response.text
+        message = response.json()["message"]
+        assert message.startswith("consent.example.gov wants you to sign in"), message
+        assert "\nURI: https://consent.example.gov/\n" in message
+        assert "evil" not in message
+    assert exchange(served.http, account, message).status_code == 200
+
+
+def test_a_token_is_refused_for_a_text_naming_another_domain_and_spends_nothing(
+    served: Served,
+) -> None:
+    # A challenge stored under another origin: what a phishing page relaying the Host
+    # header used to get, or what an earlier public_url issued.
+    phish = app_over(served, public_url="https://evil-phish.example")
+    account = Account.create()
+    issued = challenge(phish, account.address)
+    assert issued["message"].startswith("evil-phish.example wants you")
+    response = exchange(served.http, account, issued["message"])
+    assert_problem(response, 401, r"does not name this service \(consent\.example\.gov")
+    assert challenge_row(served.node, issued["nonce"]).used is False
+    # Same domain, other URI: refused too.
+    other_path = app_over(served, public_url="https://consent.example.gov/elsewhere")
+    issued = challenge(other_path, account.address)
+    assert_problem(exchange(served.http, account, issued["message"]), 401, "does not name")
+    assert challenge_row(served.node, issued["nonce"]).used is False
+    assert served.http.get("/health").status_code == 200
+
+
+def test_the_default_public_url_is_the_serve_host_and_port(served: Served) -> None:
+    local = app_over(served, public_url=None, host="127.0.0.1", port=8123)
+    message = challenge(local, Account.create().address)["message"]
+    assert message.startswith("127.0.0.1:8123 wants you to sign in")
+    assert "\nURI: http://127.0.0.1:8123/\n" in message
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://consent.example.gov", "https://", "https://a.example/?x=1", "consent.example"]
+)
+def test_a_public_url_that_cannot_be_an_origin_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ValueError, match="public_url"):
+        Settings(public_url=url)
+
+
+# ------------------------------------------------------------------ logout and revocation
+
+
+def test_logout_revokes_the_presented_token_for_every_process(served: Served) -> None:
+    account = Account.create()
+    token = sign_in(served.http, account)["access_token"]
+    other = sign_in(served.http, account)["access_token"]
+    assert token != other  # two sign-ins in one second are two tokens
+    assert served.http.get("/_whoami", headers=bearer(token)).status_code == 200
+
+    response = served.http.post("/auth/logout", headers=bearer(token))
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    assert response.headers["cache-control"] == "no-store"
+    elsewhere = app_over(served)  # another process on the same database
+    own = f"/residents/{account.address}/consents"
+    for http, path in ((served.http, "/_whoami"), (elsewhere, own)):
+        refused = http.get(path, headers=bearer(token))
+        assert_problem(refused, 401, "revoked")
+        assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert_problem(served.http.post("/auth/logout", headers=bearer(token)), 401, "revoked")
+    # The address's other token, and signing in again, still work.
+    assert served.http.get("/_whoami", headers=bearer(other)).status_code == 200
+    again = sign_in(served.http, account)["access_token"]
+    assert served.http.get("/_whoami", headers=bearer(again)).status_code == 200
+
+
+def test_logout_needs_a_valid_token_and_changes_nothing_without_one(served: Served) -> None:
+    with served.node.store.connect() as c:
+        before = c.execute(select(func.count()).select_from(revoked_tokens)).scalar_one()
+    for headers in (
+        {},
+        bearer("not.a-token"),
+        bearer(auth.issue_token(b"k" * 32, served.admin.address, ttl=60)),
+    ):
+        assert_problem(served.http.post("/auth/logout", headers=headers), 401, "")
+    with served.node.store.connect() as c:
+        assert c.execute(select(func.count()).select_from(revoked_tokens)).scalar_one() == before
+    assert served.http.get("/health").status_code == 200
+
+
+def test_revocations_are_forgotten_once_their_tokens_expire(
+    served: Served, clock: list[int]
+) -> None:
+    account = Account.create()
+    token = sign_in(served.http, account)["access_token"]
+    assert served.http.post("/auth/logout", headers=bearer(token)).status_code == 204
+    digest = http_tokens.digest(token)
+    clock[0] += served.node.settings.token_ttl
+    fresh = sign_in(served.http, account)["access_token"]
+    assert served.http.post("/auth/logout", headers=bearer(fresh)).status_code == 204
+    with served.node.store.connect() as c:
+        kept = set(c.execute(select(revoked_tokens.c.digest)).scalars())
+    assert digest not in kept  # purged: the token is refused as expired anyway
+    assert http_tokens.digest(fresh) in kept
+    assert_problem(served.http.get("/_whoami", headers=bearer(token)), 401, "expired")

@@ -28,6 +28,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from httpx import Response
 
+from api.deps import metrics_token
 from ledger.intents import name_to_bytes32, role_id
 from tests.api.conftest import World, ids
 from tests.api.helpers_matrix import (
@@ -540,7 +541,9 @@ def test_public_endpoints_answer_without_a_token(world: World) -> None:
         answer = world.http.get(path)
         assert answer.status_code == 200, (path, answer.text)
         assert answer.headers["content-type"] == "application/json"
-    metrics = world.http.get("/metrics")
+    assert world.http.get("/metrics").status_code == 401  # operator only (test_limits)
+    operator = {"Authorization": f"Bearer {metrics_token(world.node.settings)}"}
+    metrics = world.http.get("/metrics", headers=operator)
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "consent_chain_head_block" in metrics.text
