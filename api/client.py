@@ -426,8 +426,18 @@ class ConsentApi:
         return answer
 
     def now(self) -> int:
-        """Chain time: the head block's timestamp as ``GET /health`` reports it."""
-        return int(self.health()["block_timestamp"])
+        """Chain time now: the time the next block will carry, which ``GET /health``
+        reports as ``next_block_timestamp``.
+
+        Not the head's timestamp: a chain mines only when something is sent, so after an
+        idle spell the head is old and a window measured from it is short by the idle
+        time (or already over). A server without the field: ``max(wall clock, head + 1)``,
+        the rule a node stamps blocks by."""
+        health = self.health()
+        ahead = health.get("next_block_timestamp")
+        if ahead is not None:
+            return int(ahead)
+        return max(int(time.time()), int(health["block_timestamp"]) + 1)
 
     def eip712(self, *, refresh: bool = False) -> dict[str, Any]:
         if self._eip712 is None or refresh:

@@ -12,6 +12,9 @@ class Health(BaseModel):
     chain_id: int
     block_number: int
     block_timestamp: int
+    #: The time the next block will carry (the head's time stands still while nothing is
+    #: mined): consent windows and deadlines start here.
+    next_block_timestamp: int
     contracts: dict[str, str]
     relayer_queue_depth: int
     indexer_block: int

@@ -23,6 +23,7 @@ def health(node: NodeDep) -> Health:
         chain_id=node.chain.chain_id,
         block_number=int(block["number"]),
         block_timestamp=int(block["timestamp"]),
+        next_block_timestamp=node.chain.next_timestamp(),
         contracts=node.deployment.contracts,
         relayer_queue_depth=node.relayer.queue_depth,
         indexer_block=node.indexer.last_block(),

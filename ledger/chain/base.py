@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -50,6 +51,14 @@ class Chain(abc.ABC):
     def latest_timestamp(self) -> int:
         """Timestamp of the head block: the chain's notion of "now"."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def next_timestamp(self) -> int:
+        """The timestamp the next block will carry: when something sent now is judged.
+
+        Consent windows and deadlines are measured from this, not from the head, which
+        stands still while nothing is mined. The default is a node's own rule for a
+        strictly increasing clock: ``max(wall clock, head + 1)``."""
+        return max(int(time.time()), self.latest_timestamp() + 1)
 
     def head_number(self) -> int:
         """Number of the head block."""

@@ -303,6 +303,11 @@ class EmbeddedChain(Chain):
     def latest_timestamp(self) -> int:
         return self._head[1]
 
+    def next_timestamp(self) -> int:
+        # What _build_block will stamp: the clock (moved by time travel), or just after
+        # the head when a burst of blocks ran ahead of it.
+        return max(int(_wall_clock()) + self._time_offset, self._head[1] + 1)
+
     def _block_param(self, block: int | str) -> Any:
         return block  # eth-tester takes numbers as numbers
 

@@ -129,6 +129,15 @@ class RpcChain(Chain):
     def latest_timestamp(self) -> int:
         return self._head()[1]
 
+    def next_timestamp(self) -> int:
+        # The pending block carries the node's clock, moved by evm_increaseTime (anvil,
+        # hardhat); a node without one falls back to the wall clock.
+        pending = self._rpc("eth_getBlockByNumber", ["pending", False])
+        head = self.latest_timestamp()
+        if not pending or pending.get("timestamp") is None:
+            return max(int(time.time()), head + 1)
+        return max(int(pending["timestamp"], 16), head)
+
     def head_number(self) -> int:
         return self._head()[0]
 
