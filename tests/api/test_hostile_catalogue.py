@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -24,10 +25,10 @@ from api.main import create_app
 from api.node import open_node
 from api.settings import Settings
 from ledger import store as tables
-from ledger.intents import INTENTS, name_to_bytes32
+from ledger.intents import INTENTS, name_to_bytes32, role_id
 from tests.api.conftest import World, ids, make_world
 from wallets.grants import wrap_keys_for_department
-from wallets.signing import signed_intent_body
+from wallets.signing import intent_typed_data, signed_intent_body
 
 #: Derived state a refused write must leave as it was (events may gain on-chain refusals).
 _DERIVED = (
@@ -148,7 +149,7 @@ ENDPOINTS = [
         lambda w: "/admin/roles",
         lambda w: w.admin,
         lambda w: {
-            "role": "0x" + Account.create().address[2:].lower().rjust(64, "0"),
+            "role": role_id("auditor"),
             "account": Account.create().address,
             "fields": [],
         },
@@ -281,6 +282,68 @@ def test_a_hostile_value_is_refused_without_change_or_served_exactly(
             assert served[field] == value, (field, value, served)
     health = world.http.get("/health")
     assert health.status_code == 200, health.text
+
+
+def _forged(world: World, endpoint: Endpoint, forgery: str) -> dict[str, Any]:
+    """A valid body whose signature was made for another chain, another contract or
+    another type: it recovers to a stranger, never to the actor it names."""
+    who = endpoint.signer(world)
+    spec = world.http.get("/eip712").json()["intents"][endpoint.intent]
+    full = {"nonce": secrets.randbits(64), "deadline": world.now() + 600, **endpoint.message(world)}
+    extra = endpoint.extra(world, full)
+    chain_id = spec["domain"]["chainId"]
+    contract = spec["domain"]["verifyingContract"]
+    body = signed_intent_body(
+        who.account.key, endpoint.intent, full, chain_id=chain_id, verifying_contract=contract
+    )
+    document = intent_typed_data(
+        endpoint.intent, full, chain_id=chain_id, verifying_contract=contract
+    )
+    if forgery == "other chain":
+        document["domain"]["chainId"] = chain_id + 1
+    elif forgery == "other contract":
+        contracts = world.http.get("/health").json()["contracts"]
+        (other,) = [a for a in contracts.values() if a != contract]
+        document["domain"]["verifyingContract"] = other
+    else:  # the same fields under another type's name
+        document["types"]["Other"] = document["types"].pop(endpoint.intent)
+        document["primaryType"] = "Other"
+    signed = Account.sign_message(encode_typed_data(full_message=document), who.account.key)
+    return {**body, "signature": "0x" + bytes(signed.signature).hex(), **extra}
+
+
+@pytest.mark.parametrize("forgery", ["other chain", "other contract", "other type"])
+@pytest.mark.parametrize("intent", [e.intent for e in ENDPOINTS])
+def test_a_signature_made_for_another_domain_or_type_is_refused_without_change(
+    hostile_world: World, intent: str, forgery: str
+) -> None:
+    world = hostile_world
+    endpoint = next(e for e in ENDPOINTS if e.intent == intent)
+    body = _forged(world, endpoint, forgery)
+    before = _snapshot(world)
+    path = endpoint.path(world)
+    answer = world.http.post(path, json=body, headers=world.headers(endpoint.signer(world)))
+    assert answer.status_code in (403, 422), answer.text  # a stranger signed it
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert _snapshot(world) == before
+    assert world.http.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("intent", [e.intent for e in ENDPOINTS if e.intent != "Revoke"])
+def test_a_replayed_body_is_409_and_applies_once(hostile_world: World, intent: str) -> None:
+    world = hostile_world
+    endpoint = next(e for e in ENDPOINTS if e.intent == intent)
+    who = endpoint.signer(world)
+    body = world.body(who, intent, endpoint.message(world))
+    body.update(endpoint.extra(world, body["message"]))
+    path = endpoint.path(world)
+    first = world.http.post(path, json=body, headers=world.headers(who))
+    assert first.status_code in (200, 201, 403), first.text  # an access may be refused
+    after_first = _snapshot(world)
+    again = world.http.post(path, json=body, headers=world.headers(who))
+    assert again.status_code == 409, again.text
+    assert again.json()["error"] == "SignedIntentNonceUsed"
+    assert _snapshot(world) == after_first
 
 
 def test_after_the_catalogue_the_node_takes_a_write_and_restarts_cleanly(
