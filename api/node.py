@@ -54,23 +54,39 @@ class Node:
     _follower: threading.Thread | None = None
 
     def start(self) -> None:
-        """Catch the read model up, settle the journal, start relayer and follower."""
+        """Catch the read model up, settle the journal, start relayer and follower.
+
+        A read model that cannot catch up does not stop the start: the node serves with
+        ``/health`` failing (``Indexer.failure``) and the follower keeps trying, so the
+        cause can be mended without a restart loop."""
         if self._stop is not None:
             return
-        self.indexer.catch_up()
+        try:
+            self.indexer.catch_up()
+        except Exception:
+            log.exception("the read model could not catch up at start; retrying every second")
         self.relayer.start()
         self._stop = threading.Event()
         self._follower = threading.Thread(target=self._follow, name="indexer", daemon=True)
         self._follower.start()
 
     def _follow(self) -> None:
-        # Events from other instances or direct transactions reach the read model here.
+        # Events from other instances or direct transactions reach the read model here;
+        # a failing round is retried every second for as long as it fails, logged in full
+        # when its reason changes and once more when it recovers.
         assert self._stop is not None
+        reported: str | None = None
         while not self._stop.wait(1.0):
             try:
                 self.indexer.catch_up()
             except Exception:
-                log.exception("indexer round failed")
+                if self.indexer.failure != reported:
+                    log.exception("indexer round failed; retrying every second")
+                    reported = self.indexer.failure
+                continue
+            if reported is not None:
+                log.warning("indexer recovered after: %s", reported)
+                reported = None
 
     def close(self) -> None:
         """Drain the relayer, stop following, close database and chain."""

@@ -19,6 +19,8 @@ class Health(BaseModel):
     relayer_queue_depth: int
     indexer_block: int
     indexer_lag: int
+    #: Why the read model cannot advance (``None`` while it can); ``status`` is not ok then.
+    indexer_failure: str | None = None
 
 
 class Schema(BaseModel):

@@ -14,7 +14,7 @@ from api.errors import Forbidden, NotFound
 from api.pagination import clamp_limit, decode_cursor, encode_cursor
 from api.signed import ReceiptOut
 from ledger.client import ConsentTerms
-from ledger.intents import name_to_bytes32
+from ledger.intents import label_to_bytes32
 from ledger.store import access_requests, consents, events, record_versions
 
 
@@ -131,8 +131,8 @@ def consent_terms(row: RowMapping) -> ConsentTerms:
     return ConsentTerms(
         resident=row["resident"],
         department=row["department"],
-        fields=tuple(sorted(name_to_bytes32(f) for f in json.loads(row["fields"]))),
-        purpose=name_to_bytes32(row["purpose"]),
+        fields=tuple(sorted(label_to_bytes32(f) for f in json.loads(row["fields"]))),
+        purpose=label_to_bytes32(row["purpose"]),
         valid_from=row["valid_from"],
         valid_until=row["valid_until"],
         max_uses=row["max_uses"],

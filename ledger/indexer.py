@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, delete, func, select,
 from web3.exceptions import BlockNotFound
 
 from ledger.client import Event, LedgerClient
-from ledger.intents import bytes32_to_name
+from ledger.intents import hex32_label
 from ledger.store import (
     Store,
     access_requests,
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _RANGE = 2_000
 #: How many recent cursor hashes to keep for finding a fork point.
 _KEEP_HASHES = 256
+_FAILURE_CHARS = 300
 
 
 def event_json(args: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,8 +55,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _names(values: list[bytes]) -> str:
-    return json.dumps([bytes32_to_name(v) for v in values])
+def _labels(values: list[str]) -> str:
+    """Field ids (0x-hex, as the args hold them) as the read model lists them: names,
+    or hex for bytes that are not one (the admin may define any ``bytes32`` as a field)."""
+    return json.dumps([hex32_label(v) for v in values])
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line saying why a round failed, short enough for ``/health``."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= _FAILURE_CHARS else text[: _FAILURE_CHARS - 1] + "…"
 
 
 class Indexer:
@@ -97,7 +107,7 @@ class Indexer:
                     self._index_range(last + 1, end)
                     last = end
             except Exception as exc:
-                self.failure = f"{type(exc).__name__}: {exc}"
+                self.failure = failure_text(exc)
                 raise
             self.failure = None
             return last
@@ -295,8 +305,8 @@ class _Derivation:
                     "request_id": args["requestId"],
                     "department": args["department"],
                     "resident": args["resident"],
-                    "fields": _names([bytes.fromhex(f[2:]) for f in args["fields"]]),
-                    "purpose": bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
+                    "fields": _labels(args["fields"]),
+                    "purpose": hex32_label(args["purpose"]),
                     "duration": args["duration"],
                     "requested_at": timestamp,
                     "block_number": number,
@@ -311,8 +321,8 @@ class _Derivation:
                     "consent_id": args["consentId"],
                     "resident": args["resident"],
                     "department": args["department"],
-                    "fields": _names([bytes.fromhex(f[2:]) for f in args["fields"]]),
-                    "purpose": bytes32_to_name(bytes.fromhex(args["purpose"][2:])),
+                    "fields": _labels(args["fields"]),
+                    "purpose": hex32_label(args["purpose"]),
                     "valid_from": args["validFrom"],
                     "valid_until": args["validUntil"],
                     "max_uses": args["maxUses"],
@@ -344,7 +354,8 @@ class _Derivation:
                 c.execute(statement, params)
 
 
-#: The read model's integer columns are signed 64-bit (SQLite, PostgreSQL BIGINT).
+#: The events' consent id column is a signed 64-bit ``BIGINT`` (the chain numbers
+#: consents from 1, so every granted id fits; uint64 values have :class:`Uint64`).
 MAX_STORED_INT = 2**63 - 1
 
 

@@ -181,6 +181,31 @@ def bytes32_to_name(value: bytes) -> str:
     return value.rstrip(b"\0").decode("ascii")
 
 
+def bytes32_label(value: bytes) -> str:
+    """How the read side shows a field id, purpose code or reason: its name when the bytes
+    are one (what :func:`name_to_bytes32` makes), else ``0x``-hex. Never raises for 32
+    bytes: the directory only defines names, but a query may name any ``bytes32`` and its
+    refusal records it. The hex form is 66 characters, so it is never taken for a name."""
+    if len(value) != 32:
+        raise ValueError("expected 32 bytes")
+    raw = value.rstrip(b"\0")
+    if raw and all(0x21 <= b <= 0x7E for b in raw):
+        return raw.decode("ascii")
+    return "0x" + value.hex()
+
+
+def hex32_label(value: str) -> str:
+    """:func:`bytes32_label` of a ``0x``-hex ``bytes32`` as the event args store it."""
+    return bytes32_label(bytes.fromhex(value.removeprefix("0x")))
+
+
+def label_to_bytes32(label: str) -> bytes:
+    """The inverse of :func:`bytes32_label`."""
+    if len(label) == 66 and label.startswith("0x"):
+        return bytes.fromhex(label[2:])
+    return name_to_bytes32(label)
+
+
 def role_id(name: str) -> bytes:
     """OpenZeppelin's convention: ``keccak256("REGISTRAR_ROLE")``; admin is ``bytes32(0)``."""
     if name == "admin":

@@ -6,6 +6,11 @@ PostgreSQL by URL. The chain is the source of truth for everything but the vault
 read model can be dropped and re-derived; the vault holds only ciphertext and keys
 wrapped for their readers, and a row enters it only with the on-chain record that
 makes it valid (see :mod:`ledger.relayer`).
+
+Every ``uint64`` the chain accepts (record versions, consent windows, request durations,
+attestation times) is stored exactly in a :class:`Uint64` column; ``uint32`` values
+(use counts) fit a plain ``BIGINT``. A database written before that layout is upgraded
+when a :class:`Store` opens it (see :func:`_open_schema`).
 """
 
 from __future__ import annotations
@@ -32,14 +37,22 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
+    select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
+
+from ledger.sqltypes import UINT64_MAX, Uint64  # noqa: F401 (UINT64_MAX: for the routers)
 
 metadata = MetaData()
 
 ADDRESS = String(42)
 HASH = String(66)
+#: A field id or purpose code as the read side shows it: a name, or 0x-hex when the
+#: ``bytes32`` is not one (:func:`ledger.intents.bytes32_label`).
+LABEL = String(66)
 
 #: Where the indexer stands, and the hashes of recent blocks to notice a replaced one.
 indexed_blocks = Table(
@@ -77,7 +90,7 @@ residents = Table(
     Column("id_commitment", HASH, nullable=False),
     Column("encryption_key", Text, nullable=False),
     Column("registrar", ADDRESS, nullable=False),
-    Column("version", BigInteger, nullable=False, default=0),
+    Column("version", Uint64, nullable=False, default=0),
     Column("root", HASH),
     Column("enrolled_block", BigInteger, nullable=False),
 )
@@ -86,7 +99,7 @@ record_versions = Table(
     "record_versions",
     metadata,
     Column("resident", ADDRESS, primary_key=True),
-    Column("version", BigInteger, primary_key=True),
+    Column("version", Uint64, primary_key=True),
     Column("root", HASH, nullable=False),
     Column("block_number", BigInteger, nullable=False),
 )
@@ -98,9 +111,9 @@ consents = Table(
     Column("resident", ADDRESS, nullable=False, index=True),
     Column("department", ADDRESS, nullable=False, index=True),
     Column("fields", Text, nullable=False),
-    Column("purpose", String(32), nullable=False),
-    Column("valid_from", BigInteger, nullable=False),
-    Column("valid_until", BigInteger, nullable=False),
+    Column("purpose", LABEL, nullable=False),
+    Column("valid_from", Uint64, nullable=False),
+    Column("valid_until", Uint64, nullable=False),
     Column("max_uses", BigInteger, nullable=False),
     Column("request_id", HASH),
     Column("uses", BigInteger, nullable=False, default=0),
@@ -119,8 +132,8 @@ access_requests = Table(
     Column("department", ADDRESS, nullable=False, index=True),
     Column("resident", ADDRESS, nullable=False, index=True),
     Column("fields", Text, nullable=False),
-    Column("purpose", String(32), nullable=False),
-    Column("duration", BigInteger, nullable=False),
+    Column("purpose", LABEL, nullable=False),
+    Column("duration", Uint64, nullable=False),
     Column("requested_at", BigInteger, nullable=False),
     Column("block_number", BigInteger, nullable=False),
     Column("tx_hash", HASH, nullable=False),
@@ -131,8 +144,8 @@ envelopes = Table(
     "envelopes",
     metadata,
     Column("resident", ADDRESS, primary_key=True),
-    Column("version", BigInteger, primary_key=True),
-    Column("field", String(32), primary_key=True),
+    Column("version", Uint64, primary_key=True),
+    Column("field", LABEL, primary_key=True),
     Column("ciphertext", LargeBinary, nullable=False),
     Column("nonce", LargeBinary, nullable=False),
     Column("owner_wrapped_key", LargeBinary, nullable=False),
@@ -142,8 +155,8 @@ wrapped_keys = Table(
     "wrapped_keys",
     metadata,
     Column("consent_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("version", BigInteger, primary_key=True),
-    Column("field", String(32), primary_key=True),
+    Column("version", Uint64, primary_key=True),
+    Column("field", LABEL, primary_key=True),
     Column("wrapped_key", LargeBinary, nullable=False),
 )
 
@@ -152,15 +165,29 @@ attestations = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("resident", ADDRESS, nullable=False),
-    Column("field", String(32), nullable=False),
-    Column("version", BigInteger, nullable=False),
+    Column("field", LABEL, nullable=False),
+    Column("version", Uint64, nullable=False),
     Column("issuer", ADDRESS, nullable=False),
     Column("commitment", HASH, nullable=False),
-    Column("issued_at", BigInteger, nullable=False),
-    Column("expires_at", BigInteger, nullable=False),
+    Column("issued_at", Uint64, nullable=False),
+    Column("expires_at", Uint64, nullable=False),
     Column("message", Text, nullable=False),
     Column("signature", Text, nullable=False),
     Index("ix_attestations_lookup", "resident", "field", "version"),
+)
+
+#: Where the chain recorded each attestation of the vault (its ``AttestationRecorded``):
+#: a row enters the vault only with this record, in the same transaction. ``digest`` is
+#: the attestation's EIP-712 digest, under which the directory keeps its recording time.
+attestation_records = Table(
+    "attestation_records",
+    metadata,
+    Column("attestation_id", Integer, primary_key=True, autoincrement=False),
+    Column("digest", HASH, nullable=False, unique=True),
+    Column("tx_hash", HASH, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("recorded_at", Uint64, nullable=False),
 )
 
 #: Intents the relayer has taken on, with the vault rows that become valid with them.
@@ -200,6 +227,33 @@ revoked_tokens = Table(
     Column("expires_at", BigInteger, nullable=False, index=True),
 )
 
+#: Which layout the stored values follow (one row, ``id`` 1); see :func:`_open_schema`.
+store_layout = Table(
+    "store_layout",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("layout", Integer, nullable=False),
+)
+#: 1: uint64 values as they are in signed columns (overflowed at 2**63), 32-character
+#: labels. 2: :class:`Uint64` columns, 66-character labels.
+LAYOUT = 2
+#: Everything derived from the chain, which an upgrade drops for the indexer to re-derive.
+READ_MODEL: tuple[Table, ...] = (
+    events,
+    residents,
+    record_versions,
+    consents,
+    access_requests,
+    indexed_blocks,
+)
+#: The vault's uint64 columns and label column, upgraded in place: the vault is not the
+#: chain's to give back.
+_VAULT_UINT64 = {
+    "envelopes": ("version",),
+    "wrapped_keys": ("version",),
+    "attestations": ("version", "issued_at", "expires_at"),
+}
+_LOCK_KEY = 0x636F6E73656E74  # any constant: one advisory lock for schema work
 
 
 def dumps(value: Any) -> str:
@@ -237,7 +291,7 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        _open_schema(self.engine)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -258,18 +312,54 @@ class Store:
     def drop_read_model(self) -> None:
         """Forget everything derived from the chain (the indexer rebuilds it)."""
         with self.begin() as c:
-            for table in (
-                events,
-                residents,
-                record_versions,
-                consents,
-                access_requests,
-                indexed_blocks,
-            ):
+            for table in READ_MODEL:
                 c.execute(table.delete())
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _open_schema(engine: Engine) -> None:
+    """Create the schema, or bring a database of layout 1 up to :data:`LAYOUT`.
+
+    The upgrade is one transaction (SQLite and PostgreSQL both run DDL inside one): the
+    read model is dropped, so the indexer re-derives it from the deployment block at the
+    next start (what ``Indexer.rebuild`` does); the vault's uint64 values are shifted in
+    place and its label columns widened, so no envelope, wrapped key or attestation is
+    lost; then the layout is recorded. A crash midway leaves layout 1 as it was. On
+    PostgreSQL an advisory lock keeps processes starting together from upgrading twice."""
+    with engine.begin() as c:
+        if c.dialect.name == "postgresql":
+            c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        existing = set(inspect(c).get_table_names())
+        layout = _stored_layout(c, existing)
+        if layout is None and existing & set(metadata.tables):
+            _upgrade_from_1(c, existing)
+        metadata.create_all(c)
+        if layout is None:
+            c.execute(insert(store_layout).values(id=1, layout=LAYOUT))
+        elif layout > LAYOUT:
+            raise RuntimeError(f"the database has layout {layout}, newer than this code's {LAYOUT}")
+
+
+def _stored_layout(c: Connection, existing: set[str]) -> int | None:
+    if store_layout.name not in existing:
+        return None
+    return c.execute(select(store_layout.c.layout).where(store_layout.c.id == 1)).scalar()
+
+
+def _upgrade_from_1(c: Connection, existing: set[str]) -> None:
+    # DML first: Python's sqlite3 opens the transaction at the first write, and the DDL
+    # after it then runs inside that transaction rather than in autocommit.
+    for name, columns in _VAULT_UINT64.items():
+        if name in existing:
+            shifted = ", ".join(f"{col} = {col} - 9223372036854775807 - 1" for col in columns)
+            c.execute(text(f"UPDATE {name} SET {shifted}"))  # 2**63 itself is no BIGINT
+            if c.dialect.name == "postgresql":
+                c.execute(text(f"ALTER TABLE {name} ALTER COLUMN field TYPE VARCHAR(66)"))
+    for table in READ_MODEL:
+        if table.name in existing:
+            table.drop(c)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

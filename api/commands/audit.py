@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import typer
 from rich.table import Table
 
+from api.client import ClientError
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
@@ -26,6 +28,7 @@ from api.commands.common import (
     time_column,
     when,
 )
+from api.export_marker import ExportChecker, ExportIncomplete
 
 app = typer.Typer(help="Read, export and verify the consent and access log (auditors).")
 
@@ -107,7 +110,12 @@ def export(
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
 ) -> None:
-    """Stream the whole log as CSV or JSON lines."""
+    """Stream the whole log as CSV or JSON lines, exactly as the API sends it.
+
+    The export ends with the API's end marker (JSON lines: {"end":true,"events":N}; CSV:
+    a last row "end,N,…"), kept in what is written so the file shows it is whole. A
+    stream without it, or with another count, fails (exit 1); with --output, what did
+    arrive stays in OUTPUT.partial and OUTPUT is not written."""
     fmt = format_.lower()
     if fmt not in ("csv", "jsonl"):
         raise CommandFailed(f"--format must be csv or jsonl, not {format_!r}")
@@ -118,20 +126,43 @@ def export(
         "since": since,
         "until": until,
     }
-    written = 0
+    checker = ExportChecker(fmt)
     with api_session(api, wallet, password_file) as client:
         chunks = client.audit_export(fmt, **filters)
         if output is None:
-            for chunk in chunks:
-                sys.stdout.buffer.write(chunk)
-                written += len(chunk)
+            written = _copy(chunks, sys.stdout.buffer, checker, "stdout")
             sys.stdout.flush()
+            count = _whole(checker, written, "stdout")
         else:
-            with err.status(f"exporting to {output}…"), output.open("wb") as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
-                    written += len(chunk)
-            err.print(f"[green]exported[/green] {written} bytes to {output}")
+            partial = output.with_name(output.name + ".partial")
+            with err.status(f"exporting to {output}…"), partial.open("wb") as handle:
+                written = _copy(chunks, handle, checker, str(partial))
+            count = _whole(checker, written, str(partial))
+            partial.replace(output)
+            err.print(f"[green]exported[/green] {count} events ({written} bytes) to {output}")
+
+
+def _copy(chunks: Iterator[bytes], sink: BinaryIO, checker: ExportChecker, where: str) -> int:
+    written = 0
+    try:
+        for chunk in chunks:
+            sink.write(chunk)
+            checker.feed(chunk)
+            written += len(chunk)
+    except ClientError as exc:
+        if not written:
+            raise
+        raise CommandFailed(
+            f"the export broke off after {written} bytes ({exc}); {where} holds what arrived"
+        ) from exc
+    return written
+
+
+def _whole(checker: ExportChecker, written: int, where: str) -> int:
+    try:
+        return checker.events()
+    except ExportIncomplete as exc:
+        raise CommandFailed(f"{exc}; {where} holds the {written} bytes that arrived") from exc
 
 
 @app.command()

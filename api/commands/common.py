@@ -160,7 +160,10 @@ def when(timestamp: int | None, *, zone: bool = True) -> str:
     """A Unix time as ``2026-01-31 12:00:00 UTC`` (``zone=False``: without " UTC")."""
     if not timestamp:
         return "-"
-    text = datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        text = datetime.fromtimestamp(int(timestamp), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # past year 9999: any uint64 is a valid time
+        return f"{int(timestamp)} (Unix time)"
     return f"{text} UTC" if zone else text
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import CurrentAuditor, NodeDep
+from api.export_marker import CSV_COLUMNS, end_line, end_row
 from api.pagination import MAX_POSITION
 from api.views import EventList, event_out, list_events
 from ledger.audit import verify
@@ -20,18 +21,7 @@ from ledger.audit import verify
 router = APIRouter(prefix="/audit", tags=["auditors"])
 
 _EXPORT_PAGE = 1000
-_CSV_COLUMNS = (
-    "block_number",
-    "log_index",
-    "tx_hash",
-    "block_timestamp",
-    "contract",
-    "type",
-    "resident",
-    "department",
-    "consent_id",
-    "args",
-)
+_CSV_COLUMNS = CSV_COLUMNS
 
 
 @router.get("/events", response_model=EventList)
@@ -61,7 +51,20 @@ def audit_events(
     return EventList(data=[event_out(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    responses={
+        200: {
+            "description": (
+                "JSON lines, one event each, then the end line"
+                ' `{"end":true,"events":N}`; or CSV with a header row, one row per'
+                " event, then the end row: `end` in the first column and N in the second."
+                " A stream that does not finish with its end marker is incomplete."
+            ),
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        }
+    },
+)
 def audit_export(
     node: NodeDep,
     actor: CurrentAuditor,
@@ -69,39 +72,54 @@ def audit_export(
     resident: str | None = None,
     department: str | None = None,
     type: Annotated[list[str] | None, Query()] = None,
-    since: int | None = None,
-    until: int | None = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    until: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
-    """The same events streamed page by page, so memory stays flat for any size."""
+    """The same events streamed page by page, so memory stays flat for any size.
 
-    def pages() -> Iterator[list[dict[str, object]]]:
-        cursor = None
-        while True:
-            with node.store.connect() as c:
-                rows, cursor = list_events(
-                    c,
-                    resident=resident,
-                    department=department,
-                    types=type,
-                    since=since,
-                    until=until,
-                    cursor=cursor,
-                    limit=_EXPORT_PAGE,
-                )
-            yield [event_out(r).model_dump() for r in rows]
-            if cursor is None:
-                return
+    The parameters are bounded and the first page read before the answer starts, so a
+    bad request is a problem response, not a 200 cut short. The stream ends with an end
+    marker carrying the event count; an error later on breaks the stream before it, so a
+    cut export never looks complete."""
+
+    def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        with node.store.connect() as c:
+            rows, after = list_events(
+                c,
+                resident=resident,
+                department=department,
+                types=type,
+                since=since,
+                until=until,
+                cursor=cursor,
+                limit=_EXPORT_PAGE,
+            )
+        return [event_out(r).model_dump() for r in rows], after
+
+    first = page(None)
+
+    def pages() -> Iterator[list[dict[str, Any]]]:
+        events, cursor = first
+        yield events
+        while cursor is not None:
+            events, cursor = page(cursor)
+            yield events
 
     def jsonl() -> Iterator[str]:
-        for page in pages():
-            yield "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in page)
+        count = 0
+        for events in pages():
+            count += len(events)
+            yield "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+        yield end_line(count)
 
     def as_csv() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(_CSV_COLUMNS)
-        for page in pages():
-            for e in page:
+        count = 0
+        for events in pages():
+            count += len(events)
+            for e in events:
                 writer.writerow(
                     [
                         e[c] if c != "args" else json.dumps(e["args"], separators=(",", ":"))
@@ -111,6 +129,7 @@ def audit_export(
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+        writer.writerow(end_row(count))
         yield buffer.getvalue()
 
     if format == "csv":

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select
 from api.deps import CurrentActor, NodeDep
 from api.signed import ReceiptOut
 from api.views import consent_status, ensure_consent_reader, require_consent
-from ledger.intents import bytes32_to_name, name_to_bytes32
+from ledger.intents import hex32_label, label_to_bytes32
 from ledger.store import events
 
 router = APIRouter(prefix="/consents", tags=["consents"])
@@ -115,8 +115,33 @@ class ConsentRecord(BaseModel):
 
 
 def iso_utc(timestamp: int) -> str:
-    """Unix seconds as ISO 8601 UTC, e.g. ``2025-01-31T08:00:00Z``."""
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    """Unix seconds as ISO 8601 UTC, e.g. ``2025-01-31T08:00:00Z``; past year 9999 (a
+    window may end at any uint64) in ISO 8601's expanded form, ``+292277026596-12-04…``,
+    which ``datetime`` cannot represent."""
+    if timestamp < _YEAR_10000:
+        return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    days, seconds = divmod(timestamp, 86400)
+    year, month, day = _civil_from_days(days)
+    hour, rest = divmod(seconds, 3600)
+    return f"+{year}-{month:02d}-{day:02d}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+_YEAR_10000 = 253402300800  # 10000-01-01T00:00:00Z
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """Proleptic Gregorian (year, month, day) of a day count since 1970-01-01, for any
+    non-negative count (H. Hinnant's ``civil_from_days``)."""
+    shifted = days + 719468
+    era, day_of_era = divmod(shifted, 146097)
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    return year_of_era + era * 400 + (month <= 2), month, day
 
 
 def _department(c: Connection, address: str) -> tuple[str | None, str | None]:
@@ -130,10 +155,6 @@ def _department(c: Connection, address: str) -> tuple[str | None, str | None]:
         return None, None
     registered = json.loads(args)
     return registered.get("name"), registered.get("code")
-
-
-def _name(hex32: str) -> str:
-    return bytes32_to_name(bytes.fromhex(hex32[2:]))
 
 
 def _events(c: Connection, consent_id: int) -> list[RecordEvent]:
@@ -153,8 +174,8 @@ def _events(c: Connection, consent_id: int) -> list[RecordEvent]:
                 event_type=_EVENT_TYPES[name],
                 event_time=iso_utc(row["block_timestamp"]),
                 event_by=by,
-                pii_categories=[_name(f) for f in args.get("fields", [])],
-                reason=_name(reason) if reason else None,
+                pii_categories=[hex32_label(f) for f in args.get("fields", [])],
+                reason=hex32_label(reason) if reason else None,
                 use=args.get("use"),
                 receipt=ReceiptOut(
                     tx_hash=row["tx_hash"],
@@ -195,7 +216,7 @@ def consent_record(consent_id: int, node: NodeDep, actor: CurrentActor) -> Conse
                 purpose=row["purpose"],
                 lawful_basis="consent",
                 pii_information=[
-                    PiiCategory(pii_category=f, field_id="0x" + name_to_bytes32(f).hex())
+                    PiiCategory(pii_category=f, field_id="0x" + label_to_bytes32(f).hex())
                     for f in fields
                 ],
                 processing=["access"],

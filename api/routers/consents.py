@@ -27,7 +27,7 @@ from api.views import (
     require_consent,
 )
 from ledger.intents import bytes32_to_name
-from ledger.store import record_versions, wrapped_keys
+from ledger.store import UINT64_MAX, record_versions, wrapped_keys
 from wallets.encoding import from_hex
 
 router = APIRouter(prefix="/consents", tags=["consents"])
@@ -55,7 +55,7 @@ class Revoked(BaseModel):
 
 
 class RewrapBody(BaseModel):
-    version: int
+    version: Annotated[int, Field(ge=0, le=UINT64_MAX)]  # a uint64 record version
     wrapped_keys: WrappedKeys
 
 

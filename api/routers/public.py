@@ -3,32 +3,46 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api.deps import NodeDep, OperatorDep
 from api.errors import BadRequest
 from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
 from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Nonces, Schema
-from ledger.intents import INTENTS, ROLE_NAMES, bytes32_to_name, domain, eip712_types, role_id
+from ledger.intents import INTENTS, ROLE_NAMES, bytes32_label, domain, eip712_types, role_id
 from wallets.encoding import checksum_address
 
 router = APIRouter(tags=["public"])
 
 
-@router.get("/health", response_model=Health)
-def health(node: NodeDep) -> Health:
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The read model cannot advance"}},
+)
+def health(node: NodeDep) -> Health | JSONResponse:
+    """``ok`` while the service can answer; 503 with ``status`` ``failing`` and the reason
+    in ``indexer_failure`` while the indexer's last round failed (reads would be stale and
+    writes are refused), so a load balancer or supervisor stops sending it traffic."""
     block = node.chain.w3.eth.get_block("latest")
-    return Health(
-        status="ok",
+    failure = node.indexer.failure
+    indexed = node.indexer.last_block()
+    answer = Health(
+        status="ok" if failure is None else "failing",
         chain_id=node.chain.chain_id,
         block_number=int(block["number"]),
         block_timestamp=int(block["timestamp"]),
         next_block_timestamp=node.chain.next_timestamp(),
         contracts=node.deployment.contracts,
         relayer_queue_depth=node.relayer.queue_depth,
-        indexer_block=node.indexer.last_block(),
-        indexer_lag=max(0, int(block["number"]) - node.indexer.last_block()),
+        indexer_block=indexed,
+        indexer_lag=max(0, int(block["number"]) - indexed),
+        indexer_failure=failure,
     )
+    if failure is None:
+        return answer
+    return JSONResponse(answer.model_dump(), status_code=503)
 
 
 @router.get("/eip712", response_model=Eip712)
@@ -49,8 +63,8 @@ def eip712(node: NodeDep) -> Eip712:
 @router.get("/schema", response_model=Schema)
 def schema(node: NodeDep) -> Schema:
     return Schema(
-        fields={bytes32_to_name(f): "0x" + f.hex() for f in node.client.fields()},
-        purposes={bytes32_to_name(p): "0x" + p.hex() for p in node.client.purposes()},
+        fields={bytes32_label(f): "0x" + f.hex() for f in node.client.fields()},
+        purposes={bytes32_label(p): "0x" + p.hex() for p in node.client.purposes()},
         roles={name: "0x" + role_id(name).hex() for name in ROLE_NAMES},
     )
 

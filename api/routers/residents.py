@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, and_, desc, or_, select
 
@@ -28,8 +28,8 @@ from api.views import (
     list_events,
     record_version,
 )
-from ledger.intents import bytes32_to_name
-from ledger.store import access_requests, envelopes
+from ledger.intents import bytes32_label, hex32_label
+from ledger.store import UINT64_MAX, access_requests, envelopes
 from wallets.encoding import checksum_address
 from wallets.record import FieldEnvelope, record_root
 
@@ -134,7 +134,7 @@ def put_record(
         raise BadRequest("message.resident differs from the path")
     if not body.fields:
         raise BadRequest("a record has at least one field")
-    known = {bytes32_to_name(f) for f in node.client.fields()}
+    known = {bytes32_label(f) for f in node.client.fields()}
     unknown = sorted(set(body.fields) - known)
     if unknown:
         raise BadRequest(f"fields not in the schema: {unknown}")
@@ -162,7 +162,10 @@ def put_record(
 
 @router.get("/{address}/record", response_model=RecordOut)
 def get_record(
-    address: str, node: NodeDep, actor: CurrentActor, version: int | None = None
+    address: str,
+    node: NodeDep,
+    actor: CurrentActor,
+    version: Annotated[int | None, Query(ge=0, le=UINT64_MAX)] = None,
 ) -> RecordOut:
     """The resident's own envelopes (to restore the record on a new device)."""
     resident = _address(address)
@@ -293,10 +296,10 @@ def access_log(
                 type=row["name"],
                 department=row["department"],
                 department_name=names.get(row["department"] or ""),
-                fields=[bytes32_to_name(bytes.fromhex(f[2:])) for f in args["fields"]],
+                fields=[hex32_label(f) for f in args["fields"]],
                 purpose=purposes.get(row["consent_id"]),
                 consent_id=row["consent_id"],
-                reason=bytes32_to_name(bytes.fromhex(reason[2:])) if reason else None,
+                reason=hex32_label(reason) if reason else None,
                 use=args.get("use"),
                 block_timestamp=row["block_timestamp"],
                 receipt=ReceiptOut(

@@ -3,6 +3,7 @@ ISO/IEC TS 27560-style consent record, over one story told once for the module."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,16 +13,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import typer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
+from api.commands import register
+from api.commands.demo import serve_in_thread
+from api.export_marker import ExportChecker, ExportIncomplete
 from api.node import Node
 from api.routers import audit as audit_router
 from api.routers import consent_records
 from ledger.store import consents, events
-from tests.api.conftest import World, make_world
+from tests.api.conftest import FAST_SCRYPT, World, make_world
 
 RECORD_PATH = "/consents/{consent_id}/record"
 
@@ -208,11 +215,16 @@ def test_export_jsonl_holds_exactly_the_events(told: Told, small_pages: None) ->
     assert "attachment" in answer.headers["content-disposition"]
     lines = answer.text.splitlines()
     assert all(lines) and answer.text.endswith("\n")
-    assert [json.loads(line) for line in lines] == stored_events(world)
+    *records, end = [json.loads(line) for line in lines]
+    assert records == stored_events(world)
+    assert end == {"end": True, "events": len(records)}
 
     filtered = world.get("/audit/export", world.auditor, format="jsonl", type=["AccessLogged"])
-    parsed = [json.loads(line) for line in filtered.text.splitlines()]
+    *parsed, end = [json.loads(line) for line in filtered.text.splitlines()]
     assert parsed == [e for e in stored_events(world) if e["type"] == "AccessLogged"]
+    assert end == {"end": True, "events": 3}
+    nothing = world.get("/audit/export", world.auditor, format="jsonl", type=["NoSuchEvent"])
+    assert nothing.text == '{"end":true,"events":0}\n'
 
 
 def test_export_csv_holds_exactly_the_events(told: Told, small_pages: None) -> None:
@@ -220,9 +232,13 @@ def test_export_csv_holds_exactly_the_events(told: Told, small_pages: None) -> N
     answer = world.get("/audit/export", world.auditor, format="csv")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    *rows, end = list(csv.DictReader(io.StringIO(answer.text)))
     every = stored_events(world)
     assert len(rows) == len(every)
+    assert end == {
+        c: {"block_number": "end", "log_index": str(len(every))}.get(c, "")
+        for c in audit_router._CSV_COLUMNS
+    }
     for row, event in zip(rows, every, strict=True):
         assert set(row) == set(audit_router._CSV_COLUMNS)
         assert json.loads(row["args"]) == event["args"]
@@ -233,11 +249,158 @@ def test_export_csv_holds_exactly_the_events(told: Told, small_pages: None) -> N
 
     resident2 = world.resident2.address
     filtered = world.get("/audit/export", world.auditor, format="csv", resident=resident2)
-    rows = list(csv.DictReader(io.StringIO(filtered.text)))
+    *rows, end = list(csv.DictReader(io.StringIO(filtered.text)))
     assert [(int(r["block_number"]), int(r["log_index"])) for r in rows] == [
         position(e) for e in every if e["resident"] == resident2
     ]
+    assert (end["block_number"], end["log_index"]) == ("end", str(len(rows)))
     assert world.get("/audit/export", world.auditor, format="xml").status_code == 422
+
+
+@pytest.mark.parametrize("bound", ["since", "until"])
+def test_export_with_a_bound_it_cannot_compare_is_a_problem_not_a_cut_200(
+    told: Told, bound: str
+) -> None:
+    """Before, ``since=2**70`` answered 200 and then broke the stream."""
+    world = told.world
+    for value in (2**63, 2**70, -1):
+        answer = world.get("/audit/export", world.auditor, format="jsonl", **{bound: value})
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+def corrupt_row(told: Told) -> Iterator[None]:
+    """A read-model row whose args are not JSON, after the first export page: the export
+    fails in the middle of its stream, after its 200 and first lines went out."""
+    store = node_of(told.world).store
+    with store.begin() as c:
+        c.execute(
+            events.insert().values(
+                block_number=told.last_block + 10**6,
+                log_index=0,
+                tx_hash="0x" + "ab" * 32,
+                block_timestamp=0,
+                contract="ConsentLedger",
+                name="AccessLogged",
+                args="{not json",
+            )
+        )
+    try:
+        yield
+    finally:
+        with store.begin() as c:
+            c.execute(events.delete().where(events.c.block_number == told.last_block + 10**6))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_export_that_fails_midway_has_no_end_marker(
+    told: Told, small_pages: None, corrupt_row: None, fmt: str
+) -> None:
+    world = told.world
+    lenient = TestClient(world.http.app, raise_server_exceptions=False)
+    with lenient.stream(
+        "GET", "/audit/export", params={"format": fmt}, headers=world.headers(world.auditor)
+    ) as answer:
+        assert answer.status_code == 200  # the first page went out before the failure
+        received = b""
+        # A server drops the connection (the CLI test below meets that over real HTTP);
+        # the test client just ends the body. Either way the marker must not be there.
+        with contextlib.suppress(httpx.HTTPError):
+            for chunk in answer.iter_bytes():
+                received += chunk
+    assert received  # some events arrived, and they end on a whole line
+    checker = ExportChecker(fmt)
+    checker.feed(received)
+    with pytest.raises(ExportIncomplete, match="no end marker"):
+        checker.events()
+    assert b'"end":true' not in received and b"\nend," not in received
+
+
+# ---------------------------------------------------------------------- the CLI's export
+
+
+@pytest.fixture
+def served_auditor(told: Told, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    """The told world over real HTTP, and the auditor's wallet and password file."""
+    world = told.world
+    wallet, password = tmp_path / "auditor-wallet", tmp_path / "password"
+    password.write_text("auditor password\n")
+    world.auditor.save(wallet, "auditor password", scrypt_n=FAST_SCRYPT)
+    with serve_in_thread(node_of(world)) as url:
+        yield url, wallet, password
+
+
+def export_cli(url: str, wallet: Path, password: Path, *args: str) -> Any:
+    app = typer.Typer()
+    register(app)
+    options = ["--api", url, "--wallet", str(wallet), "--password-file", str(password)]
+    return CliRunner().invoke(app, ["audit", "export", *args, *options])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_cli_writes_a_whole_export_with_its_end_marker(
+    told: Told, small_pages: None, served_auditor: tuple[str, Path, Path], tmp_path: Path, fmt: str
+) -> None:
+    url, wallet, password = served_auditor
+    output = tmp_path / f"events.{fmt}"
+    result = export_cli(url, wallet, password, "--format", fmt, "--output", str(output))
+    assert result.exit_code == 0, result.output
+    count = len(stored_events(told.world))
+    assert f"exported {count} events" in result.output
+    checker = ExportChecker(fmt)
+    checker.feed(output.read_bytes())
+    assert checker.events() == count
+    assert not output.with_name(output.name + ".partial").exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_cli_fails_clearly_on_an_export_cut_short(
+    told: Told,
+    small_pages: None,
+    corrupt_row: None,
+    served_auditor: tuple[str, Path, Path],
+    tmp_path: Path,
+    fmt: str,
+) -> None:
+    url, wallet, password = served_auditor
+    output = tmp_path / f"events.{fmt}"
+    result = export_cli(url, wallet, password, "--format", fmt, "--output", str(output))
+    assert result.exit_code == 1, result.output
+    assert "the export broke off after" in result.output, result.output
+    assert not output.exists()
+    partial = output.with_name(output.name + ".partial")
+    assert partial.exists() and partial.stat().st_size > 0
+    assert str(partial) in result.output.replace("\n", "")
+
+
+def test_the_export_checker_tells_a_whole_export_from_a_cut_one() -> None:
+    whole = b'{"a":1}\n{"a":2}\n{"end":true,"events":2}\n'
+    for cut, message in (
+        (whole, None),
+        (whole[: whole.index(b'{"end"')], "no end marker"),
+        (whole[:-5], "in the middle of a line"),
+        (b'{"a":1}\n{"end":true,"events":2}\n', "counts 2 events but 1"),
+        (b'{"end":"yes","events":0}\n', "no end marker"),
+        (b"", "in the middle of a line"),
+    ):
+        checker = ExportChecker("jsonl")
+        for i in range(0, len(cut), 3):  # any chunking
+            checker.feed(cut[i : i + 3])
+        if message is None:
+            assert checker.events() == 2
+        else:
+            with pytest.raises(ExportIncomplete, match=message):
+                checker.events()
+    header = ",".join(audit_router._CSV_COLUMNS).encode()
+    end = b"end,1" + b"," * (len(audit_router._CSV_COLUMNS) - 2)
+    checker = ExportChecker("csv")
+    checker.feed(header + b"\r\n1,0,0x,1,C,T,,,,{}\r\n" + end + b"\r\n")
+    assert checker.events() == 1
+    cut = ExportChecker("csv")
+    cut.feed(header + b"\r\n1,0,0x,1,C,T,,,,{}\r\n")
+    with pytest.raises(ExportIncomplete, match="no end marker"):
+        cut.events()
 
 
 # ---------------------------------------------------------------------- /audit/verify

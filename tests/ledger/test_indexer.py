@@ -1,32 +1,45 @@
 """The indexer: chain events into the read model, resuming, rebuilding, following forks.
 
 Runs on the embedded chain and on anvil (the ``system`` fixture); the fork test needs
-anvil's ``evm_snapshot``/``evm_revert`` and is skipped on the embedded chain.
+anvil's ``evm_snapshot``/``evm_revert`` and is skipped on the embedded chain. The tests of
+hostile values and of the layout upgrade run on SQLite and on PostgreSQL too.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.exc import IntegrityError, StatementError
 
+from ledger.audit import verify
 from ledger.chain.embedded import EmbeddedChain
 from ledger.client import ConsentTerms, Event
 from ledger.indexer import Indexer
 from ledger.store import (
+    LAYOUT,
     Store,
     access_requests,
+    attestations,
     consents,
+    envelopes,
     events,
     indexed_blocks,
     record_versions,
     residents,
+    store_layout,
+    wrapped_keys,
 )
 from tests.conftest import System, b32, fields
+
+PG_URL = os.environ.get("CONSENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 #: The read model proper; ``indexed_blocks`` is the indexer's bookkeeping (which range
 #: ends it recorded depends on when it was called), compared separately.
@@ -404,3 +417,287 @@ def test_a_fork_on_anvil_is_followed(system: System) -> None:
         1,
         False,
     )
+
+
+# ---------------------------------------------------------------------- hostile values
+
+UINT64_TOP = 2**64 - 1
+#: A field id that is not a name: the directory refuses to define it, but a query may
+#: still name it (and is refused on chain, with the id in its ``AccessDenied``).
+ODD_FIELD = b"\xff" * 32
+
+
+def store_on(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Store:
+    """A fresh store: a SQLite file, or a schema of its own on the test PostgreSQL."""
+    if kind == "sqlite":
+        return Store(f"sqlite:///{tmp_path / 'read-model.sqlite3'}")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    try:
+        engine = create_engine(PG_URL)
+        with engine.begin() as c:
+            c.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+
+    def drop() -> None:
+        with engine.begin() as c:
+            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+    request.addfinalizer(drop)
+    return Store(f"{PG_URL}?options=-csearch_path%3D{schema}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    store = store_on(request, request.param, tmp_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def hostile_story(system: System) -> dict[str, Any]:
+    """Every uint64 at its top (or 2**63) and the uint32 use cap at its top, each accepted
+    on chain; then refused queries naming a field id that is not a name."""
+    resident, dept = system.resident, system.dept
+    scope = fields("income", "name")
+    system.one(
+        system.sign(
+            "CommitRecord",
+            resident,
+            {"resident": resident.address, "version": UINT64_TOP, "root": b"\x07" * 32},
+        )
+    )
+    requested = system.one(
+        system.sign(
+            "AccessRequest",
+            dept,
+            {
+                "department": dept.address,
+                "resident": resident.address,
+                "fields": scope,
+                "purpose": b32("HOUSING"),
+                "duration": UINT64_TOP,
+            },
+        )
+    )
+    request_id = bytes(requested.args["requestId"])
+    consent_id, terms = system.grant(
+        validFrom=2**63,
+        validUntil=UINT64_TOP,
+        maxUses=2**32 - 1,
+        requestId=request_id,
+    )
+    for consent, given in ((consent_id, terms), (consent_id + 1000, ConsentTerms.empty())):
+        denied = system.one(
+            system.sign(
+                "Access",
+                dept,
+                {
+                    "department": dept.address,
+                    "resident": resident.address,
+                    "consentId": consent,
+                    "fields": [b32("income"), ODD_FIELD],
+                },
+                given,
+            )
+        )
+        assert denied.name == "AccessDenied"
+    return {"consent_id": consent_id, "request_id": "0x" + request_id.hex()}
+
+
+def test_values_beyond_signed_64_bits_and_ids_that_are_not_names_are_indexed_exactly(
+    system: System, any_store: Store
+) -> None:
+    """Before the read model held uint64 exactly, every round over these events raised
+    OverflowError and the read model stood still for good."""
+    indexer = Indexer(system.client, any_store)
+    indexer.catch_up()
+    story = hostile_story(system)
+    head = int(system.chain.w3.eth.block_number)
+    assert indexer.catch_up() == head
+    assert indexer.failure is None
+    odd_field = "0x" + ODD_FIELD.hex()
+    with any_store.connect() as c:
+        resident = (
+            c.execute(select(residents).where(residents.c.address == system.resident.address))
+            .mappings()
+            .one()
+        )
+        top = c.execute(
+            select(record_versions.c.version).where(
+                record_versions.c.resident == system.resident.address,
+                record_versions.c.version > 2**63,  # the filter compares real values
+            )
+        ).scalars()
+        request = c.execute(select(access_requests)).mappings().one()
+        consent = c.execute(select(consents)).mappings().one()
+        denials = [
+            json.loads(a)
+            for a in c.execute(
+                select(events.c.args).where(events.c.name == "AccessDenied")
+            ).scalars()
+        ]
+    assert resident["version"] == UINT64_TOP
+    assert list(top) == [UINT64_TOP]
+    assert request["duration"] == UINT64_TOP
+    assert json.loads(request["fields"]) == ["income", "name"]
+    assert request["consent_id"] == story["consent_id"]
+    assert (consent["valid_from"], consent["valid_until"]) == (2**63, UINT64_TOP)
+    assert consent["max_uses"] == 2**32 - 1
+    assert [d["fields"] for d in denials] == [["0x" + b32("income").hex(), odd_field]] * 2
+    assert [d["consentId"] for d in denials] == [story["consent_id"], story["consent_id"] + 1000]
+
+    assert dump(any_store) == fresh_dump(system)
+    assert indexer.rebuild() == head
+    assert dump(any_store) == fresh_dump(system)
+    report = verify(system.client, any_store, to_block=head)
+    assert report.ok, report.problems
+
+
+def test_a_uint64_column_keeps_order_and_refuses_sql_arithmetic(any_store: Store) -> None:
+    values = [0, 1, 2**63 - 1, 2**63, 2**63 + 1, UINT64_TOP]
+    with any_store.begin() as c:
+        c.execute(
+            record_versions.insert(),
+            [
+                {"resident": "0xR", "version": v, "root": "0x00", "block_number": 1}
+                for v in reversed(values)
+            ],
+        )
+    column = record_versions.c.version
+    with any_store.connect() as c:
+        ordered = c.execute(select(column).order_by(column)).scalars().all()
+        above = c.execute(select(column).where(column >= 2**63).order_by(column)).scalars().all()
+        chosen = c.execute(select(column).where(column.in_([1, UINT64_TOP]))).scalars().all()
+        biggest = c.execute(select(func.max(column))).scalar()
+    assert ordered == values
+    assert above == [2**63, 2**63 + 1, UINT64_TOP]
+    assert sorted(chosen) == [1, UINT64_TOP]
+    assert biggest == UINT64_TOP
+    with pytest.raises(TypeError, match="no SQL arithmetic"):
+        column + 1
+    with pytest.raises(StatementError, match="is not a uint64"), any_store.connect() as c:
+        c.execute(select(column).where(column == 2**64))
+
+
+# ---------------------------------------------------------------------- failing rounds
+
+
+def test_a_round_the_database_refuses_sets_failure_until_one_succeeds(
+    system: System, tmp_path: Path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'read-model.sqlite3'}")
+    try:
+        indexer = Indexer(system.client, store)
+        indexer.catch_up()
+        assert indexer.failure is None
+        with store.begin() as c:
+            c.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON indexed_blocks"
+                " BEGIN SELECT RAISE(ABORT, 'the disk said no'); END"
+            )
+        system.grant()
+        with pytest.raises(IntegrityError):
+            indexer.catch_up()
+        assert indexer.failure is not None
+        assert indexer.failure.startswith("IntegrityError: ")
+        assert "the disk said no" in indexer.failure and "\n" not in indexer.failure
+        assert indexer.lag() > 0
+        with store.begin() as c:
+            c.exec_driver_sql("DROP TRIGGER refuse")
+        assert indexer.catch_up() == int(system.chain.w3.eth.block_number)
+        assert indexer.failure is None
+        assert dump(store) == fresh_dump(system)
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------------- layout upgrade
+
+
+def downgrade_to_layout_1(store: Store) -> None:
+    """Make ``store`` look as the code before :class:`Uint64` left it: every uint64 as it
+    is (the shift undone), 32-character labels, no layout row."""
+    unshift = {
+        "envelopes": ("version",),
+        "wrapped_keys": ("version",),
+        "attestations": ("version", "issued_at", "expires_at"),
+        "residents": ("version",),
+        "record_versions": ("version",),
+        "consents": ("valid_from", "valid_until"),
+        "access_requests": ("duration",),
+    }
+    with store.begin() as c:
+        for table, columns in unshift.items():
+            set_clause = ", ".join(f"{col} = {col} + 9223372036854775807 + 1" for col in columns)
+            c.execute(text(f"UPDATE {table} SET {set_clause}"))
+        if not store.is_sqlite:
+            for table in ("envelopes", "wrapped_keys", "attestations", "consents"):
+                column = "purpose" if table == "consents" else "field"
+                c.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR(32)"))
+        c.execute(text("DROP TABLE store_layout"))
+
+
+def test_a_layout_1_database_is_upgraded_keeping_the_vault_and_rederiving_the_rest(
+    system: System, any_store: Store
+) -> None:
+    Indexer(system.client, any_store).catch_up()
+    resident = system.resident.address
+    vault = {
+        "envelopes": {
+            "resident": resident,
+            "version": 1,
+            "field": "income",
+            "ciphertext": b"\x01" * 40,
+            "nonce": b"\x02" * 12,
+            "owner_wrapped_key": b"\x03" * 80,
+        },
+        "wrapped_keys": {"consent_id": 1, "version": 1, "field": "income", "wrapped_key": b"k"},
+        "attestations": {
+            "resident": resident,
+            "field": "income",
+            "version": 1,
+            "issuer": system.issuer.address,
+            "commitment": "0x" + "11" * 32,
+            "issued_at": 1_800_000_000,
+            "expires_at": 1_900_000_000,
+            "message": "{}",
+            "signature": "0x",
+        },
+    }
+    tables = {"envelopes": envelopes, "wrapped_keys": wrapped_keys, "attestations": attestations}
+    with any_store.begin() as c:
+        for name, row in vault.items():
+            c.execute(tables[name].insert().values(**row))
+    expected = fresh_dump(system)
+    downgrade_to_layout_1(any_store)
+    url = any_store.url
+    any_store.close()
+
+    upgraded = Store(url)
+    try:
+        with upgraded.connect() as c:
+            for name, row in vault.items():
+                stored = c.execute(select(tables[name])).mappings().one()
+                assert {k: stored[k] for k in row} == row, name
+            assert c.execute(select(store_layout.c.layout)).scalar_one() == LAYOUT
+            assert c.execute(select(func.count()).select_from(events)).scalar_one() == 0
+        indexer = Indexer(system.client, upgraded)
+        assert indexer.catch_up() == int(system.chain.w3.eth.block_number)
+        assert dump(upgraded) == expected
+        # The upgraded columns take what layout 1 could not.
+        with upgraded.begin() as c:
+            c.execute(
+                update(envelopes).where(envelopes.c.resident == resident).values(version=UINT64_TOP)
+            )
+        with upgraded.connect() as c:
+            assert c.execute(select(envelopes.c.version)).scalar_one() == UINT64_TOP
+        Store(url).close()  # opening an upgraded database again changes nothing
+        with upgraded.connect() as c:
+            assert c.execute(select(envelopes.c.version)).scalar_one() == UINT64_TOP
+    finally:
+        upgraded.close()
