@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,9 +106,11 @@ class Relayer:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        #: Journal entries sent (maybe mined) but not settled yet; only the loop's thread
-        #: (and :meth:`recover`, before it starts) changes it.
-        self._unsettled = 0
+        #: Journal ids this relayer sent (maybe mined) but could not settle yet, and
+        #: whether the whole journal needs a look (recovery could not read it). Only the
+        #: loop's thread (and :meth:`recover`, before it starts) changes them.
+        self._unsettled: set[int] = set()
+        self._rescan = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -135,14 +137,14 @@ class Relayer:
     @property
     def unsettled(self) -> int:
         """Journal entries whose transactions were sent but whose vault rows wait for
-        the database and the indexer (0 when all is well; 1 when the journal itself
-        could not be read, until it can)."""
-        return self._unsettled
+        the database and the indexer (0 when all is well; at least 1 while the journal
+        itself could not be read at start)."""
+        return len(self._unsettled) or int(self._rescan)
 
     def wait_settled(self, timeout: float) -> bool:
         """Wait until no journal entry waits for settlement; whether that came to pass."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._unsettled == 0, timeout)
+            return self._cond.wait_for(lambda: self.unsettled == 0, timeout)
 
     # ------------------------------------------------------------------ intake
 
@@ -202,7 +204,7 @@ class Relayer:
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
-                    if self._unsettled or self.indexer.failure is not None:
+                    if self.unsettled or self.indexer.failure is not None:
                         self._cond.wait(self.retry_interval)
                         break
                     self._cond.wait()
@@ -236,8 +238,10 @@ class Relayer:
         """Between rounds: settle what earlier rounds left, or nudge a failing indexer
         (the service's follower does too; a relayer without one must not wait forever)."""
         try:
-            if self._unsettled:
-                self._resolve_journal()
+            if self._rescan:
+                self._resolve_journal(None)
+            elif self._unsettled:
+                self._resolve_journal(self._unsettled)
             elif self.indexer.failure is not None:
                 self.indexer.catch_up()
         except Exception as exc:
@@ -285,7 +289,7 @@ class Relayer:
         try:
             self._settle(done)
         except Exception as exc:
-            self._unsettled += len(jobs)
+            self._add_unsettled(job.journal_id for job in jobs)
             block = max(outcome.receipt.block_number for outcome in outcomes)
             raise ReadModelUnavailable(
                 f"recorded on chain (block {block}) but not yet in this service's database:"
@@ -311,7 +315,7 @@ class Relayer:
                         )
         except Exception:
             log.exception("relayer: cannot mark unsent intents failed (recovery marks them lost)")
-        self._unsettled += len(sent)
+        self._add_unsettled(sent_ids)
 
     def _settle(self, done: Sequence[tuple[_Job, Outcome]]) -> None:
         """Index the block(s), write vault rows, close the journal entries: one transaction."""
@@ -340,27 +344,29 @@ class Relayer:
         """Settle intents a crash left between journal and answer; returns how many were
         settled or found lost. What cannot be settled yet (the database or indexer
         failing, a transaction still pending on a node) stays for the loop to retry."""
+        self._rescan = True  # until one look at the whole journal succeeds
         try:
-            settled, lost = self._resolve_journal()
+            settled, lost = self._resolve_journal(None)
         except Exception as exc:
             log.warning("relayer recovery must wait: %s", exc)
-            # How many is unknown if the journal could not be read: the loop looks again.
-            self._set_unsettled(max(self._unsettled, 1))
             return 0
         if settled or lost:
             log.info("relayer recovery: %d settled, %d never sent", settled, lost)
         return settled + lost
 
-    def _resolve_journal(self) -> tuple[int, int]:
+    def _resolve_journal(self, only: set[int] | None) -> tuple[int, int]:
         """Settle every ``submitted`` entry whose transaction was mined, mark ``lost``
         those whose transaction the chain does not know (and ``queued`` ones: no round
-        is running, so they were never sent); returns (settled, lost)."""
+        is running, so they were never sent); returns (settled, lost). ``only``: the
+        entries this relayer left, between rounds (another instance sharing the database
+        may be mid-round with its own); ``None``: the whole journal, at start."""
+        query = select(journal).where(journal.c.state.in_(("queued", "submitted")))
+        if only is not None:
+            query = query.where(journal.c.id.in_(sorted(only)))
         with self.store.connect() as c:
-            rows = (
-                c.execute(select(journal).where(journal.c.state.in_(("queued", "submitted"))))
-                .mappings()
-                .all()
-            )
+            rows = c.execute(query).mappings().all()
+        if only is None:
+            self._rescan = False
         by_tx: dict[str, list[tuple[int, Any]]] = {}
         lost: list[int] = []
         for row in rows:
@@ -370,7 +376,7 @@ class Relayer:
             tx_hash, position = row["tx_hash"].split(":")
             by_tx.setdefault(tx_hash, []).append((int(position), row))
         groups: list[list[tuple[_Job, Outcome]]] = []
-        pending = 0
+        pending: set[int] = set()
         for tx_hash, entries in by_tx.items():
             entries.sort(key=lambda entry: entry[0])
             receipt = self._receipt(tx_hash)
@@ -378,7 +384,7 @@ class Relayer:
                 lost.extend(row["id"] for _, row in entries)
                 continue
             if receipt == "pending":
-                pending += len(entries)
+                pending.update(row["id"] for _, row in entries)
                 continue
             intents = [intent_from_json(json.loads(row["body"])) for _, row in entries]
             outcomes = self.client.outcomes_for(intents[0].name, intents, receipt)
@@ -391,38 +397,41 @@ class Relayer:
         if lost:
             with self.store.begin() as c:
                 c.execute(update(journal).where(journal.c.id.in_(lost)).values(state="lost"))
-        mined = sum(len(group) for group in groups)
+        mined = {job.journal_id for group in groups for job, _ in group}
         try:
             failed = self._settle_groups(groups)
         except Exception:
-            self._set_unsettled(pending + mined)
+            self._set_unsettled(pending | mined)
             raise
-        self._set_unsettled(pending + failed)
-        return mined - failed, len(lost)
+        self._set_unsettled(pending | failed)
+        return len(mined - failed), len(lost)
 
-    def _set_unsettled(self, count: int) -> None:
+    def _add_unsettled(self, ids: Iterable[int]) -> None:
+        self._set_unsettled(self._unsettled | set(ids))
+
+    def _set_unsettled(self, ids: set[int]) -> None:
         with self._cond:
-            self._unsettled = count
+            self._unsettled = ids
             self._cond.notify_all()
 
-    def _settle_groups(self, groups: list[list[tuple[_Job, Outcome]]]) -> int:
+    def _settle_groups(self, groups: list[list[tuple[_Job, Outcome]]]) -> set[int]:
         """Settle mined batches together, else one transaction's batch at a time (so one
-        that cannot be written does not hold the others back); how many stay unsettled."""
+        that cannot be written does not hold the others back); the ids left unsettled."""
         done = [pair for group in groups for pair in group]
         try:
             self._settle(done)
-            return 0
+            return set()
         except Exception as exc:
             if self.indexer.failure is not None or len(groups) < 2:
                 raise
             log.warning("relayer: settling %d batches together failed: %s", len(groups), exc)
-        unsettled = 0
+        unsettled: set[int] = set()
         for group in groups:
             try:
                 self._settle(group)
             except Exception:
                 log.exception("relayer: a mined batch cannot be settled yet")
-                unsettled += len(group)
+                unsettled.update(job.journal_id for job, _ in group)
         return unsettled
 
     def _receipt(self, tx_hash: str) -> Any:
