@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from eth_account import Account
-from eth_account.messages import encode_defunct
 
 from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, eip712_types, name_to_bytes32
+from ledger.vocabulary import did_you_mean, match
 from wallets.attestation import IsTrusted, attest, commitment, verify_attestation
 from wallets.encoding import checksum_address, from_hex, to_hex
 from wallets.errors import InvalidAttestation, WalletError
@@ -48,7 +47,7 @@ from wallets.grants import open_granted_fields, wrap_keys_for_department
 from wallets.identity import Identity
 from wallets.record import RecordVersion, restore
 from wallets.rotation import ActiveConsent, rotate_after_revocation
-from wallets.signing import message_to_json, sign_intent
+from wallets.signing import message_to_json
 
 DEFAULT_API = "http://127.0.0.1:8000"
 #: How long a signed intent stays valid (DESIGN: deadline; chain time).
@@ -92,6 +91,10 @@ class ApiProblem(ClientError):
         self.error: str | None = _opt_str(document.get("error"))
         self.arguments: Any = document.get("arguments")
         receipt = document.get("receipt")
+        #: Names for a sentence about it (:mod:`api.messages`), filled by whoever has
+        #: them: the directory's department names, values the caller knows.
+        self.departments: dict[str, str] | None = None
+        self.context: dict[str, Any] = {}
         self.receipt: dict[str, Any] | None = None
         if isinstance(receipt, Mapping):
             self.receipt = dict(receipt)
@@ -396,14 +399,14 @@ class ConsentApi:
             "POST", "/auth/challenge", json={"address": identity.address}, auth=False
         )
         message = str(challenge["message"])
-        signed = Account.sign_message(encode_defunct(text=message), identity.account.key)
+        signature = identity.sign_text(message)  # in the agent, if the key is there
         answer: dict[str, Any] = self.request(
             "POST",
             "/auth/token",
             json={
                 "address": identity.address,
                 "message": message,
-                "signature": to_hex(bytes(signed.signature)),
+                "signature": to_hex(signature),
             },
             auth=False,
         )
@@ -463,7 +466,10 @@ class ConsentApi:
                 str(entry.get("name", "")).lower(),
             ):
                 return entry
-        raise ClientRefusal(f"no department {who!r} in the directory")
+        names = [str(e.get(k, "")) for e in self.departments() for k in ("code", "name")]
+        guess = did_you_mean(wanted, [n for n in names if n])
+        hint = f": did you mean `{guess}`?" if guess else " (`consent departments` lists them)"
+        raise ClientRefusal(f"no department {who!r} in the directory{hint}")
 
     def nonces(self, address: str | None = None) -> dict[str, int]:
         """The lowest unused nonce per contract (``GET /nonces/{address}``)."""
@@ -481,14 +487,28 @@ class ConsentApi:
     def role_id(self, name: str) -> bytes:
         return self._schema_id("roles", name)
 
+    def schema_name(self, kind: str, name: str) -> str:
+        """``name`` as the chain spells it (``income``, ``HOUSING``), whatever its case;
+        a near miss is refused with the closest name ("did you mean `income`?")."""
+        table = self.schema()[kind]
+        found = match(name, table)
+        if found is None:
+            table = self.schema(refresh=True)[kind]
+            found = match(name, table)
+        if found is None:
+            singular = kind.removesuffix("s")
+            guess = did_you_mean(name, table)
+            hint = f"did you mean `{guess}`?" if guess else f"known: {', '.join(sorted(table))}"
+            raise ClientRefusal(f"{name!r} is not a {singular} on chain: {hint}")
+        return found
+
     def _schema_id(self, kind: str, name: str) -> bytes:
         table = self.schema()[kind]
-        if name not in table:
-            table = self.schema(refresh=True)[kind]
-        if name not in table:
-            known = ", ".join(sorted(table))
-            raise ClientRefusal(f"{name!r} is not one of the {kind} on chain ({known})")
-        return from_hex(table[name], length=32, what=f"{kind} id")
+        return from_hex(table[self.schema_name(kind, name)], length=32, what=f"{kind} id")
+
+    def field_names(self, names: Iterable[str]) -> list[str]:
+        """Field names as the chain spells them, de-duplicated and sorted."""
+        return sorted({self.schema_name("fields", n) for n in names})
 
     def field_ids(self, names: Iterable[str]) -> list[bytes]:
         """Field ids, de-duplicated and strictly ascending (as the contracts require)."""
@@ -535,9 +555,7 @@ class ConsentApi:
         if "nonce" in names and "nonce" not in full:
             full["nonce"] = self.next_nonce(name)
         chain_id, contract = self.intent_domain(name)
-        signature = sign_intent(
-            identity.account, name, full, chain_id=chain_id, verifying_contract=contract
-        )
+        signature = identity.sign_intent(name, full, chain_id=chain_id, verifying_contract=contract)
         return {"message": message_to_json(name, full), "signature": to_hex(signature)}
 
     def _post_signed(
@@ -550,10 +568,14 @@ class ConsentApi:
     # -- pagination -----------------------------------------------------------------
 
     def pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a ``{"data", "next_cursor"}`` list, following the cursor."""
+        """Every item of a ``{"data", "next_cursor"}`` list, following the cursor (a
+        bare JSON list, from a server without pagination there, is one whole page)."""
         cursor = params.pop("cursor", None)
         while True:
             page = self._get(path, cursor=cursor, **params)
+            if isinstance(page, list):
+                yield from page
+                return
             yield from page.get("data", [])
             cursor = page.get("next_cursor")
             if not cursor:
@@ -643,8 +665,9 @@ class ConsentApi:
         issuer's, so its attestation matches). Returns ``{"version", "root", "receipt"}``.
         """
         identity = self._require_identity()
-        for name in values:
-            self.field_id(name)
+        values = {self.schema_name("fields", name): value for name, value in values.items()}
+        if salts:
+            salts = {self.schema_name("fields", name): salt for name, salt in salts.items()}
         record = RecordVersion.build(
             values,
             resident=identity.address,
@@ -732,6 +755,10 @@ class ConsentApi:
     def access_requests(self, resident: str | None = None) -> list[dict[str, Any]]:
         """``GET /residents/{a}/access-requests`` (every page)."""
         return list(self.pages(f"/residents/{resident or self.address}/access-requests"))
+
+    def department_requests(self) -> list[dict[str, Any]]:
+        """``GET /access-requests``: the signed-in department's own requests (every page)."""
+        return list(self.pages("/access-requests"))
 
     def access(self, consent_id: int, resident: str, fields: Iterable[str]) -> dict[str, Any]:
         """``POST /queries`` (signed ``Access``): the raw answer; refusal is an ApiProblem
@@ -889,7 +916,7 @@ class ConsentApi:
         Opens the resident's latest record to get the field keys, wraps them for the
         department's published key, signs and posts. → ``{"consent_id", ...}``.
         """
-        names = sorted(set(fields))
+        names = self.field_names(fields)
         if not names:
             raise ClientRefusal("a grant covers at least one field")
         entry = self.department(department)
@@ -944,6 +971,16 @@ class ConsentApi:
     def consents(self, resident: str | None = None) -> list[dict[str, Any]]:
         """``GET /residents/{a}/consents`` (every page)."""
         return list(self.pages(f"/residents/{resident or self.address}/consents"))
+
+    def department_consents(self) -> list[dict[str, Any]]:
+        """``GET /consents``: the consents given to the signed-in department (every page)."""
+        return list(self.pages("/consents"))
+
+    @property
+    def is_department(self) -> bool:
+        """Whether this wallet signs in as a department (its lists are its own, not a
+        resident's)."""
+        return "department" in self.roles
 
     def revoke(self, consent_id: int, *, rotate: bool = False) -> RevokeResult:
         """Revoke; with ``rotate`` also make a new record version with fresh keys (and fresh

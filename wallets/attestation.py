@@ -107,12 +107,11 @@ def attest(
     """Sign an ``Attest`` over the commitment to ``value`` with ``salt``."""
     if not issued_at < expires_at:
         raise ValueError("an attestation must expire after it is issued")
-    key: PrivateKeyLike = issuer.account if isinstance(issuer, Identity) else issuer
     field_id = field_id_of(field)
     message = normalize_message(
         ATTEST,
         {
-            "issuer": address_of(key),
+            "issuer": issuer.address if isinstance(issuer, Identity) else address_of(issuer),
             "resident": resident,
             "field": field_id,
             "commitment": commitment(field_id, value, salt),
@@ -120,7 +119,14 @@ def attest(
             "expiresAt": expires_at,
         },
     )
-    signature = sign_intent(key, ATTEST, message, chain_id=chain_id, verifying_contract=directory)
+    if isinstance(issuer, Identity):  # its key may be in an agent (wallets.agent)
+        signature = issuer.sign_intent(
+            ATTEST, message, chain_id=chain_id, verifying_contract=directory
+        )
+    else:
+        signature = sign_intent(
+            issuer, ATTEST, message, chain_id=chain_id, verifying_contract=directory
+        )
     return Attestation(message, signature)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from wallets.errors import KeystoreError
@@ -187,6 +188,11 @@ class Identity:
         return sign_intent(
             self._account, name, message, chain_id=chain_id, verifying_contract=verifying_contract
         )
+
+    def sign_text(self, text: str) -> bytes:
+        """EIP-191 ``personal_sign`` of ``text`` (the API's sign-in), 65 bytes."""
+        signed = Account.sign_message(encode_defunct(text=text), self._account.key)
+        return bytes(signed.signature)
 
     def __repr__(self) -> str:
         return f"Identity(address={self.address})"

@@ -216,11 +216,12 @@ class RecordVersion:
                 version=version,
             )
             sealed[name] = SealedField(name, version, value, key, env)
-        owner_key: RecipientPublicKey = identity.x25519_private_key.public_key()
-        hybrid = identity.hybrid_private_key
+        # Public keys only: the private ones may be in an agent (wallets.agent).
+        owner_key = decode_public_key(identity.encryption_public_key)
+        hybrid = identity.hybrid_public_key
         first = next(iter(parsed.values()))
         if hybrid is not None and len(first.owner_wrapped_key) == HYBRID_WRAPPED_LENGTH:
-            owner_key = hybrid.public_key()
+            owner_key = decode_public_key(hybrid)
         record = cls(resident=resident, version=version, fields=sealed, owner_public_key=owner_key)
         if root is not None:
             try:

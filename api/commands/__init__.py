@@ -3,6 +3,8 @@
 ``api.cli`` adds them with ``register(app)``::
 
     consent wallet create|show|import|export      keystores (no API calls)
+    consent wallet unlock|lock                    an agent holds the key for a while
+    consent schema | departments                  the names in use and what they mean
     consent record put|get|restore                resident: the encrypted record
     consent request create|list                   department asks / resident sees
     consent grant | revoke | consents | access-log
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import typer
 
-from api.commands import audit, demo, governance, record, sharing, wallet
+from api.commands import audit, demo, directory, governance, lists, query, record, sharing, wallet
 
 
 def register(app: typer.Typer) -> None:
@@ -32,9 +34,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sharing.request_app, name="request")
     app.command("grant")(sharing.grant)
     app.command("revoke")(sharing.revoke)
-    app.command("consents")(sharing.consents)
-    app.command("access-log")(sharing.access_log)
-    app.command("query")(sharing.query)
+    app.command("consents")(lists.consents)
+    app.command("access-log")(lists.access_log)
+    app.command("query")(query.query)
+    app.command("schema")(directory.schema)
+    app.command("departments")(directory.departments)
     app.add_typer(governance.admin_app, name="admin")
     app.command("enroll")(governance.enroll)
     app.command("attest")(governance.attest)

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from api.client import ClientError
+from api.commands.audit_view import Namer, named_lines
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
@@ -23,6 +24,7 @@ from api.commands.common import (
     err,
     handled,
     out,
+    parse_time,
     print_json,
     short,
     time_column,
@@ -35,8 +37,14 @@ app = typer.Typer(help="Read, export and verify the consent and access log (audi
 ResidentFilter = Annotated[str | None, typer.Option(help="Only events of this resident.")]
 DepartmentFilter = Annotated[str | None, typer.Option(help="Only events of this department.")]
 TypeFilter = Annotated[str | None, typer.Option("--type", help="Event name, e.g. AccessDenied.")]
-SinceFilter = Annotated[int | None, typer.Option(help="From this Unix time on.")]
-UntilFilter = Annotated[int | None, typer.Option(help="Before this Unix time.")]
+SinceFilter = Annotated[
+    str | None,
+    typer.Option(help="From this time on: an ISO 8601 date or time (UTC), or Unix seconds."),
+]
+UntilFilter = Annotated[
+    str | None,
+    typer.Option(help="Before this time: an ISO 8601 date or time (UTC), or Unix seconds."),
+]
 
 
 @app.command()
@@ -55,17 +63,18 @@ def events(
     password_file: PasswordFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List events, filtered; one page unless --all."""
+    """List events, filtered, with names beside addresses and ids; one page unless --all."""
     rows: list[dict[str, Any]] = []
     next_cursor = cursor
+    start, end = parse_time(since, "--since"), parse_time(until, "--until")
     with api_session(api, wallet, password_file) as client, err.status("fetching events…"):
         while True:
             page = client.audit_events(
                 resident=resident,
                 department=department,
                 type=type_,
-                since=since,
-                until=until,
+                since=start,
+                until=end,
                 cursor=next_cursor,
                 limit=limit,
             )
@@ -73,18 +82,39 @@ def events(
             next_cursor = page.get("next_cursor")
             if not all_pages or not next_cursor:
                 break
+        namer = Namer.for_client(client)
+        for e in rows:
+            e["names"] = namer.names(e)
     if as_json:
         print_json({"data": rows, "next_cursor": next_cursor})
         return
-    table = Table("block", time_column(), "event", "resident", "department", "consent", "tx")
+    table = Table(
+        "block",
+        time_column(),
+        "event",
+        "resident",
+        "department",
+        "consent",
+        "fields",
+        "purpose",
+        "reason",
+        "tx",
+    )
     for e in rows:
+        names = e["names"]
+        department_name = names["department"]
         table.add_row(
             f"{e['block_number']}:{e['log_index']}",
             when(e.get("block_timestamp"), zone=False),
             e["type"],
             short(e.get("resident")),
-            short(e.get("department")),
+            f"{department_name} ({short(e.get('department'), 6)})"
+            if department_name
+            else short(e.get("department")),
             str(e.get("consent_id") or "-"),
+            ", ".join(names["fields"] or []) or "-",
+            names["purpose"] or "-",
+            names["reason"] or "-",
             short(e.get("tx_hash")),
         )
     out.print(table if rows else "no events")
@@ -106,11 +136,18 @@ def export(
     type_: TypeFilter = None,
     since: SinceFilter = None,
     until: UntilFilter = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Exactly as the API sends it, without names.")
+    ] = False,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
 ) -> None:
-    """Stream the whole log as CSV or JSON lines, exactly as the API sends it.
+    """Stream the whole log as CSV or JSON lines, with names beside addresses and ids.
+
+    Each JSON line gains "names" (department, fields, purpose, reason); each CSV row the
+    columns department_name, field_names, purpose_name, reason_name. --raw writes the
+    API's bytes as they are.
 
     The export ends with the API's end marker (JSON lines: {"end":true,"events":N}; CSV:
     a last row "end,N,…"), kept in what is written so the file shows it is whole. A
@@ -123,31 +160,32 @@ def export(
         "resident": resident,
         "department": department,
         "type": type_,
-        "since": since,
-        "until": until,
+        "since": parse_time(since, "--since"),
+        "until": parse_time(until, "--until"),
     }
     checker = ExportChecker(fmt)
     with api_session(api, wallet, password_file) as client:
-        chunks = client.audit_export(fmt, **filters)
+        chunks = _checked(client.audit_export(fmt, **filters), checker)
+        if not raw:
+            chunks = named_lines(fmt, chunks, Namer.for_client(client))
         if output is None:
-            written = _copy(chunks, sys.stdout.buffer, checker, "stdout")
+            written = _copy(chunks, sys.stdout.buffer, "stdout")
             sys.stdout.flush()
             count = _whole(checker, written, "stdout")
         else:
             partial = output.with_name(output.name + ".partial")
             with err.status(f"exporting to {output}…"), partial.open("wb") as handle:
-                written = _copy(chunks, handle, checker, str(partial))
+                written = _copy(chunks, handle, str(partial))
             count = _whole(checker, written, str(partial))
             partial.replace(output)
             err.print(f"[green]exported[/green] {count} events ({written} bytes) to {output}")
 
 
-def _copy(chunks: Iterator[bytes], sink: BinaryIO, checker: ExportChecker, where: str) -> int:
+def _copy(chunks: Iterator[bytes], sink: BinaryIO, where: str) -> int:
     written = 0
     try:
         for chunk in chunks:
             sink.write(chunk)
-            checker.feed(chunk)
             written += len(chunk)
     except ClientError as exc:
         if not written:
@@ -156,6 +194,13 @@ def _copy(chunks: Iterator[bytes], sink: BinaryIO, checker: ExportChecker, where
             f"the export broke off after {written} bytes ({exc}); {where} holds what arrived"
         ) from exc
     return written
+
+
+def _checked(chunks: Iterator[bytes], checker: ExportChecker) -> Iterator[bytes]:
+    """The API's bytes, each fed to the end-marker check before anything rewrites them."""
+    for chunk in chunks:
+        checker.feed(chunk)
+        yield chunk
 
 
 def _whole(checker: ExportChecker, written: int, where: str) -> int:

@@ -1,15 +1,23 @@
 """What every client command shares: options, the wallet, output and error handling.
 
 Every failure a user can cause or meet (a problem answer, an unreachable API, a wrong
-password, a malformed file) ends as one line on stderr and a non-zero exit code, never
-as a traceback: :func:`handled` wraps each command.
+password, a malformed file) ends as one sentence on stderr and a non-zero exit code,
+never as a traceback: :func:`handled` wraps each command and gives it ``--verbose``,
+which adds the raw answer (status, error name, arguments) under the sentence. The
+sentences come from :mod:`api.messages`.
+
+The wallet: a running agent for it (``consent wallet unlock``, :mod:`wallets.agent`)
+signs without a password; otherwise the password comes from ``--password-file``,
+``$CONSENT_PASSWORD`` or a prompt.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +29,8 @@ from rich.console import Console
 from rich.table import Column
 
 from api.client import DEFAULT_API, ApiProblem, ClientError, ConsentApi
+from api.messages import Names, explain
+from wallets import agent
 from wallets.errors import InvalidAttestation, InvalidRecord, WalletError, WrongPassword
 from wallets.identity import Identity
 
@@ -60,15 +70,25 @@ class CommandFailed(Exception):
     """A command's own refusal (bad input noticed before any call)."""
 
 
+VerboseOption = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="On failure, also show the API's raw answer."),
+]
+_verbose = False
+
+
 def handled(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn the errors a user can meet into one line on stderr and exit code 1."""
+    """Turn the errors a user can meet into one sentence on stderr and exit code 1, and
+    give the command a ``--verbose`` option that adds the raw answer."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _verbose
+        _verbose = bool(kwargs.pop("verbose", False))
         try:
             return fn(*args, **kwargs)
         except ApiProblem as problem:
-            fail(f"the API refused: {problem.summary()}", receipt=problem.receipt)
+            fail_problem(problem)
         except ClientError as exc:
             fail(str(exc))
         except WrongPassword:
@@ -85,6 +105,14 @@ def handled(fn: Callable[P, R]) -> Callable[P, R]:
             fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # Typer reads the signature: the command's own parameters, then --verbose.
+    signature = inspect.signature(fn, eval_str=True)
+    verbose = inspect.Parameter(
+        "verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=VerboseOption
+    )
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), verbose]
+    )
     return wrapper
 
 
@@ -92,6 +120,23 @@ def fail(message: str, *, receipt: dict[str, Any] | None = None) -> None:
     err.print(f"[red]error:[/red] {escape(message)}")
     if receipt:
         err.print(f"  recorded on chain: {describe_receipt(receipt)}")
+    raise typer.Exit(1)
+
+
+def fail_problem(problem: ApiProblem, context: dict[str, Any] | None = None) -> None:
+    """The problem as a sentence (with ``--verbose``: and as the API said it)."""
+    names = Names(departments=problem.departments or {})
+    sentence = explain(
+        problem.document, status=problem.status, names=names, context=context or problem.context
+    )
+    err.print(f"[red]error:[/red] {escape(sentence)}")
+    if problem.receipt:
+        err.print(f"  recorded on chain: {describe_receipt(problem.receipt)}")
+    if _verbose:
+        err.print(f"  raw: {escape(problem.summary())}")
+        err.print(f"  {escape(json.dumps(problem.document, default=str))}")
+    else:
+        err.print("  [dim](--verbose shows the API's raw answer)[/dim]")
     raise typer.Exit(1)
 
 
@@ -118,8 +163,12 @@ def read_password(password_file: Path | None, *, confirm: bool = False) -> str:
 
 
 def load_identity(wallet: Path, password_file: Path | None) -> Identity:
-    """The wallet's identity, asking for the password as :func:`read_password` does."""
+    """The wallet's identity: through its agent if one is unlocked, else opened here with
+    the password (:func:`read_password`)."""
     _require_wallet(wallet)
+    held = agent.connect(wallet)
+    if held is not None:
+        return held
     return open_identity(wallet, read_password(password_file))
 
 
@@ -141,7 +190,16 @@ def api_session(
     """A client, signed as the wallet's identity if ``wallet`` is given."""
     identity = load_identity(wallet, password_file) if wallet is not None else None
     with ConsentApi(api, identity) as client:
-        yield client
+        try:
+            yield client
+        except ApiProblem as problem:
+            # Names for the sentence, while the client is still open (best effort).
+            if problem.departments is None:
+                try:
+                    problem.departments = {d["address"]: d["name"] for d in client.departments()}
+                except ClientError:
+                    problem.departments = {}
+            raise
 
 
 def print_json(data: Any) -> None:
@@ -193,3 +251,28 @@ def split_names(values: list[str] | None) -> list[str]:
     for value in values or []:
         names.extend(part.strip() for part in value.split(",") if part.strip())
     return names
+
+
+def parse_time(text: str | None, option: str) -> int | None:
+    """``--since``/``--until``: Unix seconds, or an ISO 8601 date or time (UTC unless it
+    names its zone): ``2026-01-31``, ``2026-01-31T12:00``, ``2026-01-31T12:00+08:00``."""
+    if text is None:
+        return None
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandFailed(
+            f"{option} takes Unix seconds or an ISO 8601 date (2026-01-31, 2026-01-31T12:00),"
+            f" not {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def interactive() -> bool:
+    """Whether a person can answer a question here (stdin is a terminal)."""
+    return sys.stdin.isatty()

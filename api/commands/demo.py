@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.client import ApiProblem, ChainView, ConsentApi, id_commitment
+from api.client import ChainView, ConsentApi, id_commitment
 from api.commands.common import describe_receipt, escape, short
-from api.commands.sharing import access_log_table
+from api.commands.demo_support import Mismatch, Story, serve_in_thread
+from api.commands.lists import access_log_table
 from wallets.attestation import commitment
 from wallets.encoding import to_hex
 from wallets.identity import Identity
@@ -40,11 +36,6 @@ from wallets.identity import Identity
 DAY = 86_400
 #: scrypt cost of the demo's throwaway identities (the node's admin keeps the default).
 DEMO_SCRYPT_N = 2**12
-SERVER_START_TIMEOUT = 60.0
-
-
-class Mismatch(Exception):
-    """A step did not behave as the story told."""
 
 
 @dataclass
@@ -56,102 +47,6 @@ class Actor:
     @property
     def address(self) -> str:
         return self.identity.address
-
-
-class Story:
-    """Narration plus checked expectations."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.chapter_no = 0
-        self.checks = 0
-
-    def chapter(self, title: str) -> None:
-        self.chapter_no += 1
-        self.console.print(f"\n[bold cyan]{self.chapter_no}. {title}[/bold cyan]")
-
-    def say(self, text: str) -> None:
-        self.console.print(f"   {text}")
-
-    def check(self, condition: bool, told: str, happened: str = "") -> None:
-        self.checks += 1
-        if not condition:
-            raise Mismatch(f"expected: {told}; happened: {happened or 'something else'}")
-        self.console.print(f"   [green]✓[/green] {told}")
-
-    def refused(self, reason: str, call: Callable[[], Any], told: str) -> ApiProblem:
-        """``call`` must be refused on chain with ``reason`` (403 + denial receipt)."""
-        try:
-            answer = call()
-        except ApiProblem as problem:
-            self.check(
-                problem.status == 403 and problem.reason == reason,
-                f"{told}: refused with {reason!r}",
-                f"{problem.summary()}",
-            )
-            self.check(
-                problem.receipt is not None,
-                "the refusal itself is recorded on chain",
-                "no receipt in the problem",
-            )
-            assert problem.receipt is not None
-            self.say(f"[dim]{describe_receipt(problem.receipt)}[/dim]")
-            return problem
-        raise Mismatch(f"expected: {told}: refused with {reason!r}; happened: answered {answer!r}")
-
-    @contextmanager
-    def working(self, text: str) -> Iterator[None]:
-        with self.console.status(f"   {text}…"):
-            yield
-
-
-# ---------------------------------------------------------------------------- server
-
-
-@contextmanager
-def serve_in_thread(node: Any, *, log_level: str = "warning") -> Iterator[str]:
-    """The API over ``node`` on a free 127.0.0.1 port in a background thread; yields its URL."""
-    import uvicorn
-
-    from api.main import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(node=node), log_level=log_level, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    # Off the main thread uvicorn installs no signal handlers; Ctrl-C stays with the CLI.
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="consent-api", daemon=True
-    )
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(url, thread)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-
-
-def _wait_for_health(url: str, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the API server stopped while starting")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-            last = "not healthy yet"
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.1)
-    raise RuntimeError(f"the API did not answer /health within {SERVER_START_TIMEOUT:g}s: {last}")
 
 
 # ---------------------------------------------------------------------------- story
@@ -256,10 +151,46 @@ def _tell(
         table.add_row(person.label, person.address)
     story.console.print(table)
     chain = ChainView(node.chain.w3, node.deployment.contracts, caller=node.relayer_key.address)
+    story.say(
+        "each step shows the command that does it by hand; to run them, first:"
+        f" [bold]export CONSENT_API={url} D={data_dir}[/bold]"
+    )
+
+    def by(slug: str, *args: str) -> str:
+        """``consent ARGS`` as the actor ``slug`` (its wallet and password file)."""
+        home = "$D/admin" if slug == "admin" else f"$D/wallets/{slug}"
+        words = " ".join(_quote(a) for a in args)
+        return f"consent {words} --wallet {home} --password-file {home}.password"
 
     # -- 2 -----------------------------------------------------------------------
     story.chapter("The admin registers two departments, an issuer, a registrar and an auditor")
     story.say("each is an EIP-712 intent signed by the admin; the API's relayer only submits it")
+    story.term("intent", "relayer")
+    story.by_hand(
+        by(
+            "admin",
+            "admin",
+            "department",
+            housing.address,
+            "--name",
+            housing.label,
+            "--code",
+            "HB",
+            "--encryption-key",
+            to_hex(housing.identity.encryption_public_key),
+        ),
+        by(
+            "admin",
+            "admin",
+            "role",
+            "issuer",
+            issuer.address,
+            "-f",
+            "household_registration,id_number",
+        ),
+        by("admin", "admin", "role", "registrar", registrar.address),
+        "consent departments",
+    )
     with story.working("registering on chain"):
         for dept, code in ((housing, "HB"), (health, "HC")):
             answer = admin.api.register_department(
@@ -299,6 +230,19 @@ def _tell(
             resident.identity.encryption_public_key,
         )
     story.check(answer["resident"] == resident.address, "the registrar enrolled Li Wei")
+    story.say("the chain holds no ID number, only a salted commitment to it")
+    story.term("salted commitment")
+    story.by_hand(
+        by(
+            "registrar",
+            "enroll",
+            resident.address,
+            "--encryption-key",
+            to_hex(resident.identity.encryption_public_key),
+            "--id-number",
+            ISSUED["id_number"],
+        )
+    )
     story.say(
         "the Public Security Bureau issues the ID number and household registration and"
         " hands Li Wei each value with the salt it will attest"
@@ -310,6 +254,8 @@ def _tell(
     story.check(
         answer["version"] == 1, f"record version 1 committed, root {short(answer['root'], 14)}"
     )
+    story.term("record root")
+    story.by_hand(by("resident", "record", "put", "record.json") + "   # {field: value}")
     stored = resident.api.record()
     story.check(
         set(stored["fields"]) == set(values)
@@ -321,6 +267,20 @@ def _tell(
     story.check(
         {n: v.value for n, v in restored.items()} == values,
         "the wallet restores every value from the API's envelopes (a new device would too)",
+    )
+    story.by_hand(
+        by(
+            "issuer",
+            "attest",
+            resident.address,
+            "id_number",
+            "--value",
+            ISSUED["id_number"],
+            "--salt",
+            to_hex(salts["id_number"]),
+            "--version",
+            "1",
+        )
     )
     with story.working("attesting"):
         for name, value in ISSUED.items():
@@ -337,6 +297,11 @@ def _tell(
     with story.working("filing the request"):
         request = housing.api.request_access(resident.address, HOUSING_FIELDS, "HOUSING", 30 * DAY)
     request_id = request["request_id"]
+    story.by_hand(
+        by("housing", "request", "create", resident.address, "-f", ",".join(HOUSING_FIELDS))
+        + " -p HOUSING --days 30",
+        by("resident", "request", "list"),
+    )
     pending = [r for r in resident.api.access_requests() if r["status"] == "pending"]
     story.check(
         [r["request_id"] for r in pending] == [request_id]
@@ -347,6 +312,10 @@ def _tell(
     with story.working("wrapping three field keys for the Housing Bureau and granting"):
         grant = resident.api.grant("HB", HOUSING_FIELDS, "HOUSING", 30, request_id=request_id)
     housing_consent = int(grant["consent_id"])
+    story.term("consent")
+    story.by_hand(
+        by("resident", "grant", "--request", request_id[:12]) + "   # shows the terms, asks"
+    )
     consent = resident.api.consent(housing_consent)
     story.check(
         consent["status"] == "active" and sorted(consent["fields"]) == HOUSING_FIELDS,
@@ -363,6 +332,11 @@ def _tell(
     # -- 5 -----------------------------------------------------------------------
     story.chapter("The Housing Bureau reads the fields, decrypts them and checks them")
     story.say("the access is recorded on chain first; only then does the API release ciphertext")
+    chain_option = ["--chain-url", chain_url] if chain_url else []
+    story.by_hand(
+        by("housing", "consents"),
+        by("housing", "query", resident.address, str(housing_consent), *chain_option),
+    )
     with story.working("querying, decrypting, verifying against the chain"):
         result = housing.api.query(
             housing_consent,
@@ -389,6 +363,7 @@ def _tell(
 
     # -- 6 -----------------------------------------------------------------------
     story.chapter("The Health Commission tries the same consent")
+    story.by_hand(by("health", "query", resident.address, str(housing_consent), "-f", "income"))
     with story.working("querying"):
         story.refused(
             "not_granted",
@@ -425,17 +400,26 @@ def _tell(
         medical = int(
             resident.api.grant("HC", ["name", "phone"], "HEALTHCARE", 7, max_uses=5)["consent_id"]
         )
+    story.by_hand(
+        by("resident", "grant", "HB", "-f", "income", "-p", "HOUSING", "--days", "30"),
+        by("resident", "grant", "HC", "-f", "name,phone", "-p", "HEALTHCARE")
+        + " --days 7 --max-uses 5",
+    )
     story.say(f"consent {renewed}: Housing Bureau, income, 30 days")
     story.say(f"consent {medical}: Health Commission, name and phone, 7 days, at most 5 uses")
     with story.working("querying"):
         first = health.api.query(
-            medical, resident.address, ["name", "phone"], is_trusted=chain.is_trusted
+            medical,
+            resident.address,
+            ["name", "phone"],
+            is_trusted=chain.is_trusted,
         )
     story.check(
         first.values == {"name": RECORD["name"], "phone": RECORD["phone"]},
         f"the Health Commission reads name and phone under consent {medical}",
         repr(first.values),
     )
+    story.by_hand(by("resident", "revoke", str(medical)) + "   # then rotates the exposed keys")
     with story.working("revoking and rotating the exposed keys"):
         revoked = resident.api.revoke(medical, rotate=True)
     story.check(
@@ -472,6 +456,8 @@ def _tell(
 
     # -- 9 -----------------------------------------------------------------------
     story.chapter("Li Wei reads the access log")
+    story.term("access log")
+    story.by_hand(by("resident", "access-log"))
     log = resident.api.access_log()
     story.console.print(access_log_table(log, title="Who touched Li Wei's data"))
     reads = [e for e in log if e["type"] == "AccessLogged"]
@@ -484,6 +470,11 @@ def _tell(
 
     # -- 10 ----------------------------------------------------------------------
     story.chapter("The Inspection Office verifies the whole log")
+    story.by_hand(
+        by("auditor", "audit", "verify"),
+        by("auditor", "audit", "events", "--since", "2020-01-01", "--all"),
+        by("auditor", "audit", "export", "--format", "csv", "-o", "log.csv"),
+    )
     with story.working("re-deriving every event from the chain and checking every signature"):
         report = auditor.api.audit_verify()
     story.check(
@@ -492,6 +483,13 @@ def _tell(
         " signatures verified",
         repr(report),
     )
+
+
+def _quote(word: str) -> str:
+    """A shell word as typed (quoted when it has spaces or shell characters)."""
+    import shlex
+
+    return shlex.quote(word)
 
 
 def _make_cast(folder: Path) -> dict[str, Identity]:

@@ -1,8 +1,12 @@
-"""Requests, grants, revocations, queries and the access log.
+"""Requests, grants and revocations.
 
-``consent request create|list``, ``consent grant``, ``consent revoke``, ``consent
-consents``, ``consent access-log`` (resident side) and ``consent query`` (department
-side: decrypts and verifies what it receives, trusting the chain, not the API).
+``consent request create|list``, ``consent grant``, ``consent revoke``. The lists are
+the caller's own: a resident sees the requests filed for its data, a department the
+requests it filed (each with its status and, once answered, the consent id).
+
+A grant restates its terms in words (department by name, fields, purpose, window, uses)
+and asks before signing; ``--yes`` answers for scripts, and without a terminal and
+without ``--yes`` it refuses rather than sign unseen terms.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api.client import ApiProblem, ChainView, ConsentApi, QueryResult
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
@@ -25,8 +28,8 @@ from api.commands.common import (
     describe_receipt,
     err,
     escape,
-    fail,
     handled,
+    interactive,
     out,
     print_json,
     short,
@@ -34,15 +37,68 @@ from api.commands.common import (
     time_column,
     when,
 )
+from ledger.vocabulary import describe
 
 request_app = typer.Typer(help="Access requests: departments file them, residents answer them.")
 
 FieldsOption = Annotated[
     list[str] | None,
-    typer.Option("--field", "-f", help="A schema field (repeat, or comma-separate)."),
+    typer.Option(
+        "--field",
+        "-f",
+        help="A schema field, any case (repeat, or comma-separate).",
+        show_default=False,
+    ),
 ]
-PurposeOption = Annotated[str | None, typer.Option("--purpose", "-p", help="A purpose code.")]
+PurposeOption = Annotated[
+    str | None, typer.Option("--purpose", "-p", help="A purpose code, any case (consent schema).")
+]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask: the terms were checked already.")
+]
 DAY = 86_400
+#: How much of a request id the tables show: a prefix that can be pasted back.
+ID_SHOWN = 12
+
+
+def request_label(request_id: str) -> str:
+    """What a table shows of a request id: a prefix that ``--request`` takes back."""
+    return str(request_id)[:ID_SHOWN]
+
+
+def find_request(rows: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
+    """A request by its full id or a unique prefix (also an elided ``0x1234…abcd``)."""
+    text = wanted.strip().lower()
+    head, _, tail = text.partition("…")
+    if not head.startswith("0x"):
+        head = "0x" + head
+    found = [
+        r
+        for r in rows
+        if str(r["request_id"]).lower().startswith(head)
+        and str(r["request_id"]).lower().endswith(tail)
+    ]
+    if not found:
+        raise CommandFailed(
+            f"no request {wanted} (`consent request list --all` shows the ids; give the whole"
+            " id or its first characters)"
+        )
+    if len(found) > 1:
+        raise CommandFailed(f"{wanted} starts {len(found)} request ids: give more characters")
+    return found[0]
+
+
+def duration_words(seconds: float) -> str:
+    """``30 days``, ``2 days 4 hours``, ``86 seconds``."""
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    days, rest = divmod(seconds, DAY)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [(days, "day"), (hours, "hour"), (minutes if not days else 0, "minute")]
+    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
+    return " ".join(words[:2])
 
 
 @request_app.command("create")
@@ -60,56 +116,108 @@ def request_create(
     names = split_names(fields)
     if not names or not purpose:
         raise CommandFailed("name at least one --field and a --purpose")
-    with (
-        api_session(api, wallet, password_file) as client,
-        err.status("filing the request on chain…"),
-    ):
-        answer = client.request_access(resident, names, purpose, round(days * DAY))
-    out.print(f"request [bold]{answer['request_id']}[/bold] filed")
+    with api_session(api, wallet, password_file) as client:
+        names = client.field_names(names)
+        purpose = client.schema_name("purposes", purpose)
+        with err.status("filing the request on chain…"):
+            answer = client.request_access(resident, names, purpose, round(days * DAY))
+    out.print(
+        f"request [bold]{request_label(answer['request_id'])}[/bold] filed: {', '.join(names)}"
+        f" for {purpose}, {duration_words(days * DAY)}"
+    )
+    out.print(f"  full id {answer['request_id']}")
     out.print(f"  {describe_receipt(answer['receipt'])}")
+    out.print("  the resident sees it with `consent request list` and answers with `consent grant`")
 
 
 @request_app.command("list")
 @handled
 def request_list(
-    show_all: Annotated[bool, typer.Option("--all", help="Include answered requests.")] = False,
-    resident: Annotated[str | None, typer.Option(help="Default: yours.")] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Residents: include answered requests.")
+    ] = False,
+    resident: Annotated[
+        str | None, typer.Option(help="A resident's requests (yours, or any for an auditor).")
+    ] = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """(resident) The requests filed for your data (pending unless --all)."""
+    """Requests: a resident's (pending unless --all), or a department's own with status.
+
+    The request column is an id prefix that `consent grant --request` takes back."""
     with api_session(api, wallet, password_file) as client, err.status("fetching…"):
-        rows = client.access_requests(resident)
-    rows = [r for r in rows if show_all or r["status"] == "pending"]
+        as_department = resident is None and client.is_department
+        rows = client.department_requests() if as_department else client.access_requests(resident)
+    if not as_department:
+        rows = [r for r in rows if show_all or r["status"] == "pending"]
     if as_json:
         print_json(rows)
         return
-    table = Table(
-        "request", "department", "fields", "purpose", "days", time_column("asked (UTC)"), "status"
-    )
+    who = "resident" if as_department else "department"
+    table = Table("request", who, "fields", "purpose", "days", time_column("asked (UTC)"), "status")
     for r in rows:
+        party = short(r["resident"], 12) if as_department else r.get("department_name")
         table.add_row(
-            short(r["request_id"]),
-            r.get("department_name") or r["department"],
+            request_label(r["request_id"]),
+            party or r["department"],
             ", ".join(r["fields"]),
             r["purpose"],
             f"{r['duration'] / DAY:g}",
             when(r["requested_at"], zone=False),
             r["status"] + (f" → consent {r['consent_id']}" if r.get("consent_id") else ""),
         )
-    out.print(table if rows else "no requests")
+    if rows:
+        out.print(table)
+    elif as_department:
+        out.print("you have filed no requests (`consent request create` files one)")
+    else:
+        out.print("no pending requests" + ("" if show_all else " (--all shows answered ones)"))
 
 
-def _find_request(client: ConsentApi, request_id: str) -> dict[str, Any]:
-    """A request of yours by its id or an unambiguous prefix of it."""
-    wanted = request_id.lower().rstrip("…")
-    found = [e for e in client.access_requests() if str(e["request_id"]).lower().startswith(wanted)]
-    if len(found) != 1:
-        problem = "no" if not found else "more than one"
-        raise CommandFailed(f"{problem} request {request_id} for your data")
-    return found[0]
+def grant_terms(
+    entry: dict[str, Any],
+    names: list[str],
+    purpose: str,
+    days: float,
+    max_uses: int,
+    request_id: str | None,
+    now: int,
+) -> list[tuple[str, str]]:
+    """The terms as a person checks them before signing."""
+    meaning = describe("purpose", purpose)
+    fields = [f"{n} ({describe('field', n)})" if describe("field", n) else n for n in names]
+    seconds = round(days * DAY)
+    rows = [
+        ("department", f"{entry['name']} ({entry.get('code')}, {entry['address']})"),
+        ("fields", ", ".join(fields)),
+        ("purpose", f"{purpose}: {meaning}" if meaning else purpose),
+        (
+            "window",
+            f"{duration_words(seconds)} from when it is recorded: about {when(now)}"
+            f" until {when(now + seconds)}",
+        ),
+        ("uses", "unlimited" if not max_uses else f"at most {max_uses} reads"),
+    ]
+    if request_id:
+        rows.append(("answers", f"request {request_label(request_id)}"))
+    return rows
+
+
+def confirm_or_refuse(terms: list[tuple[str, str]], yes: bool) -> None:
+    err.print("[bold]You are about to sign this consent:[/bold]")
+    for label, text in terms:
+        err.print(f"  {label:<10} {escape(text)}")
+    if yes:
+        return
+    if not interactive():
+        raise CommandFailed(
+            "not signed: a grant needs your confirmation and there is no terminal to ask in;"
+            " check the terms above and run it again with --yes"
+        )
+    if not typer.confirm("Sign and grant?", default=False, err=True):
+        raise CommandFailed("not signed: nothing was granted")
 
 
 @handled
@@ -124,17 +232,25 @@ def grant(
     ] = None,
     max_uses: Annotated[int, typer.Option(min=0, help="0 = unlimited.")] = 0,
     request: Annotated[
-        str | None, typer.Option("--request", help="Answer this request (fills the rest).")
+        str | None,
+        typer.Option(
+            "--request",
+            help="Answer this request (fills the rest): its id as `consent request list`"
+            " shows it, the full id or a unique prefix.",
+        ),
     ] = None,
+    yes: YesOption = False,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
 ) -> None:
-    """(resident) Grant a department time-limited access to some of your fields."""
+    """(resident) Grant a department time-limited access to some of your fields.
+
+    Shows the terms in words and asks before signing (--yes: do not ask)."""
     names = split_names(fields)
     with api_session(api, wallet, password_file) as client:
         if request is not None:
-            asked = _find_request(client, request)
+            asked = find_request(client.access_requests(), request)
             department = department or asked["department"]
             names = names or list(asked["fields"])
             purpose = purpose or asked["purpose"]
@@ -142,18 +258,29 @@ def grant(
             request = asked["request_id"]
         if not department or not names or not purpose:
             raise CommandFailed("name a DEPARTMENT, at least one --field and a --purpose")
+        days = 30 if days is None else days
+        entry = client.department(department)
+        names = client.field_names(names)
+        purpose = client.schema_name("purposes", purpose)
+        terms = grant_terms(entry, names, purpose, days, max_uses, request, client.now())
+        confirm_or_refuse(terms, yes)
         with err.status("wrapping the field keys for the department and granting on chain…"):
             answer = client.grant(
-                department,
-                names,
-                purpose,
-                30 if days is None else days,
-                max_uses=max_uses,
-                request_id=request,
+                entry["address"], names, purpose, days, max_uses=max_uses, request_id=request
             )
-    out.print(f"consent [bold]{answer['consent_id']}[/bold] granted")
+        consent = client.consent(int(answer["consent_id"]))
+    out.print(
+        f"consent [bold]{answer['consent_id']}[/bold] granted: {entry['name']} may read"
+        f" {', '.join(names)} for {purpose} from {when(consent['valid_from'])}"
+        f" until {when(consent['valid_until'])}"
+        + (f", at most {max_uses} times" if max_uses else "")
+    )
     if answer.get("receipt"):
-        out.print(f"  {describe_receipt(answer['receipt'])}")
+        out.print(f"  receipt: {describe_receipt(answer['receipt'])}")
+    out.print(
+        f"  revoke it any time with `consent revoke {answer['consent_id']}`;"
+        " `consent access-log` shows every read"
+    )
 
 
 @handled
@@ -186,157 +313,3 @@ def revoke(
         )
         for other in sorted(result.rewrapped):
             out.print(f"  re-wrapped the new keys for consent {other}")
-
-
-@handled
-def consents(
-    resident: Annotated[str | None, typer.Option(help="Default: yours.")] = None,
-    api: ApiOption = DEFAULT_API_URL,
-    wallet: WalletOption = DEFAULT_WALLET,
-    password_file: PasswordFileOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """(resident) Your consents with their current status."""
-    with api_session(api, wallet, password_file) as client, err.status("fetching…"):
-        rows = client.consents(resident)
-        names = {d["address"]: d["name"] for d in client.departments()}
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(
-        "id", "department", "fields", "purpose", time_column("until (UTC)"), "uses", "status"
-    )
-    for c in rows:
-        uses = f"{c['uses']}/{c['max_uses'] or '∞'}"
-        table.add_row(
-            str(c["consent_id"]),
-            names.get(c["department"], c["department"]),
-            ", ".join(c["fields"]),
-            c["purpose"],
-            when(c["valid_until"], zone=False),
-            uses,
-            c["status"],
-        )
-    out.print(table if rows else "no consents")
-
-
-def access_log_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
-    table = Table(
-        time_column(), "event", "department", "fields", "purpose", "consent", "block", title=title
-    )
-    for e in rows:
-        refused = e["type"] == "AccessDenied"
-        event = f"[red]✗ {e.get('reason')}[/red]" if refused else "[green]✓ read[/green]"
-        table.add_row(
-            when(e["block_timestamp"], zone=False),
-            event,
-            e.get("department_name") or short(e.get("department")),
-            ", ".join(e.get("fields") or []),
-            e.get("purpose") or "-",
-            str(e.get("consent_id") or "-"),
-            str(e["receipt"]["block_number"]),
-        )
-    return table
-
-
-@handled
-def access_log(
-    resident: Annotated[str | None, typer.Option(help="Default: yours.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many entries.")] = None,
-    api: ApiOption = DEFAULT_API_URL,
-    wallet: WalletOption = DEFAULT_WALLET,
-    password_file: PasswordFileOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """(resident) Every access and refusal touching your data, newest first."""
-    with api_session(api, wallet, password_file) as client, err.status("fetching…"):
-        rows = client.access_log(resident)
-    rows = rows[:limit] if limit else rows
-    if as_json:
-        print_json(rows)
-        return
-    out.print(access_log_table(rows) if rows else "nobody has asked for your data")
-
-
-@handled
-def query(
-    resident: Annotated[str, typer.Argument(help="The resident's address.")],
-    consent_id: Annotated[int, typer.Argument(min=1)],
-    fields: FieldsOption = None,
-    chain_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="CONSENT_CHAIN_URL",
-            help="JSON-RPC URL to check attestations and the root on chain.",
-        ),
-    ] = None,
-    api: ApiOption = DEFAULT_API_URL,
-    wallet: WalletOption = DEFAULT_WALLET,
-    password_file: PasswordFileOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """(department) Read fields under a consent: recorded on chain, then decrypted here."""
-    with api_session(api, wallet, password_file) as client:
-        names = split_names(fields)
-        if not names:
-            with err.status("reading the consent…"):
-                names = list(client.consent(consent_id)["fields"])
-        chain = None
-        if chain_url:
-            chain = ChainView.connect(chain_url, client.health()["contracts"])
-        try:
-            with err.status("recording the access on chain and decrypting…"):
-                result = client.query(
-                    consent_id,
-                    resident,
-                    names,
-                    is_trusted=chain.is_trusted if chain else None,
-                    record_root=chain.record if chain else None,
-                )
-        except ApiProblem as problem:
-            if problem.reason:
-                fail(f"access refused on chain: {problem.reason}", receipt=problem.receipt)
-            raise
-    if as_json:
-        print_json(query_json(result))
-        return
-    print_query(result, chain_checked=chain is not None)
-
-
-def query_json(result: QueryResult) -> dict[str, Any]:
-    return {
-        "consent_id": result.consent_id,
-        "receipt": result.receipt,
-        "version": result.version,
-        "root": result.root,
-        "root_on_chain": result.root_on_chain,
-        "fields": {
-            name: {
-                "value": a.value.value,
-                "version": a.version,
-                "attestation": a.attestation,
-                "issuer": a.issuer,
-                "problem": a.problem,
-            }
-            for name, a in result.fields.items()
-        },
-    }
-
-
-def print_query(result: QueryResult, *, chain_checked: bool) -> None:
-    out.print(
-        f"access under consent {result.consent_id} recorded: {describe_receipt(result.receipt)}"
-    )
-    if not result.root_on_chain:
-        out.print("[yellow]root checked against the API's report, not the chain[/yellow]")
-    table = Table("field", "value", "version", "attestation")
-    for name, a in sorted(result.fields.items()):
-        status = {
-            "verified": f"[green]verified[/green] ({short(a.issuer)})",
-            "invalid": f"[red]invalid[/red]: {escape(a.problem or '')}",
-            "absent": "-",
-        }.get(a.attestation, "[yellow]unverified against chain[/yellow]")
-        if a.attestation == "unverified" and chain_checked and a.problem:
-            status = f"[yellow]unverified[/yellow]: {escape(a.problem)}"
-        table.add_row(name, escape(a.value.value), str(a.version), status)
-    out.print(table)

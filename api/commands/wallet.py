@@ -1,8 +1,11 @@
-"""``consent wallet create|show|import|export``: keystores on this machine (no API calls).
+"""``consent wallet create|show|import|export|unlock|lock``: keystores on this machine (no
+API calls).
 
 A wallet is a directory written by :class:`wallets.identity.Identity`: the signing key
 as a Web3 Secret Storage v3 file (geth, MetaMask) and the HPKE keys beside it, both
-under one password.
+under one password. ``unlock`` starts an agent (:mod:`wallets.agent`) that holds the
+opened keys in memory for a while, so later commands sign without the password and
+without seconds of scrypt; ``lock`` ends it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from api.commands.common import (
     out,
     print_json,
     read_password,
+    when,
 )
+from wallets import agent
 from wallets.encoding import checksum_address
 from wallets.identity import Identity
 from wallets.keystore import (
@@ -83,6 +88,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if summary.get("hybrid_encryption_key"):
         table.add_row("hybrid key", f"{summary['hybrid_encryption_key'][:42]}…")
     table.add_row("wallet", summary["wallet"])
+    if summary.get("unlocked_until"):
+        table.add_row("unlocked", f"until {when(summary['unlocked_until'])} (consent wallet lock)")
     out.print(table)
 
 
@@ -133,6 +140,8 @@ def show(
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise CommandFailed(f"{wallet} does not hold a readable wallet: {exc}") from exc
+    held = agent.connect(wallet)
+    summary["unlocked_until"] = None if held is None else held.expires_at
     _print_summary(summary, as_json)
 
 
@@ -182,3 +191,43 @@ def export(
     with err.status("encrypting the key (scrypt)…"):
         identity.export_keystore(output, password, scrypt_n=scrypt_n, overwrite=overwrite)
     err.print(f"[green]exported[/green] {identity.address} to {output}")
+
+
+@app.command()
+@handled
+def unlock(
+    lifetime: Annotated[
+        str,
+        typer.Option(
+            "--for", help="How long the agent holds the key: 90s, 15m, 2h, 1d (plain: seconds)."
+        ),
+    ] = "15m",
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Open the wallet once and keep it open in an agent (as ssh-agent does).
+
+    Until it expires or `consent wallet lock`, commands with this --wallet sign through
+    the agent: no password, no scrypt. The keys stay in the agent's memory, behind a
+    Unix socket only you can open; neither they nor the password touch the disk."""
+    seconds = agent.parse_lifetime(lifetime)
+    if not (wallet / SIGNING_KEY_FILE).exists():
+        raise CommandFailed(f"no wallet in {wallet} (create one with `consent wallet create`)")
+    password = read_password(password_file)
+    with err.status("opening the keystore in the agent (scrypt)…"):
+        info = agent.start(wallet, password, seconds)
+    out.print(
+        f"[green]unlocked[/green] {info['address']} until {when(info['expires_at'])}"
+        f" (agent {info['pid']}, socket {info['socket']})"
+    )
+    err.print(f"`consent wallet lock --wallet {wallet}` ends it sooner")
+
+
+@app.command()
+@handled
+def lock(wallet: WalletOption = DEFAULT_WALLET) -> None:
+    """End the agent holding this wallet: the next command asks for the password again."""
+    if agent.lock(wallet):
+        out.print(f"[green]locked[/green] {wallet}: the agent is gone")
+    else:
+        out.print(f"{wallet} was not unlocked")

@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.commands import register
-from api.commands.demo import serve_in_thread
+from api.commands.demo_support import serve_in_thread
 from tests.api.conftest import FAST_SCRYPT, World, make_world
 from wallets.identity import Identity
 

@@ -94,7 +94,10 @@ class FakeApi:
                 return problem(401, "Unauthorized", "no or bad token")
             return self.routes[(method, path)](request)
         if path == "/health":
-            return httpx.Response(200, json={"status": "ok", "block_timestamp": NOW})
+            return httpx.Response(
+                200,
+                json={"status": "ok", "block_timestamp": NOW - 120, "next_block_timestamp": NOW},
+            )
         if path == "/eip712":
             return httpx.Response(200, json=self.eip712)
         if path == "/schema":
@@ -238,7 +241,7 @@ def test_sign_refuses_when_the_servers_types_differ_from_the_wallets(
 def test_unknown_field_name_is_refused_before_anything_is_signed(
     client: ConsentApi, fake: FakeApi, resident: Identity
 ) -> None:
-    with pytest.raises(ClientRefusal, match="not one of the fields"):
+    with pytest.raises(ClientRefusal, match="not a field on chain"):
         client.access(1, resident.address, ["shoe_size"])
     assert not fake.bodies("POST", "/queries")
 
