@@ -68,6 +68,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_RETRY_AFTER = {
+    "description": "Seconds until the rate limit lets a request through (api.limits)",
+    "schema": {"type": "integer", "minimum": 1},
+}
 
 
 def statuses(operation: dict[str, Any]) -> list[str]:
@@ -100,6 +104,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                     if response.get("description") in (None, "Validation Error"):
                         response["description"] = _DESCRIPTIONS.get(status, "Refused")
                     response["content"] = {PROBLEM: {"schema": _PROBLEM_REF}}
+                if status == "429":
+                    response["headers"] = {"Retry-After": _RETRY_AFTER}
     return schema
 
 

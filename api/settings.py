@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.chain import DEFAULT_CHAIN_ID
@@ -43,14 +44,14 @@ class Settings(BaseSettings):
     token_ttl: int = 900
     challenge_ttl: int = 300
     #: Unspent sign-in challenges one address may hold; a newer one supersedes the oldest.
-    max_challenges_per_address: int = 5
+    max_challenges_per_address: Annotated[int, Field(ge=1)] = 5
     #: Unspent, unexpired sign-in challenges in all; beyond it challenges answer 429.
-    max_challenges: int = 50_000
+    max_challenges: Annotated[int, Field(ge=1)] = 50_000
 
     # Rate limits in the `limits` package's notation ("10/second;300/minute"), counted in
     # this process's memory (each serving process counts its own).
     #: Every request, per client IP.
-    rate_limit_ip: str = "300/second;10000/minute"
+    rate_limit_ip: str = "1000/second;30000/minute"
     #: Every write (not GET or HEAD) bearing a token, per signed-in address.
     rate_limit_address: str = "100/second;3000/minute"
     #: ``POST /auth/challenge``, per client IP.
@@ -60,10 +61,10 @@ class Settings(BaseSettings):
 
     #: Request bodies larger than this answer 413 (records and grants get a bound sized
     #: from their field envelopes, see :mod:`api.http_bounds`).
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     #: Seconds a connection may take to send a request's head, and then its body.
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
+    header_timeout: Annotated[float, Field(gt=0)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0)] = 30.0
 
     @field_validator(
         "rate_limit_ip",

@@ -477,6 +477,7 @@ def test_openapi_shows_pages_limits_and_refusals(world: World) -> None:
         limit = next(p for p in operation["parameters"] if p["name"] == "limit")
         assert limit["schema"]["anyOf"][0]["maximum"] == 1000
         assert "429" in operation["responses"], path
+        assert "Retry-After" in operation["responses"]["429"]["headers"], path
     assert "413" in spec["paths"]["/residents/{address}/record"]["put"]["responses"]
     assert "413" in spec["paths"]["/auth/challenge"]["post"]["responses"]
     assert "/auth/logout" in spec["paths"]

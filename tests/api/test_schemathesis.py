@@ -56,6 +56,10 @@ def test_schemathesis_finds_no_server_error_or_undocumented_answer(
             "all",
             "--exclude-checks",
             "positive_data_acceptance",
+            # Fuzzing logout would end the role's token for the rest of the run (and for
+            # the checks after it): every later case would only probe 401.
+            "--exclude-path",
+            "/auth/logout",
             "--max-examples",
             EXAMPLES,
             "--max-time",
