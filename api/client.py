@@ -22,10 +22,11 @@ Errors::
 
 Errors of :mod:`wallets` (``InvalidRecord``, ``InvalidIntent``, ...) pass through.
 
-Trust: the department checks attestations against the *chain's* trust list and, when
-it can, the record root against the *chain's* commitment, never against what the API
-says. :class:`ChainView` reads both through any web3 provider; :meth:`ConsentApi.query`
-takes its ``is_trusted`` (or ``None``: attestations are then reported "unverified").
+Trust: the department checks attestations against the *chain's* record of them and
+its trust list and, when it can, the record root against the *chain's* commitment, never
+against what the API says. :class:`ChainView` reads all three through any web3
+provider; :meth:`ConsentApi.query` takes its ``is_trusted`` and
+``attestation_recorded_at`` (or ``None``: attestations are then reported "unverified").
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import httpx
 
 from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, eip712_types, name_to_bytes32
 from ledger.vocabulary import did_you_mean, match
-from wallets.attestation import IsTrusted, attest, commitment, verify_attestation
+from wallets.attestation import IsTrusted, RecordedAt, attest, commitment, pick_attestation
 from wallets.encoding import checksum_address, from_hex, to_hex
 from wallets.errors import InvalidAttestation, WalletError
 from wallets.field_cipher import FieldValue
@@ -172,10 +173,10 @@ def id_commitment(id_number: str, salt: bytes) -> bytes:
 class FieldAnswer:
     """One field a department received and opened.
 
-    ``attestation`` is ``"verified"`` (signature, commitment, window and the chain's trust
-    list all hold), ``"unverified"`` (signature, commitment and window hold; the trust
-    list was not or could not be checked), ``"invalid"`` (``problem`` says why) or
-    ``"absent"``.
+    ``attestation`` is ``"verified"`` (one of the field's attestations holds: signature,
+    commitment to this value, window, the chain's record of it and its trust list),
+    ``"unverified"`` (all but the chain hold; the chain was not or could not be read),
+    ``"invalid"`` (none holds; ``problem`` says why for the closest) or ``"absent"``.
     """
 
     name: str
@@ -247,6 +248,11 @@ class ChainView:
         """``ConsentDirectory.isTrustedIssuer(issuer, field, at)``."""
         fn = self._directory.functions.isTrustedIssuer(checksum_address(issuer), field_id, at)
         return bool(fn.call(self._call))
+
+    def attestation_recorded_at(self, digest: bytes) -> int:
+        """``ConsentDirectory.attestationRecordedAt(digest)``: when the chain recorded the
+        attestation (and judged its issuer's trust); 0 if it never did."""
+        return int(self._directory.functions.attestationRecordedAt(digest).call(self._call))
 
     def record(self, resident: str) -> tuple[int, bytes]:
         """``(version, root)`` of the resident's latest commitment on chain."""
@@ -608,6 +614,44 @@ class ConsentApi:
         answer: dict[str, Any] = self._post_signed("POST", "/admin/roles", "GrantRole", message)
         return answer
 
+    def set_department_active(self, department: str, active: bool) -> dict[str, Any]:
+        """``POST /admin/departments/{a}/active`` (admin): suspend or reinstate."""
+        address = checksum_address(department)
+        message = {"department": address, "active": bool(active)}
+        answer: dict[str, Any] = self._post_signed(
+            "POST", f"/admin/departments/{address}/active", "SetDepartmentActive", message
+        )
+        return answer
+
+    def rotate_department_key(self, department: str, encryption_key: bytes | str) -> dict[str, Any]:
+        """``PUT /admin/departments/{a}/encryption-key`` (admin): publish a new key."""
+        address = checksum_address(department)
+        message = {
+            "department": address,
+            "encryptionKey": from_hex(encryption_key, what="encryption key"),
+        }
+        answer: dict[str, Any] = self._post_signed(
+            "PUT", f"/admin/departments/{address}/encryption-key", "RotateDepartmentKey", message
+        )
+        return answer
+
+    def revoke_role(self, role: str, account: str) -> dict[str, Any]:
+        """``POST /admin/roles/revoke`` (admin): registrar, issuer, auditor or department."""
+        message = {"role": self.role_id(role), "account": checksum_address(account)}
+        answer: dict[str, Any] = self._post_signed(
+            "POST", "/admin/roles/revoke", "RevokeRole", message
+        )
+        return answer
+
+    def distrust_issuer(self, issuer: str, fields: Iterable[str]) -> dict[str, Any]:
+        """``POST /admin/issuers/{a}/distrust`` (admin): end its trust for ``fields``."""
+        address = checksum_address(issuer)
+        message = {"issuer": address, "fields": self.field_ids(fields)}
+        answer: dict[str, Any] = self._post_signed(
+            "POST", f"/admin/issuers/{address}/distrust", "DistrustIssuer", message
+        )
+        return answer
+
     # -- registrar ------------------------------------------------------------------
 
     def enroll_resident(
@@ -779,15 +823,19 @@ class ConsentApi:
         fields: Iterable[str],
         *,
         is_trusted: IsTrusted | None,
+        recorded_at: RecordedAt | None = None,
         record_root: RecordRoot | None = None,
     ) -> QueryResult:
-        """Query, open each field against the committed root, check its attestation.
+        """Query, open each field against the committed root, check its attestations.
 
-        ``is_trusted(issuer, field_id, at)`` reads the chain's trust list (``None``: not
-        checked, attestations that otherwise hold are "unverified"). ``record_root``
-        (``resident → (version, root)`` from the chain) replaces the root the API reports
-        for that version. Raises :class:`ApiProblem` if the chain refused the access and
-        :class:`~wallets.errors.InvalidRecord` if a field does not open or verify.
+        ``is_trusted(issuer, field_id, at)`` reads the chain's trust list and
+        ``recorded_at(digest)`` when the chain recorded an attestation (both from a node
+        the caller chooses, e.g. :class:`ChainView`; without both, attestations that
+        otherwise hold are "unverified"). Of a field's attestations the one its value and
+        salt open is kept. ``record_root`` (``resident → (version, root)`` from the chain)
+        replaces the root the API reports for that version. Raises :class:`ApiProblem`
+        if the chain refused the access and :class:`~wallets.errors.InvalidRecord` if a
+        field does not open or verify.
         """
         identity = self._require_identity()
         resident = checksum_address(resident)
@@ -802,18 +850,18 @@ class ConsentApi:
             on_chain = all(int(e["version"]) == chain_version for e in entries.values())
         values = open_granted_fields(entries, resident=resident, identity=identity, root=roots)
         chain_id, directory = self.intent_domain("Attest")
-        now = int(answer["receipt"]["block_timestamp"])
+        checked = is_trusted is not None and recorded_at is not None
+        check = {
+            "resident": resident,
+            "chain_id": chain_id,
+            "directory": directory,
+            # Without the chain, everything but the chain is checked: "unverified" at best.
+            "is_trusted": is_trusted if checked else (lambda *_: True),
+            "recorded_at": recorded_at if checked else (lambda _digest: 1),
+            "now": int(answer["receipt"]["block_timestamp"]),
+        }
         opened = {
-            name: self._check_attestation(
-                name,
-                entries[name],
-                value,
-                resident=resident,
-                chain_id=chain_id,
-                directory=directory,
-                is_trusted=is_trusted,
-                now=now,
-            )
+            name: self._check_attestations(name, entries[name], value, checked, check)
             for name, value in values.items()
         }
         return QueryResult(
@@ -825,42 +873,31 @@ class ConsentApi:
             fields=opened,
         )
 
-    def _check_attestation(
+    def _check_attestations(
         self,
         name: str,
         entry: Mapping[str, Any],
         value: FieldValue,
-        *,
-        resident: str,
-        chain_id: int,
-        directory: str,
-        is_trusted: IsTrusted | None,
-        now: int,
+        checked: bool,
+        check: Mapping[str, Any],
     ) -> FieldAnswer:
         version = int(entry["version"])
-        attestation = entry.get("attestation")
-        if not attestation:
+        candidates = entry.get("attestations")
+        if candidates is None:  # an API of DESIGN's first shape: one attestation at most
+            candidates = [entry["attestation"]] if entry.get("attestation") else []
+        if not candidates:
             return FieldAnswer(name, value, version, "absent")
         try:
-            issuer = verify_attestation(
-                attestation,
-                resident=resident,
-                field=self.field_id(name),
-                value=value.value,
-                salt=value.salt,
-                chain_id=chain_id,
-                directory=directory,
-                is_trusted=is_trusted or (lambda *_: True),
-                now=now,
+            _, issuer = pick_attestation(
+                candidates, field=self.field_id(name), value=value.value, salt=value.salt, **check
             )
         except InvalidAttestation as exc:
             return FieldAnswer(name, value, version, "invalid", problem=str(exc))
         except Exception as exc:  # the chain could not say: "cannot tell" is not "untrusted"
-            issuer = str(attestation.get("message", {}).get("issuer"))
             return FieldAnswer(
-                name, value, version, "unverified", issuer, f"trust list unreadable: {exc}"
+                name, value, version, "unverified", None, f"the chain is unreadable: {exc}"
             )
-        if is_trusted is None:
+        if not checked:
             return FieldAnswer(
                 name, value, version, "unverified", issuer, "not checked against the chain"
             )

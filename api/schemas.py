@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -33,8 +33,12 @@ class DepartmentOut(BaseModel):
     address: str
     name: str
     code: str
+    #: The current key (the last ``RotateDepartmentKey``'s, else the registration's).
     encryption_key: str
     active: bool
+    #: ``active``; ``suspended`` (the admin may reinstate it); ``revoked`` (its role was
+    #: revoked: it stays off).
+    status: Literal["active", "suspended", "revoked"]
 
 
 class DepartmentList(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.client import Outcome
-from ledger.store import envelopes, wrapped_keys
+from ledger.store import attestation_records, attestations, dumps, envelopes, wrapped_keys
 
 
 def _bytes(value: str) -> bytes:
@@ -42,5 +42,38 @@ def apply_side_effects(c: Connection, outcome: Outcome, effects: Mapping[str, An
                     wrapped_key=_bytes(wrapped),
                 )
             )
+    elif kind == "attestation":
+        _attestation(c, outcome, effects)
     elif kind is not None:
         raise ValueError(f"unknown side effect {kind!r}")
+
+
+def _attestation(c: Connection, outcome: Outcome, effects: Mapping[str, Any]) -> None:
+    """The signed attestation and the chain's record of it (``AttestationRecorded``)."""
+    assert outcome.event is not None and outcome.receipt.log_index is not None
+    recorded = outcome.event.args
+    message = effects["message"]
+    inserted = c.execute(
+        attestations.insert().values(
+            resident=effects["resident"],
+            field=effects["field"],
+            version=effects["version"],
+            issuer=message["issuer"],
+            commitment=message["commitment"],
+            issued_at=int(message["issuedAt"]),
+            expires_at=int(message["expiresAt"]),
+            message=dumps(message),
+            signature=effects["signature"],
+        )
+    )
+    assert inserted.inserted_primary_key is not None
+    c.execute(
+        attestation_records.insert().values(
+            attestation_id=int(inserted.inserted_primary_key[0]),
+            digest="0x" + bytes(recorded["digest"]).hex(),
+            tx_hash=outcome.receipt.tx_hash,
+            block_number=outcome.receipt.block_number,
+            log_index=outcome.receipt.log_index,
+            recorded_at=int(recorded["recordedAt"]),
+        )
+    )

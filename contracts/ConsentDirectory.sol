@@ -9,8 +9,10 @@ import {SignedIntents} from "./SignedIntents.sol";
 /**
  * @title ConsentDirectory
  * @dev The district's data-governance registry. The admin (`DEFAULT_ADMIN_ROLE`, the
- * data-governance office) registers departments and grants roles through signed
- * intents that any relayer may submit, and defines fields and purposes directly.
+ * data-governance office) registers, suspends and reinstates departments, rotates their
+ * keys, grants and revokes roles and ends issuers' trust through signed intents that any
+ * relayer may submit, and defines fields and purposes directly. Issuers' attestations
+ * are recorded here, their trust judged at the recording block.
  */
 contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -29,6 +31,17 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         keccak256(
             "Attest(address issuer,address resident,bytes32 field,bytes32 commitment,uint64 issuedAt,uint64 expiresAt)"
         );
+    bytes32 public constant SET_DEPARTMENT_ACTIVE_TYPEHASH =
+        keccak256("SetDepartmentActive(address department,bool active,uint256 nonce,uint256 deadline)");
+    bytes32 public constant REVOKE_ROLE_TYPEHASH =
+        keccak256("RevokeRole(bytes32 role,address account,uint256 nonce,uint256 deadline)");
+    bytes32 public constant DISTRUST_ISSUER_TYPEHASH =
+        keccak256("DistrustIssuer(address issuer,bytes32[] fields,uint256 nonce,uint256 deadline)");
+    bytes32 public constant ROTATE_DEPARTMENT_KEY_TYPEHASH =
+        keccak256("RotateDepartmentKey(address department,bytes encryptionKey,uint256 nonce,uint256 deadline)");
+
+    /// @notice How far an attestation's `issuedAt` may lie from the recording block's time.
+    uint64 public constant ATTEST_TIME_WINDOW = 5 minutes;
 
     struct Trust {
         uint64 since;
@@ -45,6 +58,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     /// one is open (`until` 0) while the trust lasts.
     mapping(address issuer => mapping(bytes32 field => Trust[])) private _trust;
     mapping(address issuer => bytes32[] fields) private _issuerFields;
+    /// @dev When each recorded attestation (by EIP-712 digest) was recorded; 0: never.
+    mapping(bytes32 digest => uint64 recordedAt) private _attestations;
 
     /**
      * @dev Makes `admin` the governance admin and `relayer` the first relayer, and seeds
@@ -175,6 +190,228 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         }
     }
 
+    /**
+     * @notice Suspends (`active` false) or reinstates a department from this block on. A
+     * suspended department can neither request nor be granted access, and its queries are
+     * denied `not_granted`.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
+     * - the department is registered; to reinstate it, it still holds `DEPARTMENT_ROLE`
+     *   (a revoked department stays off).
+     *
+     * Emits a {DepartmentActivationChanged} event if the state changed, then a
+     * {DepartmentSuspended} or {DepartmentReinstated} event.
+     */
+    function changeDepartmentActive(SetDepartmentActive calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                SET_DEPARTMENT_ACTIVE_TYPEHASH,
+                intent.department,
+                intent.active,
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
+        _setActive(intent.department, intent.active);
+        if (intent.active) {
+            emit DepartmentReinstated(intent.department, admin);
+        } else {
+            emit DepartmentSuspended(intent.department, admin);
+        }
+    }
+
+    /**
+     * @notice Takes `role` away from `account` from this block on. An issuer loses its trust
+     * for every field; a department is suspended for good (it cannot be reinstated).
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is by an admin of `role`, unexpired, nonce
+     *   unused;
+     * - `account` is non-zero; `role` is registrar, issuer, auditor, relayer or department.
+     *
+     * Emits a {RoleRevoked} event if `account` held the role (and what revoking it
+     * entails: {IssuerDistrusted}, {DepartmentActivationChanged}), then a {RoleRemoved} event.
+     */
+    function removeRole(RevokeRole calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(REVOKE_ROLE_TYPEHASH, intent.role, intent.account, intent.nonce, intent.deadline)
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        bytes32 role = intent.role;
+        _requireSignerRole(getRoleAdmin(role), admin);
+        if (intent.account == address(0)) revert ConsentDirectoryZeroAddress();
+        if (
+            role != REGISTRAR_ROLE &&
+            role != ISSUER_ROLE &&
+            role != AUDITOR_ROLE &&
+            role != RELAYER_ROLE &&
+            role != DEPARTMENT_ROLE
+        ) {
+            revert ConsentDirectoryUnsupportedRole(role);
+        }
+        _revokeRole(role, intent.account);
+        emit RoleRemoved(role, intent.account, admin);
+    }
+
+    /**
+     * @notice Ends the trust in `issuer` for `fields` from this block on: it can no longer
+     * have attestations of them recorded. Attestations recorded before stay on record.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
+     * - `fields` is non-empty, strictly ascending and defined.
+     *
+     * Emits an {IssuerDistrusted} event per field that was trusted, then an
+     * {IssuerTrustEnded} event.
+     */
+    function endIssuerTrust(DistrustIssuer calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                DISTRUST_ISSUER_TYPEHASH,
+                intent.issuer,
+                _hashArray(intent.fields),
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
+        _checkFields(intent.fields);
+        for (uint256 i = 0; i < intent.fields.length; ++i) _distrustIssuer(intent.issuer, intent.fields[i]);
+        emit IssuerTrustEnded(intent.issuer, admin, intent.fields);
+    }
+
+    /**
+     * @notice Replaces a department's HPKE public key: grants from this block on wrap
+     * their field keys for the new one (keys wrapped before stay as they were).
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
+     * - the department is registered; `encryptionKey` is non-empty.
+     *
+     * Emits a {DepartmentKeyRotated} event.
+     */
+    function rotateDepartmentKey(RotateDepartmentKey calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                ROTATE_DEPARTMENT_KEY_TYPEHASH,
+                intent.department,
+                keccak256(intent.encryptionKey),
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
+        Department storage entry = _departments[intent.department];
+        if (!entry.registered) revert ConsentDirectoryUnknownDepartment(intent.department);
+        if (intent.encryptionKey.length == 0) revert ConsentDirectoryInvalidDepartment(intent.department);
+        entry.encryptionKey = intent.encryptionKey;
+        emit DepartmentKeyRotated(intent.department, admin, intent.encryptionKey);
+    }
+
+    /**
+     * @notice Records an issuer's attestation. Trust is judged now, at this block: an
+     * issuer distrusted since cannot have an attestation recorded, whatever `issuedAt` it
+     * writes, and `issuedAt` must be this block's time give or take {ATTEST_TIME_WINDOW}.
+     * Returns the attestation's EIP-712 digest, by which {attestationRecordedAt} finds it.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is `issuer`'s;
+     * - `issuedAt` within {ATTEST_TIME_WINDOW} of block time; `expiresAt` after both;
+     * - `issuer` is trusted for `field` at this block;
+     * - the same attestation was not recorded before (a replay is refused).
+     *
+     * Emits an {AttestationRecorded} event.
+     */
+    function recordAttestation(Attest calldata intent, bytes calldata signature) external onlyRelayer returns (bytes32 digest) {
+        digest = hashAttest(intent);
+        address signer = ECDSA.recoverCalldata(digest, signature);
+        if (signer != intent.issuer) revert SignedIntentWrongSigner(intent.issuer, signer);
+        uint256 issuedAt = intent.issuedAt;
+        if (issuedAt + ATTEST_TIME_WINDOW < block.timestamp || issuedAt > block.timestamp + ATTEST_TIME_WINDOW) {
+            revert ConsentDirectoryAttestationTime(intent.issuedAt, block.timestamp);
+        }
+        if (intent.expiresAt <= issuedAt || intent.expiresAt <= block.timestamp) {
+            revert ConsentDirectoryAttestationPeriod(intent.issuedAt, intent.expiresAt);
+        }
+        uint64 recordedAt = uint64(block.timestamp);
+        if (!isTrustedIssuer(intent.issuer, intent.field, recordedAt)) {
+            revert ConsentDirectoryUntrustedIssuer(intent.issuer, intent.field);
+        }
+        if (_attestations[digest] != 0) revert ConsentDirectoryAttestationRecorded(digest);
+        _attestations[digest] = recordedAt;
+        emit AttestationRecorded(
+            digest,
+            intent.issuer,
+            intent.resident,
+            intent.field,
+            intent.commitment,
+            intent.issuedAt,
+            intent.expiresAt,
+            recordedAt
+        );
+    }
+
+    /// @notice Submits many {changeDepartmentActive} intents; emits {IntentRejected} for each refused one.
+    function changeDepartmentActiveBatch(SetDepartmentActive[] calldata intents, bytes[] calldata signatures)
+        external
+        onlyRelayer
+    {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.changeDepartmentActive(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(SET_DEPARTMENT_ACTIVE_TYPEHASH, i, reason);
+            }
+        }
+    }
+
+    /// @notice Submits many {removeRole} intents; emits {IntentRejected} for each refused one.
+    function removeRoleBatch(RevokeRole[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.removeRole(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(REVOKE_ROLE_TYPEHASH, i, reason);
+            }
+        }
+    }
+
+    /// @notice Submits many {endIssuerTrust} intents; emits {IntentRejected} for each refused one.
+    function endIssuerTrustBatch(DistrustIssuer[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.endIssuerTrust(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(DISTRUST_ISSUER_TYPEHASH, i, reason);
+            }
+        }
+    }
+
+    /// @notice Submits many {rotateDepartmentKey} intents; emits {IntentRejected} for each refused one.
+    function rotateDepartmentKeyBatch(RotateDepartmentKey[] calldata intents, bytes[] calldata signatures)
+        external
+        onlyRelayer
+    {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.rotateDepartmentKey(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(ROTATE_DEPARTMENT_KEY_TYPEHASH, i, reason);
+            }
+        }
+    }
+
+    /// @notice Submits many {recordAttestation} intents; emits {IntentRejected} for each refused one.
+    function recordAttestationBatch(Attest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            try this.recordAttestation(intents[i], signatures[i]) {} catch (bytes memory reason) {
+                emit IntentRejected(ATTEST_TYPEHASH, i, reason);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- admin
 
     /**
@@ -200,19 +437,16 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     }
 
     /**
-     * @notice Suspends (`active` false) or reinstates a department. A suspended department
-     * can neither request nor be granted access, and its queries are denied `not_granted`.
+     * @notice Suspends (`active` false) or reinstates a department: {changeDepartmentActive}
+     * called by the admin's own account.
      *
-     * Requirements: the caller is the admin; the department is registered.
+     * Requirements: the caller is the admin; the department is registered; to reinstate
+     * it, it still holds `DEPARTMENT_ROLE`.
      *
      * Emits a {DepartmentActivationChanged} event if the state changed.
      */
     function setDepartmentActive(address department, bool active) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        Department storage entry = _departments[department];
-        if (!entry.registered) revert ConsentDirectoryUnknownDepartment(department);
-        if (entry.active == active) return;
-        entry.active = active;
-        emit DepartmentActivationChanged(department, active);
+        _setActive(department, active);
     }
 
     /**
@@ -341,16 +575,21 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
             );
     }
 
+    /// @notice When the attestation with this EIP-712 digest was recorded (0: never).
+    function attestationRecordedAt(bytes32 digest) external view returns (uint64) {
+        return _attestations[digest];
+    }
+
     /**
-     * @notice Whether `signature` is `attest.issuer`'s over `attest` and that issuer was
-     * trusted for the field when it issued the attestation. Expiry is the reader's to judge.
+     * @notice Whether `signature` is `attest.issuer`'s over `attest` and the attestation is
+     * on record here, which it is only if the issuer was trusted for the field at the
+     * recording block. Expiry, and whether the issuer is still trusted, are the reader's
+     * to judge ({isTrustedIssuer} at the reader's time).
      */
     function verifyAttestation(Attest calldata attest, bytes calldata signature) external view returns (bool) {
-        (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecoverCalldata(hashAttest(attest), signature);
-        return
-            error == ECDSA.RecoverError.NoError &&
-            signer == attest.issuer &&
-            isTrustedIssuer(attest.issuer, attest.field, attest.issuedAt);
+        bytes32 digest = hashAttest(attest);
+        (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        return error == ECDSA.RecoverError.NoError && signer == attest.issuer && _attestations[digest] != 0;
     }
 
     /// @inheritdoc IConsentDirectory
@@ -385,13 +624,28 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         emit IssuerDistrusted(issuer, field, until);
     }
 
-    /// @dev Taking `ISSUER_ROLE` away (revoke or renounce) ends the trust for every field.
+    /**
+     * @dev Taking `ISSUER_ROLE` away (revoke or renounce) ends the trust for every field;
+     * taking `DEPARTMENT_ROLE` away suspends the department for good.
+     */
     function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
         revoked = super._revokeRole(role, account);
         if (revoked && role == ISSUER_ROLE) {
             bytes32[] storage issued = _issuerFields[account];
             for (uint256 i = 0; i < issued.length; ++i) _distrustIssuer(account, issued[i]);
+        } else if (revoked && role == DEPARTMENT_ROLE && _departments[account].active) {
+            _departments[account].active = false;
+            emit DepartmentActivationChanged(account, false);
         }
+    }
+
+    function _setActive(address department, bool active) private {
+        Department storage entry = _departments[department];
+        if (!entry.registered) revert ConsentDirectoryUnknownDepartment(department);
+        if (active && !hasRole(DEPARTMENT_ROLE, department)) revert ConsentDirectoryDepartmentRevoked(department);
+        if (entry.active == active) return;
+        entry.active = active;
+        emit DepartmentActivationChanged(department, active);
     }
 
     function _requireSignerRole(bytes32 role, address signer) private view {

@@ -282,9 +282,13 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         }
     }
 
-    /// @notice Submits many {grant} intents; emits {IntentRejected} for each refused one.
-    /// @dev Validates each intent before writing anything, so a refusal needs no revert;
-    /// consecutive grants to the same department, fields and purpose check them once.
+    /**
+     * @notice Submits many {grant} intents; emits {IntentRejected} for each refused one.
+     * @dev Validates each intent before writing anything, so a refusal needs no revert;
+     * consecutive grants to the same department, fields and purpose check them once.
+     * Nothing on an intent's path reverts (no arithmetic that can overflow unchecked for,
+     * only the directory's non-reverting views), so one intent cannot take the batch down.
+     */
     function grantBatch(Grant[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         bytes32 checkedScope;
@@ -315,8 +319,12 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         }
     }
 
-    /// @notice Submits many {access} intents; emits {IntentRejected} for each refused one.
-    /// A denied access is not refused: it is recorded by its {AccessDenied} event.
+    /**
+     * @notice Submits many {access} intents; emits {IntentRejected} for each refused one.
+     * A denied access is not refused: it is recorded by its {AccessDenied} event.
+     * @dev As in {grantBatch}, nothing on an intent's path reverts: a use count at its
+     * maximum is `uses_exhausted`, not an overflow.
+     */
     function accessBatch(
         Access[] calldata intents,
         bytes[] calldata signatures,
@@ -418,7 +426,15 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        error = _signatureError(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        uint256 nonceKey;
+        uint256 nonceBits;
+        (error, nonceKey, nonceBits) = _signatureError(
+            intent.resident,
+            structHash,
+            signature,
+            intent.nonce,
+            intent.deadline
+        );
         if (error.length != 0) return (error, 0, 0);
         if (_residents[intent.resident].idCommitment == bytes32(0)) {
             return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, intent.resident), 0, 0);
@@ -442,8 +458,14 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         ) {
             return (abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, intent.requestId), 0, 0);
         }
-        _spendNonce(intent.resident, intent.nonce);
-        consentId = ++_consentCount;
+        consentId = _consentCount;
+        if (consentId == type(uint256).max) {
+            return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0);
+        }
+        _spendNonce(nonceKey, nonceBits);
+        unchecked {
+            _consentCount = ++consentId;
+        }
         _consents[consentId] = ConsentState({
             termsHash: bytes24(
                 keccak256(
@@ -496,7 +518,15 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        error = _signatureError(intent.department, structHash, signature, intent.nonce, intent.deadline);
+        uint256 nonceKey;
+        uint256 nonceBits;
+        (error, nonceKey, nonceBits) = _signatureError(
+            intent.department,
+            structHash,
+            signature,
+            intent.nonce,
+            intent.deadline
+        );
         if (error.length != 0) return (error, false, department, active);
         if (intent.department != department || department == address(0)) {
             bool registered;
@@ -517,12 +547,15 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         bytes32 reason;
         (error, reason) = _judge(intent, state, terms, active);
         if (error.length != 0) return (error, false, department, active);
-        _spendNonce(intent.department, intent.nonce);
+        _spendNonce(nonceKey, nonceBits);
         if (reason != bytes32(0)) {
             emit AccessDenied(intent.consentId, intent.resident, intent.department, intent.fields, reason);
             return ("", false, department, active);
         }
-        uint32 use = state.uses + 1;
+        uint32 use;
+        unchecked {
+            use = state.uses + 1; // below its cap (see _reason), so below type(uint32).max
+        }
         state.uses = use;
         emit AccessLogged(intent.consentId, intent.resident, intent.department, intent.fields, terms.purpose, use);
         return ("", true, department, active);
@@ -554,7 +587,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         if (state.revoked) return _REVOKED;
         if (block.timestamp < terms.validFrom) return _NOT_YET_VALID;
         if (block.timestamp >= terms.validUntil) return _EXPIRED;
-        if (terms.maxUses != 0 && state.uses >= terms.maxUses) return _USES_EXHAUSTED;
+        // Unlimited (0) still ends where the count would overflow: a denial, not a Panic.
+        uint32 cap = terms.maxUses == 0 ? type(uint32).max : terms.maxUses;
+        if (state.uses >= cap) return _USES_EXHAUSTED;
         if (!_isSubset(intent.fields, terms.fields)) return _FIELD_NOT_IN_SCOPE;
         return bytes32(0);
     }

@@ -18,12 +18,20 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
  * Only relayers submit. A relayer has no authority of its own: every state change
  * needs the signature of the actor that holds it, and a batch refuses a bad intent on
  * its own ({IntentRejected}) without reverting the good ones.
+ *
+ * A deadline may lie at most {MAX_DEADLINE_AHEAD} ahead of the executing block: an intent
+ * cannot be made valid forever (a signature leaked years later stays harmless).
  */
 abstract contract SignedIntents is EIP712 {
+    /// @notice The furthest ahead of block time an intent's deadline may lie.
+    uint256 public constant MAX_DEADLINE_AHEAD = 30 days;
+
     mapping(address signer => mapping(uint256 word => uint256 bits)) private _nonceBitmaps;
 
     /// @dev The intent's deadline has passed at the block that would execute it.
     error SignedIntentExpired(uint256 deadline, uint256 timestamp);
+    /// @dev The intent's deadline lies beyond `latest`, block time plus {MAX_DEADLINE_AHEAD}.
+    error SignedIntentDeadlineTooFar(uint256 deadline, uint256 latest);
     /// @dev The signer already used this nonce.
     error SignedIntentNonceUsed(address signer, uint256 nonce);
     /// @dev The signature recovers to another address than the one the intent names.
@@ -91,8 +99,28 @@ abstract contract SignedIntents is EIP712 {
         bytes calldata signature,
         uint256 deadline
     ) private view returns (address) {
-        if (block.timestamp > deadline) revert SignedIntentExpired(deadline, block.timestamp);
+        bytes memory error = _deadlineError(deadline);
+        if (error.length != 0) _raise(error);
         return ECDSA.recoverCalldata(_hashTypedDataV4(structHash), signature);
+    }
+
+    /// @dev The error a deadline fails with at this block, ABI-encoded; empty if none.
+    function _deadlineError(uint256 deadline) internal view returns (bytes memory) {
+        if (block.timestamp > deadline) {
+            return abi.encodeWithSelector(SignedIntentExpired.selector, deadline, block.timestamp);
+        }
+        unchecked {
+            // deadline >= block.timestamp here, so the difference cannot wrap.
+            if (deadline - block.timestamp > MAX_DEADLINE_AHEAD) {
+                return
+                    abi.encodeWithSelector(
+                        SignedIntentDeadlineTooFar.selector,
+                        deadline,
+                        block.timestamp + MAX_DEADLINE_AHEAD
+                    );
+            }
+        }
+        return "";
     }
 
     /**
@@ -100,6 +128,9 @@ abstract contract SignedIntents is EIP712 {
      * error the intent would revert with, or empty. Hot paths validate everything first
      * and only then write (see {_spendNonce}), so a batch can refuse an intent by
      * emitting this error instead of paying for a reverting self-call.
+     *
+     * Also returns the storage slot of the signer's nonce word and its bits with this
+     * nonce set, so that spending it later is one store and no second lookup.
      */
     function _signatureError(
         address expected,
@@ -107,33 +138,46 @@ abstract contract SignedIntents is EIP712 {
         bytes calldata signature,
         uint256 nonce,
         uint256 deadline
-    ) internal view returns (bytes memory) {
-        if (block.timestamp > deadline) {
-            return abi.encodeWithSelector(SignedIntentExpired.selector, deadline, block.timestamp);
-        }
-        (address recovered, ECDSA.RecoverError error, bytes32 arg) = ECDSA.tryRecoverCalldata(
+    ) internal view returns (bytes memory error, uint256 nonceKey, uint256 nonceBits) {
+        error = _deadlineError(deadline);
+        if (error.length != 0) return (error, 0, 0);
+        (address recovered, ECDSA.RecoverError recoverError, bytes32 arg) = ECDSA.tryRecoverCalldata(
             _hashTypedDataV4(structHash),
             signature
         );
-        if (error == ECDSA.RecoverError.InvalidSignature) {
-            return abi.encodeWithSelector(ECDSA.ECDSAInvalidSignature.selector);
+        if (recoverError == ECDSA.RecoverError.InvalidSignature) {
+            return (abi.encodeWithSelector(ECDSA.ECDSAInvalidSignature.selector), 0, 0);
         }
-        if (error == ECDSA.RecoverError.InvalidSignatureLength) {
-            return abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureLength.selector, uint256(arg));
+        if (recoverError == ECDSA.RecoverError.InvalidSignatureLength) {
+            return (abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureLength.selector, uint256(arg)), 0, 0);
         }
-        if (error == ECDSA.RecoverError.InvalidSignatureS) {
-            return abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureS.selector, arg);
+        if (recoverError == ECDSA.RecoverError.InvalidSignatureS) {
+            return (abi.encodeWithSelector(ECDSA.ECDSAInvalidSignatureS.selector, arg), 0, 0);
         }
-        if (recovered != expected) return abi.encodeWithSelector(SignedIntentWrongSigner.selector, expected, recovered);
-        if (_nonceBitmaps[expected][nonce >> 8] & (1 << (nonce & 0xff)) != 0) {
-            return abi.encodeWithSelector(SignedIntentNonceUsed.selector, expected, nonce);
+        if (recovered != expected) {
+            return (abi.encodeWithSelector(SignedIntentWrongSigner.selector, expected, recovered), 0, 0);
         }
-        return "";
+        mapping(uint256 word => uint256 bits) storage words = _nonceBitmaps[expected];
+        uint256 bits = words[nonce >> 8];
+        uint256 bit = 1 << (nonce & 0xff);
+        if (bits & bit != 0) {
+            return (abi.encodeWithSelector(SignedIntentNonceUsed.selector, expected, nonce), 0, 0);
+        }
+        assembly ("memory-safe") {
+            // The slot of words[nonce >> 8], as Solidity lays out a mapping value.
+            mstore(0x00, shr(8, nonce))
+            mstore(0x20, words.slot)
+            nonceKey := keccak256(0x00, 0x40)
+        }
+        nonceBits = bits | bit;
     }
 
-    /// @dev Marks a nonce checked by {_signatureError} as used.
-    function _spendNonce(address signer, uint256 nonce) internal {
-        _nonceBitmaps[signer][nonce >> 8] |= 1 << (nonce & 0xff);
+    /// @dev Marks the nonce checked by {_signatureError} as used: `nonceKey` and
+    /// `nonceBits` as it returned them.
+    function _spendNonce(uint256 nonceKey, uint256 nonceBits) internal {
+        assembly ("memory-safe") {
+            sstore(nonceKey, nonceBits)
+        }
     }
 
     /// @dev Reverts with an ABI-encoded error as if it had been raised here.

@@ -34,6 +34,7 @@ from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from ledger import contract_errors as ce
 from ledger.artifacts import load_artifact
+from ledger.attestations import check_attest
 from ledger.client import LedgerClient, SignedIntent
 from ledger.errors import ContractError, TooManyFields
 from ledger.intents import INTENTS, role_id
@@ -62,6 +63,10 @@ SIGNER_ROLES: dict[str, tuple[str, type[ContractError]]] = {
     "RegisterDepartment": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
     "GrantRole": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
     "EnrollResident": ("registrar", ce.ConsentLedgerUnauthorizedSigner),
+    "SetDepartmentActive": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
+    "RevokeRole": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
+    "DistrustIssuer": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
+    "RotateDepartmentKey": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
 }
 
 #: Errors for an empty or unsorted field list, by the contract that judges the list.
@@ -151,6 +156,10 @@ class Admission:
         message = intent.message
         spec = INTENTS[intent.name]
         now = self.client.chain.latest_timestamp()
+        if intent.name == "Attest":  # no nonce or deadline: the chain dates it
+            signer = recover_signer(self.client, intent)
+            check_attest(self.client, intent, signer, now)
+            return signer
         deadline = int(message["deadline"])
         if deadline <= now:
             raise ce.SignedIntentExpired(deadline, now)

@@ -14,6 +14,10 @@
 3. **Every served access was allowed.** Each ``AccessLogged`` lies inside its consent's
    window, scope and use count, names the consent's parties and purpose, and comes
    before any revocation of that consent.
+4. **Every recorded attestation was dated and trusted by the chain.** Each
+   ``AttestationRecorded`` carries its block's time, an ``issuedAt`` within the window
+   of it, and an issuer the trust events say was trusted for the field then
+   (:func:`ledger.attestations.attestation_problems`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledger.attestations import attestation_problems
 from ledger.client import Event, LedgerClient, SignedIntent
 from ledger.errors import LedgerError
 from ledger.indexer import derive, event_json, stored_consent_id
@@ -56,6 +61,16 @@ _BATCH_INTENTS = {
     "revoke": "Revoke",
     "accessBatch": "Access",
     "access": "Access",
+    "changeDepartmentActiveBatch": "SetDepartmentActive",
+    "changeDepartmentActive": "SetDepartmentActive",
+    "removeRoleBatch": "RevokeRole",
+    "removeRole": "RevokeRole",
+    "endIssuerTrustBatch": "DistrustIssuer",
+    "endIssuerTrust": "DistrustIssuer",
+    "rotateDepartmentKeyBatch": "RotateDepartmentKey",
+    "rotateDepartmentKey": "RotateDepartmentKey",
+    "recordAttestationBatch": "Attest",
+    "recordAttestation": "Attest",
 }
 _ADMIN_CALLS = {"defineFields", "definePurposes", "setDepartmentActive", "distrustIssuer"}
 _DERIVED = {
@@ -136,6 +151,8 @@ def verify(client: LedgerClient, store: Store, *, to_block: int) -> AuditReport:
     _check_read_model(client, store, found, to_block, report)
     _check_signatures(client, found, report)
     _check_accesses(found, report)
+    for detail, item in attestation_problems(found):
+        report.problems.append(AuditProblem("attestation_not_allowed", detail, item.receipt()))
     return report
 
 
@@ -342,7 +359,7 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
                 continue
             log_index = outcome.receipt.log_index
             at = (outcome.receipt.block_number, first[1] if log_index is None else log_index)
-            problem = _authority_problem(authority, intent, signer, at)
+            problem = _authority_problem(authority, intent, signer, at, outcome.event)
             if problem:
                 report.problems.append(AuditProblem("unauthorized_signer", problem, where))
             else:
@@ -440,13 +457,23 @@ _SIGNER_ROLES = {
     "CommitRecord": "resident",
     "Grant": "resident",
     "Revoke": "resident",
+    "SetDepartmentActive": "admin",
+    "RevokeRole": "admin",
+    "DistrustIssuer": "admin",
+    "RotateDepartmentKey": "admin",
+    "Attest": "issuer",
 }
 
 
 def _authority_problem(
-    authority: _Authority, intent: SignedIntent, signer: str, at: tuple[int, int]
+    authority: _Authority,
+    intent: SignedIntent,
+    signer: str,
+    at: tuple[int, int],
+    event: Event | None = None,
 ) -> str | None:
-    """Why ``signer`` could not sign ``intent`` whose effect is logged at ``at``, if so."""
+    """Why ``signer`` could not sign ``intent`` whose effect (``event``) is logged at
+    ``at``, if so."""
     from ledger.intents import INTENTS
 
     spec = INTENTS[intent.name]
@@ -454,6 +481,10 @@ def _authority_problem(
         expected = intent.message[spec.signer_field]
         if signer != expected:
             return f"{intent.name} signed by {signer}, names {expected}"
+    if event is not None and event.name == "AccessDenied":
+        # A refusal grants nothing: a department whose role was revoked is refused this
+        # way (not_granted), on the record like any other query.
+        return None
     role = _SIGNER_ROLES[intent.name]
     block = at[0]
     if role == "resident":

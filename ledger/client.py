@@ -192,6 +192,35 @@ _ROUTES: dict[str, _Route] = {
             90_000 + 8_000 * (len(i.message["fields"]) + len(i.terms.fields if i.terms else ()))
         ),
     ),
+    # The admin's intents that cut an actor off or replace a key, and issuers' attestations.
+    "SetDepartmentActive": _Route(
+        "ConsentDirectory",
+        "changeDepartmentActiveBatch",
+        ("DepartmentSuspended", "DepartmentReinstated"),
+        lambda i: 90_000,
+    ),
+    "RevokeRole": _Route(
+        "ConsentDirectory",
+        "removeRoleBatch",
+        ("RoleRemoved",),
+        # An issuer's revocation closes its trust window for every field it was given.
+        lambda i: 150_000,
+    ),
+    "DistrustIssuer": _Route(
+        "ConsentDirectory",
+        "endIssuerTrustBatch",
+        ("IssuerTrustEnded",),
+        _fields_gas(15_000, 90_000),
+    ),
+    "RotateDepartmentKey": _Route(
+        "ConsentDirectory",
+        "rotateDepartmentKeyBatch",
+        ("DepartmentKeyRotated",),
+        lambda i: 100_000 + 25_000 * (len(_as_bytes(i.message["encryptionKey"])) // 32 + 1),
+    ),
+    "Attest": _Route(
+        "ConsentDirectory", "recordAttestationBatch", ("AttestationRecorded",), lambda i: 110_000
+    ),
 }
 
 
@@ -415,6 +444,10 @@ class LedgerClient:
                 "ConsentDirectory", "isTrustedIssuer", to_checksum_address(issuer), field_id, at
             )
         )
+
+    def attestation_recorded_at(self, digest: bytes) -> int:
+        """When the chain recorded the attestation with this EIP-712 digest (0: never)."""
+        return int(self._read("ConsentDirectory", "attestationRecordedAt", digest))
 
     def verify_attestation(self, message: Mapping[str, Any], signature: bytes) -> bool:
         args = tuple(_abi_value(t, message[n]) for n, t in INTENTS["Attest"].fields)
@@ -724,6 +757,8 @@ def _abi_value(abi_type: str, value: Any) -> Any:
         return _as_bytes(value)
     if abi_type == "string":
         return str(value)
+    if abi_type == "bool":
+        return bool(value)
     if isinstance(value, str):
         return int(value, 0)
     return int(value)

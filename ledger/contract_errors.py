@@ -51,9 +51,57 @@ class AccessControlUnauthorizedAccount(LibraryError):
         super().__init__(account, neededRole)
 
 
+class ConsentDirectoryAttestationPeriod(ConsentDirectoryError):
+    signature = "ConsentDirectoryAttestationPeriod(uint64,uint64)"
+    selector = bytes.fromhex("307b454b")
+    names = (
+        "issuedAt",
+        "expiresAt",
+    )
+
+    def __init__(self, issuedAt: int, expiresAt: int) -> None:
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        super().__init__(issuedAt, expiresAt)
+
+
+class ConsentDirectoryAttestationRecorded(ConsentDirectoryError):
+    signature = "ConsentDirectoryAttestationRecorded(bytes32)"
+    selector = bytes.fromhex("e16d29cf")
+    names = ("digest",)
+
+    def __init__(self, digest: bytes) -> None:
+        self.digest = digest
+        super().__init__(digest)
+
+
+class ConsentDirectoryAttestationTime(ConsentDirectoryError):
+    signature = "ConsentDirectoryAttestationTime(uint64,uint256)"
+    selector = bytes.fromhex("8e6a3acf")
+    names = (
+        "issuedAt",
+        "timestamp",
+    )
+
+    def __init__(self, issuedAt: int, timestamp: int) -> None:
+        self.issuedAt = issuedAt
+        self.timestamp = timestamp
+        super().__init__(issuedAt, timestamp)
+
+
 class ConsentDirectoryDepartmentExists(ConsentDirectoryError):
     signature = "ConsentDirectoryDepartmentExists(address)"
     selector = bytes.fromhex("bcb20cd8")
+    names = ("department",)
+
+    def __init__(self, department: str) -> None:
+        self.department = department
+        super().__init__(department)
+
+
+class ConsentDirectoryDepartmentRevoked(ConsentDirectoryError):
+    signature = "ConsentDirectoryDepartmentRevoked(address)"
+    selector = bytes.fromhex("315e2999")
     names = ("department",)
 
     def __init__(self, department: str) -> None:
@@ -184,6 +232,20 @@ class ConsentDirectoryUnsupportedRole(ConsentDirectoryError):
         super().__init__(role)
 
 
+class ConsentDirectoryUntrustedIssuer(ConsentDirectoryError):
+    signature = "ConsentDirectoryUntrustedIssuer(address,bytes32)"
+    selector = bytes.fromhex("1a321004")
+    names = (
+        "issuer",
+        "field",
+    )
+
+    def __init__(self, issuer: str, field: bytes) -> None:
+        self.issuer = issuer
+        self.field = field
+        super().__init__(issuer, field)
+
+
 class ConsentDirectoryZeroAddress(ConsentDirectoryError):
     signature = "ConsentDirectoryZeroAddress()"
     selector = bytes.fromhex("109909b7")
@@ -201,6 +263,15 @@ class ConsentLedgerAlreadyRevoked(ConsentLedgerError):
     def __init__(self, consentId: int) -> None:
         self.consentId = consentId
         super().__init__(consentId)
+
+
+class ConsentLedgerConsentIdsExhausted(ConsentLedgerError):
+    signature = "ConsentLedgerConsentIdsExhausted()"
+    selector = bytes.fromhex("a5b5b440")
+    names = ()
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 class ConsentLedgerEmptyFields(ConsentLedgerError):
@@ -457,6 +528,20 @@ class SignedIntentBatchLengthMismatch(SignedIntentError):
         super().__init__(intents, signatures)
 
 
+class SignedIntentDeadlineTooFar(SignedIntentError):
+    signature = "SignedIntentDeadlineTooFar(uint256,uint256)"
+    selector = bytes.fromhex("afebf1fe")
+    names = (
+        "deadline",
+        "latest",
+    )
+
+    def __init__(self, deadline: int, latest: int) -> None:
+        self.deadline = deadline
+        self.latest = latest
+        super().__init__(deadline, latest)
+
+
 class SignedIntentExpired(SignedIntentError):
     signature = "SignedIntentExpired(uint256,uint256)"
     selector = bytes.fromhex("33eea774")
@@ -526,7 +611,20 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
         AccessControlUnauthorizedAccount,
         ("address", "bytes32"),
     ),
+    ConsentDirectoryAttestationPeriod.selector: (
+        ConsentDirectoryAttestationPeriod,
+        ("uint64", "uint64"),
+    ),
+    ConsentDirectoryAttestationRecorded.selector: (
+        ConsentDirectoryAttestationRecorded,
+        ("bytes32",),
+    ),
+    ConsentDirectoryAttestationTime.selector: (
+        ConsentDirectoryAttestationTime,
+        ("uint64", "uint256"),
+    ),
     ConsentDirectoryDepartmentExists.selector: (ConsentDirectoryDepartmentExists, ("address",)),
+    ConsentDirectoryDepartmentRevoked.selector: (ConsentDirectoryDepartmentRevoked, ("address",)),
     ConsentDirectoryEmptyFields.selector: (ConsentDirectoryEmptyFields, ()),
     ConsentDirectoryFieldExists.selector: (ConsentDirectoryFieldExists, ("bytes32",)),
     ConsentDirectoryInvalidDepartment.selector: (ConsentDirectoryInvalidDepartment, ("address",)),
@@ -542,8 +640,13 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
     ConsentDirectoryUnknownPurpose.selector: (ConsentDirectoryUnknownPurpose, ("bytes32",)),
     ConsentDirectoryUnsortedFields.selector: (ConsentDirectoryUnsortedFields, ("uint256",)),
     ConsentDirectoryUnsupportedRole.selector: (ConsentDirectoryUnsupportedRole, ("bytes32",)),
+    ConsentDirectoryUntrustedIssuer.selector: (
+        ConsentDirectoryUntrustedIssuer,
+        ("address", "bytes32"),
+    ),
     ConsentDirectoryZeroAddress.selector: (ConsentDirectoryZeroAddress, ()),
     ConsentLedgerAlreadyRevoked.selector: (ConsentLedgerAlreadyRevoked, ("uint256",)),
+    ConsentLedgerConsentIdsExhausted.selector: (ConsentLedgerConsentIdsExhausted, ()),
     ConsentLedgerEmptyFields.selector: (ConsentLedgerEmptyFields, ()),
     ConsentLedgerIdCommitmentUsed.selector: (ConsentLedgerIdCommitmentUsed, ("bytes32",)),
     ConsentLedgerInactiveDepartment.selector: (ConsentLedgerInactiveDepartment, ("address",)),
@@ -580,6 +683,7 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
         SignedIntentBatchLengthMismatch,
         ("uint256", "uint256"),
     ),
+    SignedIntentDeadlineTooFar.selector: (SignedIntentDeadlineTooFar, ("uint256", "uint256")),
     SignedIntentExpired.selector: (SignedIntentExpired, ("uint256", "uint256")),
     SignedIntentNonceUsed.selector: (SignedIntentNonceUsed, ("address", "uint256")),
     SignedIntentUnauthorizedRelayer.selector: (SignedIntentUnauthorizedRelayer, ("address",)),
@@ -590,7 +694,11 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
 __all__: list[Any] = [
     "AccessControlBadConfirmation",
     "AccessControlUnauthorizedAccount",
+    "ConsentDirectoryAttestationPeriod",
+    "ConsentDirectoryAttestationRecorded",
+    "ConsentDirectoryAttestationTime",
     "ConsentDirectoryDepartmentExists",
+    "ConsentDirectoryDepartmentRevoked",
     "ConsentDirectoryEmptyFields",
     "ConsentDirectoryFieldExists",
     "ConsentDirectoryInvalidDepartment",
@@ -603,8 +711,10 @@ __all__: list[Any] = [
     "ConsentDirectoryUnknownPurpose",
     "ConsentDirectoryUnsortedFields",
     "ConsentDirectoryUnsupportedRole",
+    "ConsentDirectoryUntrustedIssuer",
     "ConsentDirectoryZeroAddress",
     "ConsentLedgerAlreadyRevoked",
+    "ConsentLedgerConsentIdsExhausted",
     "ConsentLedgerEmptyFields",
     "ConsentLedgerIdCommitmentUsed",
     "ConsentLedgerInactiveDepartment",
@@ -629,6 +739,7 @@ __all__: list[Any] = [
     "ECDSAInvalidSignatureS",
     "InvalidShortString",
     "SignedIntentBatchLengthMismatch",
+    "SignedIntentDeadlineTooFar",
     "SignedIntentExpired",
     "SignedIntentNonceUsed",
     "SignedIntentUnauthorizedRelayer",

@@ -50,10 +50,21 @@ def _intent(name: str, signer: str, contract: str, spec: str) -> IntentType:
 DIRECTORY = "ConsentDirectory"
 LEDGER = "ConsentLedger"
 
-#: Every intent of DESIGN's "Intents" table. ``signer_field`` names the message
+#: The furthest ahead of chain time an intent's ``deadline`` may lie: the contracts
+#: refuse more (``SignedIntentDeadlineTooFar``, their ``MAX_DEADLINE_AHEAD``), so a
+#: signature cannot stay valid forever. A test holds the two equal.
+MAX_DEADLINE_AHEAD = 30 * 86_400
+#: How far an ``Attest``'s ``issuedAt`` may lie from the time of the block that records
+#: it (``ConsentDirectoryAttestationTime``, the directory's ``ATTEST_TIME_WINDOW``):
+#: the chain, not the issuer, dates an attestation.
+ATTEST_TIME_WINDOW = 300
+
+#: Every intent of DESIGN's "Intents" table, and the admin's intents that cut an actor
+#: off (``SetDepartmentActive``, ``RevokeRole``, ``DistrustIssuer``) or replace a
+#: department's key (``RotateDepartmentKey``). ``signer_field`` names the message
 #: field whose address must sign; ``None``-free so the relayer can check it
-#: before queueing. ``RegisterDepartment`` and ``GrantRole`` are signed by the
-#: admin, which no message field names: their signer field is ``""``.
+#: before queueing. The admin's intents and ``EnrollResident`` are signed by whoever
+#: holds the role, which no message field names: their signer field is ``""``.
 INTENTS: Mapping[str, IntentType] = {
     t.name: t
     for t in (
@@ -69,6 +80,30 @@ INTENTS: Mapping[str, IntentType] = {
             "",
             DIRECTORY,
             "bytes32 role, address account, bytes32[] fields, uint256 nonce, uint256 deadline",
+        ),
+        _intent(
+            "SetDepartmentActive",
+            "",
+            DIRECTORY,
+            "address department, bool active, uint256 nonce, uint256 deadline",
+        ),
+        _intent(
+            "RevokeRole",
+            "",
+            DIRECTORY,
+            "bytes32 role, address account, uint256 nonce, uint256 deadline",
+        ),
+        _intent(
+            "DistrustIssuer",
+            "",
+            DIRECTORY,
+            "address issuer, bytes32[] fields, uint256 nonce, uint256 deadline",
+        ),
+        _intent(
+            "RotateDepartmentKey",
+            "",
+            DIRECTORY,
+            "address department, bytes encryptionKey, uint256 nonce, uint256 deadline",
         ),
         _intent(
             "EnrollResident",

@@ -38,6 +38,7 @@ from web3.exceptions import TransactionNotFound
 
 from ledger.admission import Admission
 from ledger.admission import recover_signer as recover_signer  # where ledger.audit looks
+from ledger.attestations import replay_key
 from ledger.client import BatchTx, ConsentTerms, LedgerClient, Outcome, SignedIntent
 from ledger.contract_errors import SignedIntentNonceUsed, SignedIntentWrongSigner
 from ledger.errors import LedgerError, ReadModelUnavailable, RelayerBusy, Unavailable
@@ -180,7 +181,7 @@ class Relayer:
         signer = self.check(intent)
         if expected_signer is not None and signer != to_checksum_address(expected_signer):
             raise SignedIntentWrongSigner(to_checksum_address(expected_signer), signer)
-        key = (INTENTS[intent.name].contract, signer, int(intent.message["nonce"]))
+        key = (INTENTS[intent.name].contract, signer, replay_key(self.client, intent))
         job = _Job(intent, side_effects or {}, key)
         with self._cond:
             if self._stopping or self._thread is None:

@@ -3,21 +3,25 @@
 ``commitment = keccak256(abi.encode(bytes32 fieldId, string value, bytes32 salt))``.
 The issuer signs an ``Attest`` intent over it (EIP-712 domain of the
 ``ConsentDirectory``, whose address the caller passes in); the attestation travels
-as ``{"message": {...}, "signature": "0x…"}``.
+as ``{"message": {...}, "signature": "0x…"}``, and the directory records it on chain
+under its EIP-712 digest at the time of the recording block.
 
 A department that received a field checks, without trusting the API:
-value + salt → commitment → the issuer's signature → the issuer is trusted for
-the field on chain (``is_trusted(issuer, field_id, at_timestamp)``, supplied by the
-ledger client) → ``issuedAt <= now < expiresAt`` with ``now`` injected.
+value + salt → commitment → the issuer's signature → the chain recorded it
+(``recorded_at(digest)``, non-zero) → the issuer was trusted for the field then and is
+now (``is_trusted(issuer, field_id, at)``) → ``issuedAt <= now < expiresAt`` with
+``now`` injected. Both readers are the caller's, from a chain node it chooses.
 
-Trust is asked twice: at ``now`` (an issuer removed from the trust list stops
-counting, whatever it signed before) and at ``issuedAt`` (an issuer cannot date an
-attestation to before it was trusted).
+Trust is judged at the chain's time, never at the issuer's own ``issuedAt``: a key
+distrusted since could write any ``issuedAt`` it likes, but the chain dates the record
+(and refuses one whose ``issuedAt`` lies far from it). And any trusted issuer can attest
+any resident, so an answer may carry several attestations of one field, some of them
+for other values: :func:`pick_attestation` keeps the one this value and salt open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,7 @@ from wallets.identity import Identity
 from wallets.signing import (
     PrivateKeyLike,
     address_of,
+    intent_digest,
     message_to_json,
     normalize_message,
     recover_intent_signer,
@@ -40,7 +45,16 @@ from wallets.signing import (
 
 ATTEST = "Attest"
 
+#: ``is_trusted(issuer, field_id, at)``: the directory's ``isTrustedIssuer``.
 IsTrusted = Callable[[str, bytes, int], bool]
+#: ``recorded_at(digest)``: the directory's ``attestationRecordedAt`` (0: never recorded).
+RecordedAt = Callable[[bytes], int]
+#: Failures that say the attestation is not about this value at all (another value,
+#: field or resident, or not a valid signature): :func:`pick_attestation` reports any
+#: other failure first, since that one concerned the value in hand.
+_NOT_THIS_VALUE = frozenset(
+    {"malformed", "bad_signature", "wrong_resident", "wrong_field", "commitment_mismatch"}
+)
 
 
 def commitment(field_id: bytes, value: str, salt: bytes) -> bytes:
@@ -73,6 +87,10 @@ class Attestation:
     @property
     def issuer(self) -> str:
         return str(self.message["issuer"])
+
+    def digest(self, *, chain_id: int, directory: str) -> bytes:
+        """The EIP-712 digest the directory records this attestation under."""
+        return intent_digest(ATTEST, self.message, chain_id=chain_id, verifying_contract=directory)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,15 +158,17 @@ def verify_attestation(
     chain_id: int,
     directory: str,
     is_trusted: IsTrusted,
+    recorded_at: RecordedAt,
     now: int,
 ) -> str:
-    """Check value ↔ salt ↔ commitment ↔ signature ↔ trust list ↔ time; returns the issuer.
+    """Check value ↔ salt ↔ commitment ↔ signature ↔ the chain's record ↔ trust list ↔
+    time; returns the issuer.
 
     Raises :class:`InvalidAttestation` whose ``reason`` is one of ``malformed``,
     ``bad_signature``, ``wrong_resident``, ``wrong_field``, ``commitment_mismatch``,
-    ``not_yet_valid``, ``expired``, ``untrusted_issuer``. Whatever ``is_trusted``
-    raises (e.g. the chain is unavailable) propagates unchanged: "cannot tell" is not
-    "untrusted".
+    ``not_yet_valid``, ``expired``, ``not_recorded``, ``untrusted_issuer``. Whatever
+    ``is_trusted`` or ``recorded_at`` raises (e.g. the chain is unavailable) propagates
+    unchanged: "cannot tell" is not "untrusted".
     """
     parsed = Attestation.from_json(attestation)
     message = parsed.message
@@ -177,9 +197,56 @@ def verify_attestation(
         raise InvalidAttestation("not_yet_valid", f"issued at {issued_at}, now {now}")
     if now >= expires_at:
         raise InvalidAttestation("expired", f"expired at {expires_at}, now {now}")
-    for moment in (issued_at, now):
+    at = recorded_at(parsed.digest(chain_id=chain_id, directory=directory))
+    if not at:
+        raise InvalidAttestation("not_recorded", "the chain holds no record of it")
+    for moment in (at, now):
         if not is_trusted(issuer, field_id, moment):
             raise InvalidAttestation(
                 "untrusted_issuer", f"{issuer} is not trusted for this field at {moment}"
             )
     return issuer
+
+
+def pick_attestation(
+    candidates: Iterable[Attestation | Mapping[str, Any]],
+    *,
+    resident: str,
+    field: str | bytes,
+    value: str,
+    salt: bytes,
+    chain_id: int,
+    directory: str,
+    is_trusted: IsTrusted,
+    recorded_at: RecordedAt,
+    now: int,
+) -> tuple[Attestation, str]:
+    """The first of ``candidates`` that :func:`verify_attestation` accepts for this value,
+    and its issuer. Others (e.g. a commitment to another value by another issuer) are
+    passed over; if none holds, raises the failure of the one that came closest: one
+    whose commitment this value opened, else the first.
+
+    Raises :class:`InvalidAttestation` (reason ``absent`` for no candidates at all).
+    """
+    failures: list[InvalidAttestation] = []
+    for candidate in candidates:
+        try:
+            issuer = verify_attestation(
+                candidate,
+                resident=resident,
+                field=field,
+                value=value,
+                salt=salt,
+                chain_id=chain_id,
+                directory=directory,
+                is_trusted=is_trusted,
+                recorded_at=recorded_at,
+                now=now,
+            )
+        except InvalidAttestation as exc:
+            failures.append(exc)
+            continue
+        return Attestation.from_json(candidate), issuer
+    if not failures:
+        raise InvalidAttestation("absent", "no attestation of this field")
+    raise next((f for f in failures if f.reason not in _NOT_THIS_VALUE), failures[0])

@@ -1,7 +1,7 @@
 """EIP-712 ``hashStruct`` and digest for the intent types, without a general encoder.
 
-Every intent is a flat struct of atomic values (``address``, ``uintN``, ``bytes32``),
-dynamic ``string``/``bytes`` and ``bytes32[]``: the encoding is a few keccaks over
+Every intent is a flat struct of atomic values (``address``, ``uintN``, ``bytes32``,
+``bool``), dynamic ``string``/``bytes`` and ``bytes32[]``: the encoding is a few keccaks over
 fixed 32-byte words. eth-account's general ``encode_typed_data`` builds and validates
 the whole document first, about 20x slower; the relayer hashes every intent it takes
 and an audit every intent on chain. Tests hold both to the same digests.
@@ -54,6 +54,10 @@ def _word(kind: str, value: Any) -> bytes:
         return keccak(text=value)
     if kind == "bytes":
         return keccak(bytes(value))
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"bool value {value!r}")
+        return int(value).to_bytes(32, "big")
     if kind.startswith("uint"):
         if not 0 <= value < 1 << int(kind[4:] or 256):
             raise ValueError(f"{value} out of range for {kind}")

@@ -343,6 +343,7 @@ def _tell(
             resident.address,
             HOUSING_FIELDS,
             is_trusted=chain.is_trusted,
+            recorded_at=chain.attestation_recorded_at,
             record_root=chain.record,
         )
     story.say(f"[dim]{describe_receipt(result.receipt)}[/dim]")
@@ -413,6 +414,7 @@ def _tell(
             resident.address,
             ["name", "phone"],
             is_trusted=chain.is_trusted,
+            recorded_at=chain.attestation_recorded_at,
         )
     story.check(
         first.values == {"name": RECORD["name"], "phone": RECORD["phone"]},
@@ -445,6 +447,7 @@ def _tell(
             resident.address,
             ["income"],
             is_trusted=chain.is_trusted,
+            recorded_at=chain.attestation_recorded_at,
             record_root=chain.record,
         )
     story.check(

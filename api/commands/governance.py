@@ -1,16 +1,26 @@
-"""The setting-up side: ``consent admin department|role``, ``consent enroll``, ``consent attest``.
+"""The governance side: ``consent admin department|role|issuer``, ``consent enroll``,
+``consent attest``.
 
 Each is a signed intent posted by the actor who holds the authority: the admin
-registers departments and grants roles, a registrar enrols residents, an issuer
-attests a field value it knows (value and salt).
+registers, suspends and resumes departments and rotates their keys, grants and revokes
+roles and ends issuers' trust; a registrar enrols residents; an issuer attests a field
+value it knows (value and salt)::
+
+    consent admin department ADDRESS --name … --code … --encryption-key …   (register)
+    consent admin department suspend|resume ADDRESS
+    consent admin department rotate-key ADDRESS --encryption-key …
+    consent admin role ROLE ACCOUNT [--field …]                           (grant)
+    consent admin role revoke ROLE ACCOUNT
+    consent admin issuer distrust ISSUER --field …
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from api.client import id_commitment
 from api.commands.common import (
@@ -29,14 +39,39 @@ from api.commands.common import (
 )
 from wallets.encoding import from_hex
 
-admin_app = typer.Typer(help="Governance (admin wallet): departments and roles.")
+
+def _defaulting_to(command: str) -> type[TyperGroup]:
+    """A command group whose first argument, when it names none of its commands, goes to
+    ``command``: ``admin department ADDRESS …`` registers, as it did before the group had
+    ``suspend`` and the rest (no address or role is spelt like a command)."""
+
+    class Group(TyperGroup):
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            if args and args[0] not in self.commands and not args[0].startswith("-"):
+                args = [command, *args]
+            return super().parse_args(ctx, args)
+
+    return Group
+
+
+admin_app = typer.Typer(help="Governance (admin wallet): departments, roles and issuers.")
+department_app = typer.Typer(
+    cls=_defaulting_to("register"),
+    help="Register, suspend or resume a department, or rotate its key.",
+)
+role_app = typer.Typer(cls=_defaulting_to("grant"), help="Grant or revoke a role.")
+issuer_app = typer.Typer(help="End an issuer's trust.")
+admin_app.add_typer(department_app, name="department")
+admin_app.add_typer(role_app, name="role")
+admin_app.add_typer(issuer_app, name="issuer")
 
 HexKey = Annotated[
     str, typer.Option("--encryption-key", help="Its X25519 public key, 0x-hex (wallet show).")
 ]
+Address = Annotated[str, typer.Argument(help="The department's account.")]
 
 
-@admin_app.command("department")
+@department_app.command("register")
 @handled
 def register_department(
     address: Annotated[str, typer.Argument(help="The department's account.")],
@@ -54,7 +89,53 @@ def register_department(
     out.print(f"  {describe_receipt(answer['receipt'])}")
 
 
-@admin_app.command("role")
+@department_app.command("suspend")
+@handled
+def suspend_department(
+    address: Address,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Suspend a department: from the next block its queries are refused on chain."""
+    with api_session(api, wallet, password_file) as client, err.status("suspending on chain…"):
+        answer = client.set_department_active(address, False)
+    out.print(f"department {answer['department']} suspended")
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
+@department_app.command("resume")
+@handled
+def resume_department(
+    address: Address,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Reinstate a suspended department."""
+    with api_session(api, wallet, password_file) as client, err.status("reinstating on chain…"):
+        answer = client.set_department_active(address, True)
+    out.print(f"department {answer['department']} active again")
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
+@department_app.command("rotate-key")
+@handled
+def rotate_department_key(
+    address: Address,
+    encryption_key: HexKey,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Publish a department's new encryption key: grants from now on wrap for it."""
+    with api_session(api, wallet, password_file) as client, err.status("rotating on chain…"):
+        answer = client.rotate_department_key(address, encryption_key)
+    out.print(f"department {answer['department']} now publishes {answer['encryption_key']}")
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
+@role_app.command("grant")
 @handled
 def grant_role(
     role: Annotated[str, typer.Argument(help="registrar, issuer or auditor.")],
@@ -73,6 +154,43 @@ def grant_role(
     with api_session(api, wallet, password_file) as client, err.status("granting on chain…"):
         answer = client.grant_role(role, account, names)
     out.print(f"{answer['account']} is now {answer['role']}")
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
+@role_app.command("revoke")
+@handled
+def revoke_role(
+    role: Annotated[str, typer.Argument(help="registrar, issuer, auditor or department.")],
+    account: Annotated[str, typer.Argument(help="The account to lose it.")],
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Take ROLE away from ACCOUNT (an issuer's trust ends; a department stays off)."""
+    with api_session(api, wallet, password_file) as client, err.status("revoking on chain…"):
+        answer = client.revoke_role(role, account)
+    out.print(f"{answer['account']} is no longer {answer['role']}")
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
+@issuer_app.command("distrust")
+@handled
+def distrust_issuer(
+    issuer: Annotated[str, typer.Argument(help="The issuer's account.")],
+    fields: Annotated[
+        list[str] | None, typer.Option("--field", "-f", help="The fields to stop trusting it for.")
+    ] = None,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """End ISSUER's trust for --field ...: the chain records no new attestation of them."""
+    names = split_names(fields)
+    if not names:
+        raise CommandFailed("name the fields to distrust the issuer for with --field")
+    with api_session(api, wallet, password_file) as client, err.status("distrusting on chain…"):
+        answer = client.distrust_issuer(issuer, names)
+    out.print(f"{answer['issuer']} no longer trusted for {', '.join(answer['fields'])}")
     out.print(f"  {describe_receipt(answer['receipt'])}")
 
 

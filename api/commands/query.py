@@ -76,6 +76,7 @@ def query(
                     resident,
                     names,
                     is_trusted=chain.is_trusted if chain else None,
+                    recorded_at=chain.attestation_recorded_at if chain else None,
                     record_root=chain.record if chain else None,
                 )
         except ApiProblem as problem:

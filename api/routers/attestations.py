@@ -1,26 +1,32 @@
-"""Issuers attest salted commitments to field values (kept off chain, checked against
-the on-chain trust list)."""
+"""Issuers attest salted commitments to field values, recorded on chain.
+
+The relayer submits the signed ``Attest`` to the directory, which dates it by its block,
+judges the issuer's trust at that time and refuses a replay (409). The signed attestation
+is stored with the chain's record of it (receipt, digest, recording time) in the same
+database transaction that closes the intent, so the vault never holds one the chain did
+not record, and a department can check any it receives against the chain by its digest.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CurrentActor, NodeDep
-from api.errors import BadRequest, Forbidden, NotFound
-from api.signed import SignedBody
+from api.errors import Forbidden, NotFound
+from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import record_version
-from ledger.intents import bytes32_to_name
-from ledger.store import attestations, dumps
-from wallets.signing import message_to_json, normalize_message, recover_intent_signer
+from ledger.intents import bytes32_label
+from ledger.store import UINT64_MAX
+from wallets.signing import message_to_json
 
 router = APIRouter(prefix="/attestations", tags=["issuers"])
 
-_CLOCK_SKEW = 300
-
 
 class AttestBody(SignedBody):
-    version: int | None = None
+    version: Annotated[int | None, Field(ge=0, le=UINT64_MAX)] = None  # a uint64 version
 
 
 class AttestationOut(BaseModel):
@@ -31,58 +37,49 @@ class AttestationOut(BaseModel):
     commitment: str
     issued_at: int
     expires_at: int
+    #: The EIP-712 digest the directory records it under (``attestationRecordedAt``).
+    digest: str
+    #: The block time the chain recorded it at, at which it judged the issuer's trust.
+    recorded_at: int
+    receipt: ReceiptOut
 
 
 @router.post("", response_model=AttestationOut, status_code=201)
 def post_attestation(body: AttestBody, node: NodeDep, actor: CurrentActor) -> AttestationOut:
-    """Store an issuer's signed `Attest` for a field of a record version."""
-    message = normalize_message("Attest", body.message)
+    """Record an issuer's signed `Attest` on chain and store it for a record version
+    (default: the latest). Refused by the chain (and before relaying) if the issuer is
+    not trusted for the field now (403), if `issuedAt` is more than 300 s from chain
+    time or it expires by then (422), or if this very attestation is recorded (409)."""
+    intent = signed_intent("Attest", body)
+    message = intent.message
     issuer = message["issuer"]
     if issuer != actor.address:
         raise Forbidden("an issuer attests only under its own name")
-    signer = recover_intent_signer(
-        "Attest",
-        message,
-        body.signature,
-        chain_id=node.chain.chain_id,
-        verifying_contract=node.client.verifying_contract("Attest"),
-    )
-    if signer != issuer:
-        raise Forbidden(f"signature is by {signer}, not by the issuer {issuer}")
-    field = bytes32_to_name(message["field"])
-    if not node.client.is_trusted_issuer(issuer, message["field"], int(message["issuedAt"])):
-        raise Forbidden(f"{issuer} is not trusted for {field!r} at {message['issuedAt']}")
-    if int(message["expiresAt"]) <= int(message["issuedAt"]):
-        raise BadRequest("expiresAt must be after issuedAt")
-    now = node.chain.latest_timestamp()
-    if abs(int(message["issuedAt"]) - now) > _CLOCK_SKEW:
-        # Trust is judged at issuedAt: a backdated attestation from a key distrusted
-        # since would otherwise pass as issued while it was trusted.
-        raise BadRequest(f"issuedAt must be within {_CLOCK_SKEW} s of the chain's time {now}")
     resident = message["resident"]
-    with node.store.begin() as c:
+    with node.store.connect() as c:
         row = record_version(c, resident, body.version)
-        if row is None:
-            raise NotFound(f"no committed record version of {resident}")
-        c.execute(
-            attestations.insert().values(
-                resident=resident,
-                field=field,
-                version=row["version"],
-                issuer=issuer,
-                commitment="0x" + message["commitment"].hex(),
-                issued_at=int(message["issuedAt"]),
-                expires_at=int(message["expiresAt"]),
-                message=dumps(message_to_json("Attest", message)),
-                signature=body.signature.lower(),
-            )
-        )
+    if row is None:
+        raise NotFound(f"no committed record version of {resident}")
+    field = bytes32_label(message["field"])
+    effects = {
+        "kind": "attestation",
+        "resident": resident,
+        "field": field,
+        "version": int(row["version"]),
+        "message": message_to_json("Attest", message),
+        "signature": body.signature.lower(),
+    }
+    outcome = node.relayer.submit(intent, effects, expected_signer=actor.address)
+    recorded = settled(outcome)
     return AttestationOut(
         resident=resident,
         field=field,
         issuer=issuer,
-        version=row["version"],
+        version=int(row["version"]),
         commitment="0x" + message["commitment"].hex(),
         issued_at=int(message["issuedAt"]),
         expires_at=int(message["expiresAt"]),
+        digest="0x" + bytes(recorded["digest"]).hex(),
+        recorded_at=int(recorded["recordedAt"]),
+        receipt=receipt_out(outcome.receipt),
     )

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api.deps import NodeDep, OperatorDep
 from api.errors import BadRequest
+from api.node import Node
 from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
 from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Nonces, Schema
+from ledger.client import DepartmentInfo
 from ledger.intents import INTENTS, ROLE_NAMES, bytes32_label, domain, eip712_types, role_id
 from wallets.encoding import checksum_address
 
 router = APIRouter(tags=["public"])
+DepartmentStatus = Literal["active", "suspended", "revoked"]
 
 
 @router.get(
@@ -89,11 +94,19 @@ def departments(
                 code=d.code,
                 encryption_key="0x" + d.encryption_key.hex(),
                 active=d.active,
+                status=_department_status(node, d),
             )
             for d in page
         ],
         next_cursor=encode_cursor([start + size]) if more else None,
     )
+
+
+def _department_status(node: Node, department: DepartmentInfo) -> DepartmentStatus:
+    """Suspended or revoked, for an inactive one: revoking its role switches it off for good."""
+    if department.active:
+        return "active"
+    return "suspended" if node.client.has_role("department", department.address) else "revoked"
 
 
 @router.get("/nonces/{address}", response_model=Nonces)

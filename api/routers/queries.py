@@ -19,16 +19,33 @@ from api.signed import ReceiptOut, SignedBody, receipt_out, signed_intent
 from api.views import consent_row, consent_terms
 from ledger.client import ConsentTerms
 from ledger.intents import bytes32_to_name
-from ledger.store import attestations, envelopes, record_versions, wrapped_keys
+from ledger.store import (
+    attestation_records,
+    attestations,
+    envelopes,
+    record_versions,
+    wrapped_keys,
+)
 from wallets.record import field_leaf, record_tree
 from wallets.signing import normalize_message
 
 router = APIRouter(prefix="/queries", tags=["departments"])
 
 
+class AttestationReceipt(ReceiptOut):
+    #: The attestation's EIP-712 digest: ``attestationRecordedAt(digest)`` on the
+    #: directory gives the time the chain recorded it (and judged the issuer's trust).
+    digest: str
+    recorded_at: int
+
+
 class AttestationOut(BaseModel):
     message: dict[str, Any]
     signature: str
+    #: The record version the issuer attested (the field's value may carry over to later
+    #: versions with the same salt).
+    version: int
+    receipt: AttestationReceipt
 
 
 class QueriedField(BaseModel):
@@ -38,6 +55,13 @@ class QueriedField(BaseModel):
     version: int
     root: str
     proof: list[str]
+    #: Every attestation of this field the chain recorded for this resident, up to the
+    #: field's version and unexpired at the query's block, newest first. Any trusted
+    #: issuer can attest any resident, so they may disagree: the reader keeps the one
+    #: whose commitment its value and salt open (``wallets.attestation``).
+    attestations: list[AttestationOut]
+    #: DESIGN's single member, kept for its readers: the first of ``attestations`` (the
+    #: newest), which need not be the one that matches the value.
     attestation: AttestationOut | None
 
 
@@ -78,7 +102,7 @@ def query(body: SignedBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     resident = intent.message["resident"]
     names = [bytes32_to_name(f) for f in intent.message["fields"]]
     with node.store.connect() as c:
-        fields = _fields(c, consent_id, resident, names)
+        fields = _fields(c, consent_id, resident, names, now=outcome.receipt.block_timestamp)
     newest = max(fields.values(), key=lambda f: f.version)
     return QueryAnswer(
         consent_id=consent_id,
@@ -89,7 +113,7 @@ def query(body: SignedBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
 
 
 def _fields(
-    c: Connection, consent_id: int, resident: str, names: list[str]
+    c: Connection, consent_id: int, resident: str, names: list[str], *, now: int
 ) -> dict[str, QueriedField]:
     """For each of ``names``, the newest version whose key this consent holds, with its
     proof and attestation. A few queries for all the fields together, and one Merkle
@@ -134,36 +158,16 @@ def _fields(
         v: record_tree({f: bytes(r["ciphertext"]) for f, r in rows.items()})
         for v, rows in envelope_rows.items()
     }
-    # An attestation outlives a rotation that kept the field's value and salt; the
-    # department's wallet checks the commitment either way. Newest first.
-    attested = (
-        c.execute(
-            select(attestations)
-            .where(
-                and_(
-                    attestations.c.resident == resident,
-                    attestations.c.field.in_(names),
-                    attestations.c.version <= max(versions),
-                )
-            )
-            .order_by(
-                desc(attestations.c.version),
-                desc(attestations.c.issued_at),
-                desc(attestations.c.id),
-            )
-        )
-        .mappings()
-        .all()
-    )
+    attested = _attestations(c, resident, names, max(versions), now)
     answer = {}
     for name in names:
         key = keys[name]
         version = int(key["version"])
         envelope = envelope_rows[version][name]
         proof = trees[version].get_proof(field_leaf(name, bytes(envelope["ciphertext"])))
-        attestation = next(
-            (a for a in attested if a["field"] == name and int(a["version"]) <= version), None
-        )
+        candidates = [
+            _attestation_out(a) for a in attested if a["field"] == name and a["version"] <= version
+        ]
         answer[name] = QueriedField(
             ciphertext="0x" + bytes(envelope["ciphertext"]).hex(),
             nonce="0x" + bytes(envelope["nonce"]).hex(),
@@ -171,10 +175,52 @@ def _fields(
             version=version,
             root=roots[version],
             proof=["0x" + bytes(p).hex() for p in proof],
-            attestation=None
-            if attestation is None
-            else AttestationOut(
-                message=json.loads(attestation["message"]), signature=attestation["signature"]
-            ),
+            attestations=candidates,
+            attestation=candidates[0] if candidates else None,
         )
     return answer
+
+
+def _attestations(
+    c: Connection, resident: str, names: list[str], version: int, now: int
+) -> list[RowMapping]:
+    """The chain-recorded attestations of ``names`` up to ``version``, unexpired at
+    ``now``, newest first. An attestation outlives a rotation that kept the field's value
+    and salt; the department's wallet checks each commitment against the value."""
+    joined = attestations.join(
+        attestation_records, attestation_records.c.attestation_id == attestations.c.id
+    )
+    query = (
+        select(attestations, attestation_records)
+        .select_from(joined)
+        .where(
+            and_(
+                attestations.c.resident == resident,
+                attestations.c.field.in_(names),
+                attestations.c.version <= version,
+                attestations.c.expires_at > now,
+            )
+        )
+        .order_by(
+            desc(attestations.c.version),
+            desc(attestation_records.c.recorded_at),
+            desc(attestations.c.id),
+        )
+    )
+    return list(c.execute(query).mappings().all())
+
+
+def _attestation_out(row: RowMapping) -> AttestationOut:
+    return AttestationOut(
+        message=json.loads(row["message"]),
+        signature=row["signature"],
+        version=int(row["version"]),
+        receipt=AttestationReceipt(
+            tx_hash=row["tx_hash"],
+            block_number=row["block_number"],
+            log_index=row["log_index"],
+            block_timestamp=row["recorded_at"],
+            digest=row["digest"],
+            recorded_at=row["recorded_at"],
+        ),
+    )

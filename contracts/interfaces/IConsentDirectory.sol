@@ -28,8 +28,43 @@ interface IConsentDirectory {
         uint256 deadline;
     }
 
-    /// @dev Signed by an issuer, kept off chain: `commitment` is
-    /// `keccak256(abi.encode(field, value, salt))` of a value the issuer vouches for.
+    /// @dev Signed by the admin: suspend (`active` false) or reinstate a department.
+    struct SetDepartmentActive {
+        address department;
+        bool active;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the admin of `role`: take `role` (registrar, issuer, auditor, relayer
+    /// or department) away from `account`.
+    struct RevokeRole {
+        bytes32 role;
+        address account;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the admin: end the trust in `issuer` for `fields`.
+    struct DistrustIssuer {
+        address issuer;
+        bytes32[] fields;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the admin: replace a department's published HPKE public key.
+    struct RotateDepartmentKey {
+        address department;
+        bytes encryptionKey;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by an issuer: `commitment` is `keccak256(abi.encode(field, value, salt))`
+    /// of a value the issuer vouches for. Recorded on chain (by its EIP-712 digest, at the
+    /// block's time); it carries no nonce or deadline: the digest is spent once, and
+    /// `issuedAt` must lie within {ATTEST_TIME_WINDOW} of the recording block.
     struct Attest {
         address issuer;
         address resident;
@@ -61,6 +96,16 @@ interface IConsentDirectory {
     error ConsentDirectoryInvalidName(bytes32 name);
     error ConsentDirectoryFieldExists(bytes32 field);
     error ConsentDirectoryPurposeExists(bytes32 purpose);
+    /// @dev The department's role was revoked: it cannot be reinstated.
+    error ConsentDirectoryDepartmentRevoked(address department);
+    /// @dev `issuedAt` is further than {ATTEST_TIME_WINDOW} from the recording block's time.
+    error ConsentDirectoryAttestationTime(uint64 issuedAt, uint256 timestamp);
+    /// @dev The attestation expires at or before its issue time, or before this block.
+    error ConsentDirectoryAttestationPeriod(uint64 issuedAt, uint64 expiresAt);
+    /// @dev The issuer is not trusted for the field at the recording block.
+    error ConsentDirectoryUntrustedIssuer(address issuer, bytes32 field);
+    /// @dev This very attestation (by digest) is already recorded.
+    error ConsentDirectoryAttestationRecorded(bytes32 digest);
 
     event DepartmentRegistered(
         address indexed department,
@@ -72,6 +117,30 @@ interface IConsentDirectory {
     /// @dev A signed {GrantRole} took effect (whether or not `account` already held `role`).
     event RoleAssigned(bytes32 indexed role, address indexed account, address indexed admin, bytes32[] fields);
     event DepartmentActivationChanged(address indexed department, bool active);
+    /// @dev A signed {SetDepartmentActive} with `active` false took effect (whether or not
+    /// the department was active); from this block on it cannot request or read.
+    event DepartmentSuspended(address indexed department, address indexed admin);
+    /// @dev A signed {SetDepartmentActive} with `active` true took effect.
+    event DepartmentReinstated(address indexed department, address indexed admin);
+    /// @dev A signed {RevokeRole} took effect (whether or not `account` held `role`).
+    event RoleRemoved(bytes32 indexed role, address indexed account, address indexed admin);
+    /// @dev A signed {DistrustIssuer} took effect; an {IssuerDistrusted} per field that
+    /// was trusted comes before it.
+    event IssuerTrustEnded(address indexed issuer, address indexed admin, bytes32[] fields);
+    /// @dev A signed {RotateDepartmentKey} took effect: grants from now on wrap for this key.
+    event DepartmentKeyRotated(address indexed department, address indexed admin, bytes encryptionKey);
+    /// @dev A signed {Attest} was recorded at `recordedAt` (this block's time), the time
+    /// at which the issuer's trust was judged. `digest` is its EIP-712 digest.
+    event AttestationRecorded(
+        bytes32 indexed digest,
+        address indexed issuer,
+        address indexed resident,
+        bytes32 field,
+        bytes32 commitment,
+        uint64 issuedAt,
+        uint64 expiresAt,
+        uint64 recordedAt
+    );
     event FieldDefined(bytes32 indexed field);
     event PurposeDefined(bytes32 indexed purpose);
     event IssuerTrusted(address indexed issuer, bytes32 indexed field, uint64 since);

@@ -121,6 +121,9 @@ interface IConsentLedger {
     error ConsentLedgerAlreadyRevoked(uint256 consentId);
     error ConsentLedgerEmptyFields();
     error ConsentLedgerUnsortedFields(uint256 index);
+    /// @dev Every consent id is taken (only reachable by tampering with state): refused,
+    /// not an overflow that would take the grant's batch down.
+    error ConsentLedgerConsentIdsExhausted();
 
     event ResidentEnrolled(
         address indexed resident,

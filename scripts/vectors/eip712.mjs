@@ -114,6 +114,29 @@ const messages = {
       nonce: "12", deadline: "1767225600",
     }],
   ],
+  SetDepartmentActive: [
+    ["suspend", "admin", { department, active: false, nonce: "13", deadline: "1767225600" }],
+    ["reinstate", "admin", { department, active: true, nonce: MAX_UINT256, deadline: "0" }],
+  ],
+  RevokeRole: [
+    ["registrar", "admin", {
+      role: keccak256(toUtf8Bytes("REGISTRAR_ROLE")), account: registrar,
+      nonce: "14", deadline: "1767225600",
+    }],
+  ],
+  DistrustIssuer: [
+    ["two-fields", "admin", {
+      issuer, fields: [name32("id_number"), name32("household_registration")],
+      nonce: "15", deadline: "1767225600",
+    }],
+    ["no-fields", "admin", { issuer, fields: [], nonce: "0", deadline: MAX_UINT256 }],
+  ],
+  RotateDepartmentKey: [
+    ["x25519-key", "admin", {
+      department, encryptionKey: fixedBytes("rotated-x25519-public-key"),
+      nonce: "16", deadline: "1767225600",
+    }],
+  ],
 };
 
 const names = Object.keys(spec.intents).sort();

@@ -347,7 +347,7 @@ def test_a_signed_write_is_accepted_only_from_its_signer(
         return
     if expected == 401:
         assert_unauthorized(answer, detail="Authorization: Bearer")
-    elif write.intent == "Attest":  # kept off chain: checked by the route itself
+    elif write.intent == "Attest":  # the route checks the issuer is the caller first
         assert_forbidden(answer, detail="attests only under its own name")
     else:
         assert caller is not None
@@ -403,7 +403,14 @@ def test_an_attestation_signed_by_an_untrusted_issuer_is_403(
     signer = who(world, actor)
     assert signer is not None
     answer = _attest(world, cast, signer, False)(signer)
-    assert_forbidden(answer, detail="is not trusted for 'income'")
+    # judged by the directory (before relaying, as it would on chain): trust at block time
+    assert_contract_error(
+        answer,
+        403,
+        "ConsentDirectoryUntrustedIssuer",
+        issuer=signer.address,
+        field="0x" + name_to_bytes32("income").hex(),
+    )
 
 
 def test_an_attestation_signed_and_sent_by_the_trusted_issuer_is_stored(

@@ -449,12 +449,16 @@ def test_query_opens_fields_and_verifies_attestations_against_the_trust_list(
         asked.append((who, field_id, at))
         return True
 
+    def recorded(_digest: bytes) -> int:  # the chain's record: 10 s after issuance
+        return NOW - 90
+
     with ConsentApi("http://api.test", department, transport=httpx.MockTransport(fake)) as api:
         result = api.query(
             4,
             resident.address,
             ["income", "id_number"],
             is_trusted=trusted,
+            recorded_at=recorded,
             record_root=lambda _: (1, record.root),
         )
         assert result.values == {"income": "52000", "id_number": "330106199003074512"}
@@ -462,15 +466,23 @@ def test_query_opens_fields_and_verifies_attestations_against_the_trust_list(
         assert result.fields["id_number"].attestation == "verified"
         assert result.fields["id_number"].issuer == issuer.address
         assert result.fields["income"].attestation == "absent"
-        assert {a for _, _, a in asked} == {NOW - 100, NOW}
+        assert {a for _, _, a in asked} == {NOW - 90, NOW}  # the chain's time, not issuedAt
 
         unchecked = api.query(4, resident.address, ["income", "id_number"], is_trusted=None)
         assert unchecked.fields["id_number"].attestation == "unverified"
         assert not unchecked.root_on_chain
 
-        distrusted = api.query(4, resident.address, ["id_number"], is_trusted=lambda *_: False)
+        distrusted = api.query(
+            4, resident.address, ["id_number"], is_trusted=lambda *_: False, recorded_at=recorded
+        )
         assert distrusted.fields["id_number"].attestation == "invalid"
         assert "untrusted_issuer" in (distrusted.fields["id_number"].problem or "")
+
+        never_recorded = api.query(
+            4, resident.address, ["id_number"], is_trusted=trusted, recorded_at=lambda _: 0
+        )
+        assert never_recorded.fields["id_number"].attestation == "invalid"
+        assert "not_recorded" in (never_recorded.fields["id_number"].problem or "")
 
 
 def test_query_refuses_fields_that_do_not_hash_into_the_chains_root(

@@ -199,8 +199,100 @@ def attest_message(system: System, field: str = "income", **overrides: Any) -> d
 
 
 def sign_attest(system: System, signer: LocalAccount, message: Mapping[str, Any]) -> bytes:
-    """An issuer's signature over an ``Attest`` (kept off chain, so not a ``SignedIntent``)."""
+    """An issuer's signature over an ``Attest`` message."""
     return sign_intent(signer.key, "Attest", message, **domain_of(system, "Attest"))
+
+
+def attest_intent(
+    system: System, field: str = "income", *, signer: LocalAccount | None = None, **overrides: Any
+) -> SignedIntent:
+    """A signed ``Attest`` by the fixture's issuer (or ``signer``), ready to record."""
+    return system.sign(
+        "Attest", signer or system.issuer, attest_message(system, field, **overrides)
+    )
+
+
+def active_intent(
+    system: System, department: str, active: bool, *, signer: LocalAccount | None = None, **kw: Any
+) -> SignedIntent:
+    message = {"department": department, "active": active, **kw}
+    return system.sign("SetDepartmentActive", signer or system.admin, message)
+
+
+def revoke_role_intent(
+    system: System,
+    role: str | bytes,
+    account: str,
+    *,
+    signer: LocalAccount | None = None,
+    **kw: Any,
+) -> SignedIntent:
+    message = {"role": role_id(role) if isinstance(role, str) else role, "account": account, **kw}
+    return system.sign("RevokeRole", signer or system.admin, message)
+
+
+def distrust_intent(
+    system: System,
+    issuer: str,
+    field_ids: Iterable[bytes],
+    *,
+    signer: LocalAccount | None = None,
+    **kw: Any,
+) -> SignedIntent:
+    message = {"issuer": issuer, "fields": list(field_ids), **kw}
+    return system.sign("DistrustIssuer", signer or system.admin, message)
+
+
+def rotate_intent(
+    system: System,
+    department: str,
+    key: bytes | None = None,
+    *,
+    signer: LocalAccount | None = None,
+    **kw: Any,
+) -> SignedIntent:
+    message = {
+        "department": department,
+        "encryptionKey": key if key is not None else secrets.token_bytes(32),
+        **kw,
+    }
+    return system.sign("RotateDepartmentKey", signer or system.admin, message)
+
+
+# ---------------------------------------------------------------- state
+
+
+def mapping_slot(key: bytes, base: int) -> int:
+    """Solidity's slot of ``mapping[key]`` (``key`` as its 32-byte word)."""
+    return int.from_bytes(keccak(key.rjust(32, b"\0") + base.to_bytes(32, "big")), "big")
+
+
+def set_storage(system: System, address: str, slot: int, value: int) -> None:
+    """Write one storage word of a contract, in a block of its own: ``anvil_setStorageAt``
+    on a node; on the embedded chain, a block mined over py-evm state changed beforehand.
+    For states no intent can reach in a test's time (a use count at 2^32 - 1)."""
+    from ledger.chain.embedded import EmbeddedChain
+    from ledger.chain.rpc import RpcChain
+
+    chain = system.chain
+    if isinstance(chain, RpcChain):
+        chain._rpc(
+            "anvil_setStorageAt", [address, hex(slot), "0x" + value.to_bytes(32, "big").hex()]
+        )
+        chain.fund(system.relayer.address, 1)  # a new head: readers drop what they remembered
+        return
+    assert isinstance(chain, EmbeddedChain)
+    with chain._submit_lock, chain._state_lock:
+        evm = chain._evm
+        parent = evm.get_canonical_head()
+        header = evm.create_header_from_parent(parent, timestamp=parent.timestamp + 1)
+        vm = evm.get_vm(header)
+        vm.state.set_storage(bytes.fromhex(address[2:]), slot, value)
+        block = vm.mine_block(vm.get_block(), mix_hash=secrets.token_bytes(32)).block
+        evm.persist_block(block)
+        evm.header = evm.create_header_from_parent(block.header)
+        chain._set_head()
+    assert chain.storage_at(address, slot) == value
 
 
 # ---------------------------------------------------------------- constructors
@@ -226,21 +318,28 @@ __all__ = [
     "ADMIN_ROLE",
     "ZERO32",
     "ZERO_ADDRESS",
+    "active_intent",
     "admin_signer",
+    "attest_intent",
     "attest_message",
     "commit_intent",
     "constructor_revert",
     "digest_of",
+    "distrust_intent",
     "domain_of",
     "funded_stranger",
     "high_s",
+    "mapping_slot",
     "parties",
     "receipt_events",
     "recovered_by_contract",
     "register_intent",
     "request_intent",
     "revoke_intent",
+    "revoke_role_intent",
     "role_intent",
+    "rotate_intent",
+    "set_storage",
     "sign_attest",
     "struct_hash_of",
     "with_signature",

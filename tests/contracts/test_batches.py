@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from eth_account import Account
 
+from ledger.artifacts import load_artifact
 from ledger.chain.embedded import EmbeddedChain
 from ledger.client import ConsentTerms, Outcome, SignedIntent
 from ledger.contract_errors import (
@@ -18,6 +19,7 @@ from ledger.contract_errors import (
     ConsentDirectoryUnknownField,
     ConsentDirectoryUnknownPurpose,
     ConsentDirectoryUnsupportedRole,
+    ConsentLedgerConsentIdsExhausted,
     ConsentLedgerInvalidIdCommitment,
     ConsentLedgerInvalidWindow,
     ConsentLedgerStaleVersion,
@@ -39,10 +41,12 @@ from tests.conftest import ZERO32, System, b32, build_system
 from tests.contracts.helpers import (
     commit_intent,
     high_s,
+    mapping_slot,
     register_intent,
     request_intent,
     revoke_intent,
     role_intent,
+    set_storage,
     with_signature,
 )
 
@@ -51,11 +55,12 @@ E = TypeVar("E", bound=ContractError)
 
 def signer_of(intent: SignedIntent, system: System) -> str:
     """The address whose nonce the intent spends."""
-    if intent.name in ("RegisterDepartment", "GrantRole"):
-        return system.admin.address
     if intent.name == "EnrollResident":
         return system.registrar.address
-    return str(intent.message[INTENTS[intent.name].signer_field])
+    signer_field = INTENTS[intent.name].signer_field
+    if not signer_field:  # the admin's intents
+        return system.admin.address
+    return str(intent.message[signer_field])
 
 
 def refused(outcome: Outcome, error_type: type[E], index: int) -> E:
@@ -285,6 +290,64 @@ def test_hundred_grants_in_one_transaction_with_every_tenth_refused(system: Syst
     assert errors[79].requestId == intents[79].message["requestId"]
     assert errors[89].purpose == b32("MARKETING")
     assert errors[99].resident == stranger.address
+
+
+# ---------------------------------------------------------------- states that once panicked
+
+
+def _consent_slot(system: System, consent_id: int) -> int:
+    base = load_artifact("ConsentLedger").storage_slots["_consents"]
+    return mapping_slot(consent_id.to_bytes(32, "big"), base)
+
+
+def test_a_use_count_at_its_maximum_is_denied_alone_and_the_batch_goes_on(system: System) -> None:
+    # An unlimited consent used 2^32 - 1 times: its next use would overflow the count
+    # (once a Panic that reverted the whole accessBatch). Reaching it takes 4 billion
+    # accesses, so the test writes the count into storage.
+    worn, worn_terms = system.grant(maxUses=0)
+    fresh, fresh_terms = system.grant()
+    ledger = system.client.ledger.address
+    slot = _consent_slot(system, worn)
+    word = system.chain.storage_at(ledger, slot)
+    assert word == int.from_bytes(system.client.consent_state(worn).terms_hash, "big")
+    set_storage(system, ledger, slot, word | (2**32 - 1) << 192)
+    assert system.client.consent_state(worn).uses == 2**32 - 1
+
+    outcomes = system.submit(
+        system.access_intent(fresh, fresh_terms),
+        system.access_intent(worn, worn_terms),
+        system.access_intent(fresh, fresh_terms),
+    )
+
+    assert len({o.receipt.tx_hash for o in outcomes}) == 1
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    first, worn_out, second = (o.unwrap() for o in outcomes)
+    assert (first.name, first.args["use"]) == ("AccessLogged", 1)
+    assert worn_out.name == "AccessDenied"
+    assert bytes32_to_name(worn_out.args["reason"]) == "uses_exhausted"
+    assert (second.name, second.args["use"]) == ("AccessLogged", 2)
+    assert system.client.consent_state(worn).uses == 2**32 - 1
+
+
+def test_a_grant_when_consent_ids_run_out_is_refused_alone(system: System) -> None:
+    # Only tampered state gets there (2^256 - 1 grants); the increment used to panic and
+    # take every grant of its batch with it.
+    ledger = system.client.ledger.address
+    count_slot = load_artifact("ConsentLedger").storage_slots["_consentCount"]
+    set_storage(system, ledger, count_slot, 2**256 - 2)
+
+    outcomes = system.submit(
+        *(system.grant_intent(resident=resident) for resident in system.residents)
+    )
+
+    assert len({o.receipt.tx_hash for o in outcomes}) == 1
+    assert outcomes[0].unwrap().args["consentId"] == 2**256 - 1
+    for index, outcome in enumerate(outcomes[1:], start=1):
+        refused(outcome, ConsentLedgerConsentIdsExhausted, index=index)
+        assert not system.client.is_nonce_used(
+            "Grant", system.residents[index].address, outcome.intent.message["nonce"]
+        )
+    assert system.client.consent_count() == 2**256 - 1
 
 
 def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> None:

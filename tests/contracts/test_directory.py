@@ -1,5 +1,6 @@
 """ConsentDirectory: seeded schema, signed department registration and role grants,
-the admin's direct functions, issuer trust and attestations."""
+the admin's direct functions, issuer trust and the attestation digest (recording is in
+``test_attestations``, the admin's other signed intents in ``test_admin_intents``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ledger.contract_errors import (
     AccessControlBadConfirmation,
     AccessControlUnauthorizedAccount,
     ConsentDirectoryDepartmentExists,
+    ConsentDirectoryDepartmentRevoked,
     ConsentDirectoryEmptyFields,
     ConsentDirectoryFieldExists,
     ConsentDirectoryInvalidDepartment,
@@ -41,7 +43,6 @@ from tests.contracts.helpers import (
     receipt_events,
     register_intent,
     role_intent,
-    sign_attest,
 )
 from wallets.signing import intent_digest
 
@@ -570,73 +571,19 @@ def test_hash_attest_is_the_eip712_digest_of_the_attestation(system: System) -> 
     assert directory_call(system, "hashAttest", args) == expected
 
 
-def test_verify_attestation_true_for_trusted_issuer_signature(system: System) -> None:
-    message = attest_message(system, "income")
-    assert system.client.verify_attestation(message, sign_attest(system, system.issuer, message))
-
-
-def test_verify_attestation_false_for_another_signer(system: System) -> None:
-    message = attest_message(system, "income")
-    assert not system.client.verify_attestation(
-        message, sign_attest(system, system.resident, message)
-    )
-    registrar_claims = attest_message(system, "income", issuer=system.registrar.address)
-    assert not system.client.verify_attestation(
-        registrar_claims, sign_attest(system, system.registrar, registrar_claims)
-    )
-
-
-def test_verify_attestation_false_for_field_the_issuer_is_not_trusted_for(system: System) -> None:
-    message = attest_message(system, "phone")
-    assert not system.client.verify_attestation(
-        message, sign_attest(system, system.issuer, message)
-    )
-
-
-def test_verify_attestation_false_when_issued_before_trust(system: System) -> None:
+def test_reassigning_an_issuer_keeps_its_open_trust_window(system: System) -> None:
     since, _ = directory_call(system, "issuerTrust", system.issuer.address, b32("income"))
-    message = attest_message(system, "income", issuedAt=since - 1)
-    assert not system.client.verify_attestation(
-        message, sign_attest(system, system.issuer, message)
-    )
-    at_since = attest_message(system, "income", issuedAt=since)
-    assert system.client.verify_attestation(at_since, sign_attest(system, system.issuer, at_since))
-
-
-def test_verify_attestation_false_for_malformed_signature_instead_of_reverting(
-    system: System,
-) -> None:
-    message = attest_message(system, "income")
-    signature = sign_attest(system, system.issuer, message)
-    assert not system.client.verify_attestation(message, signature[:64])
-    assert not system.client.verify_attestation(message, b"")
-
-
-def test_verify_attestation_after_distrust_depends_on_issue_time(system: System) -> None:
-    system.chain.time_travel(60)
-    receipt = system.client.distrust_issuer(
-        admin_signer(system), system.issuer.address, [b32("income")]
-    )
-    until = system.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
-    before = attest_message(system, "income", issuedAt=until - 1)
-    after = attest_message(system, "income", issuedAt=until)
-    assert system.client.verify_attestation(before, sign_attest(system, system.issuer, before))
-    assert not system.client.verify_attestation(after, sign_attest(system, system.issuer, after))
-
-
-def test_reassigning_an_issuer_keeps_earlier_attestations_verifiable(system: System) -> None:
-    message = attest_message(system, "income")
-    signature = sign_attest(system, system.issuer, message)
-    assert system.client.verify_attestation(message, signature)
     system.chain.time_travel(60)
     # the admin adds a field to the issuer; the only way is another GrantRole naming both
     system.one(role_intent(system, "issuer", system.issuer.address, fields("income", "phone")))
-    assert system.client.verify_attestation(message, signature)
+    assert directory_call(system, "issuerTrust", system.issuer.address, b32("income")) == [
+        since,
+        0,
+    ]
+    assert system.client.is_trusted_issuer(system.issuer.address, b32("phone"), system.now())
 
 
 def test_retrusting_after_distrust_keeps_every_window_on_record(system: System) -> None:
-    early = attest_message(system, "income")
-    early_signature = sign_attest(system, system.issuer, early)
     system.chain.time_travel(60)
     receipt = system.client.distrust_issuer(
         admin_signer(system), system.issuer.address, [b32("income")]
@@ -644,40 +591,40 @@ def test_retrusting_after_distrust_keeps_every_window_on_record(system: System) 
     ended = system.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     system.chain.time_travel(60)
     system.one(role_intent(system, "issuer", system.issuer.address, fields("income")))
-    history = ledger_call_directory(
-        system, "issuerTrustHistory", system.issuer.address, b32("income")
-    )
+    history = directory_call(system, "issuerTrustHistory", system.issuer.address, b32("income"))
     assert len(history) == 2 and history[0][1] == ended and history[1][1] == 0
-    assert system.client.verify_attestation(early, early_signature)
-    gap = attest_message(system, "income", issuedAt=ended + 30)
-    assert not system.client.verify_attestation(gap, sign_attest(system, system.issuer, gap))
+    assert not system.client.is_trusted_issuer(system.issuer.address, b32("income"), ended + 30)
+    assert system.client.is_trusted_issuer(system.issuer.address, b32("income"), ended - 1)
 
 
-def test_revoking_the_issuer_role_ends_its_trust(system: System) -> None:
-    from eth_utils import keccak
-
-    message = attest_message(system, "income")
-    signature = sign_attest(system, system.issuer, message)
+def test_revoking_the_issuer_role_directly_ends_its_trust(system: System) -> None:
     system.chain.time_travel(60)
     receipt = system.client.transact(
         admin_signer(system),
         "ConsentDirectory",
         "revokeRole",
-        keccak(text="ISSUER_ROLE"),
+        role_id("issuer"),
         system.issuer.address,
     )
     ended = system.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
-    assert system.client.verify_attestation(message, signature)  # issued while trusted
-    later = attest_message(system, "income", issuedAt=ended)
-    assert not system.client.verify_attestation(later, sign_attest(system, system.issuer, later))
-    since, until = ledger_call_directory(
-        system, "issuerTrust", system.issuer.address, b32("income")
-    )
+    since, until = directory_call(system, "issuerTrust", system.issuer.address, b32("income"))
     assert until == ended and since < until
+    assert not system.client.is_trusted_issuer(system.issuer.address, b32("income"), ended)
 
 
-def ledger_call_directory(system: System, function: str, *args: object) -> object:
-    return system.client.simulate("ConsentDirectory", function, *args)
+def test_revoking_the_department_role_directly_suspends_it_for_good(system: System) -> None:
+    dept = system.dept.address
+    admin = admin_signer(system)
+    receipt = system.client.transact(
+        admin, "ConsentDirectory", "revokeRole", role_id("department"), dept
+    )
+    assert [e.name for e in receipt_events(system, receipt)] == [
+        "RoleRevoked",
+        "DepartmentActivationChanged",
+    ]
+    assert not system.client.department(dept).active
+    with pytest.raises(ConsentDirectoryDepartmentRevoked):
+        system.client.set_department_active(admin, dept, True)
 
 
 def test_roles_of_answers_every_role_in_one_call(system: System) -> None:

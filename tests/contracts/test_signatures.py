@@ -21,11 +21,13 @@ from ledger.contract_errors import (
     SignedIntentWrongSigner,
 )
 from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, role_id, type_hash
-from tests.conftest import System
+from tests.conftest import System, fields
 from tests.contracts.helpers import (
-    attest_message,
+    active_intent,
+    attest_intent,
     commit_intent,
     digest_of,
+    distrust_intent,
     domain_of,
     funded_stranger,
     high_s,
@@ -34,7 +36,9 @@ from tests.contracts.helpers import (
     register_intent,
     request_intent,
     revoke_intent,
+    revoke_role_intent,
     role_intent,
+    rotate_intent,
     struct_hash_of,
     with_signature,
 )
@@ -50,6 +54,10 @@ TYPEHASH_CONSTANTS = {
     "Grant": ("ConsentLedger", "GRANT_TYPEHASH"),
     "Revoke": ("ConsentLedger", "REVOKE_TYPEHASH"),
     "Access": ("ConsentLedger", "ACCESS_TYPEHASH"),
+    "SetDepartmentActive": ("ConsentDirectory", "SET_DEPARTMENT_ACTIVE_TYPEHASH"),
+    "RevokeRole": ("ConsentDirectory", "REVOKE_ROLE_TYPEHASH"),
+    "DistrustIssuer": ("ConsentDirectory", "DISTRUST_ISSUER_TYPEHASH"),
+    "RotateDepartmentKey": ("ConsentDirectory", "ROTATE_DEPARTMENT_KEY_TYPEHASH"),
 }
 
 
@@ -65,6 +73,11 @@ def one_of_each(system: System) -> list[SignedIntent]:
         system.grant_intent(),
         revoke_intent(system, 1, terms),
         system.access_intent(1, terms),
+        active_intent(system, system.dept.address, False),
+        revoke_role_intent(system, "auditor", Account.create().address),
+        distrust_intent(system, system.issuer.address, fields("income")),
+        rotate_intent(system, system.dept.address),
+        attest_intent(system),
     ]
 
 
@@ -91,6 +104,11 @@ SINGLE = {
     "Grant": "grant",
     "Revoke": "revoke",
     "Access": "access",
+    "SetDepartmentActive": "changeDepartmentActive",
+    "RevokeRole": "removeRole",
+    "DistrustIssuer": "endIssuerTrust",
+    "RotateDepartmentKey": "rotateDepartmentKey",
+    "Attest": "recordAttestation",
 }
 
 
@@ -121,7 +139,6 @@ def test_hash_typed_data_of_struct_hash_equals_eth_account_digest_for_every_inte
     samples: list[tuple[str, dict[str, Any]]] = [
         (i.name, dict(i.message)) for i in one_of_each(system)
     ]
-    samples.append(("Attest", attest_message(system)))
     assert {name for name, _ in samples} == set(INTENTS)
     for name, message in samples:
         contract = INTENTS[name].contract
@@ -315,6 +332,14 @@ def test_single_intent_entry_points_return_their_results_to_a_relayer(system: Sy
     assert dry_run(revoke_intent(system, consent_id, terms)) == []
     assert dry_run(system.access_intent(consent_id, terms)) is True
     assert dry_run(system.access_intent(consent_id + 7, ConsentTerms.empty())) is False
+    assert dry_run(active_intent(system, system.dept.address, False)) == []
+    assert dry_run(revoke_role_intent(system, "registrar", system.registrar.address)) == []
+    assert dry_run(distrust_intent(system, system.issuer.address, fields("income"))) == []
+    assert dry_run(rotate_intent(system, system.dept.address)) == []
+    attestation = attest_intent(system)
+    assert dry_run(attestation) == digest_of(system, attestation)
+    assert system.client.department(system.dept.address).active
+    assert system.client.attestation_recorded_at(digest_of(system, attestation)) == 0
     # nothing of it was recorded
     assert system.client.consent_count() == consent_id
     assert system.client.simulate(ledger, "requestParties", digest_of(system, request)) == (

@@ -1,4 +1,5 @@
-"""Attestations: commitment, issuer signature, trust list and validity window."""
+"""Attestations: commitment, issuer signature, the chain's record, trust list, validity
+window, and picking the one that matches a value among several."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from ledger.intents import name_to_bytes32
-from wallets.attestation import Attestation, attest, commitment, verify_attestation
+from wallets.attestation import (
+    Attestation,
+    attest,
+    commitment,
+    pick_attestation,
+    verify_attestation,
+)
 from wallets.errors import InvalidAttestation
 from wallets.identity import Identity
-from wallets.signing import SECP256K1_N
+from wallets.signing import SECP256K1_N, intent_digest
 
 CHAIN_ID = 31337
 DIRECTORY = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
@@ -21,6 +28,8 @@ FIELD = "household_registration"
 VALUE = "浙江省杭州市西湖区"
 SALT = bytes.fromhex("11" * 32)
 ISSUED, EXPIRES = 1_735_689_600, 1_767_225_600
+#: When the chain recorded the attestation (a few seconds after the issuer signed it).
+RECORDED = ISSUED + 4
 
 
 def trusting(*allowed: tuple[str, bytes]) -> Callable[[str, bytes, int], bool]:
@@ -64,6 +73,7 @@ def verify(
         "chain_id": CHAIN_ID,
         "directory": DIRECTORY,
         "is_trusted": trusting((by.address, name_to_bytes32(FIELD))),
+        "recorded_at": lambda _digest: RECORDED,
         "now": ISSUED + 10,
     }
     kwargs.update(overrides)
@@ -82,16 +92,46 @@ def test_valid_attestation_verifies_and_names_the_issuer(
     assert verify(attestation, issuer, resident) == issuer.address
 
 
-def test_trust_is_asked_at_issuance_and_now(
+def test_trust_is_asked_at_the_chains_recording_time_and_now_never_at_issued_at(
     attestation: Attestation, issuer: Identity, resident: Identity
 ) -> None:
     is_trusted = trusting((issuer.address, name_to_bytes32(FIELD)))
-    verify(attestation, issuer, resident, is_trusted=is_trusted, now=ISSUED + 99)
+    asked: list[bytes] = []
+
+    def recorded_at(digest: bytes) -> int:
+        asked.append(digest)
+        return RECORDED
+
+    verify(
+        attestation,
+        issuer,
+        resident,
+        is_trusted=is_trusted,
+        recorded_at=recorded_at,
+        now=ISSUED + 99,
+    )
     field_id = name_to_bytes32(FIELD)
     assert is_trusted.calls == [  # type: ignore[attr-defined]
-        (issuer.address, field_id, ISSUED),
+        (issuer.address, field_id, RECORDED),
         (issuer.address, field_id, ISSUED + 99),
     ]
+    expected = intent_digest(
+        "Attest", attestation.message, chain_id=CHAIN_ID, verifying_contract=DIRECTORY
+    )
+    assert asked == [expected] == [attestation.digest(chain_id=CHAIN_ID, directory=DIRECTORY)]
+
+
+def test_a_backdated_attestation_by_a_key_distrusted_since_is_untrusted(
+    attestation: Attestation, issuer: Identity, resident: Identity
+) -> None:
+    # Trusted until ISSUED + 2; the attestation says ISSUED, the chain recorded it later.
+    def trusted_until_then(who: str, field_id: bytes, at: int) -> bool:
+        return who == issuer.address and at < ISSUED + 2
+
+    with pytest.raises(InvalidAttestation) as caught:
+        verify(attestation, issuer, resident, is_trusted=trusted_until_then)
+    assert caught.value.reason == "untrusted_issuer"
+    assert str(RECORDED) in str(caught.value)
 
 
 def test_json_form_round_trips_and_verifies(
@@ -113,8 +153,9 @@ def test_json_form_round_trips_and_verifies(
         ({"now": ISSUED - 1}, "not_yet_valid"),
         ({"now": EXPIRES}, "expired"),
         ({"is_trusted": lambda *_: False}, "untrusted_issuer"),
-        ({"is_trusted": lambda _i, _f, at: at != ISSUED}, "untrusted_issuer"),
-        ({"is_trusted": lambda _i, _f, at: at == ISSUED}, "untrusted_issuer"),
+        ({"is_trusted": lambda _i, _f, at: at != RECORDED}, "untrusted_issuer"),
+        ({"is_trusted": lambda _i, _f, at: at == RECORDED}, "untrusted_issuer"),
+        ({"recorded_at": lambda _digest: 0}, "not_recorded"),
         ({"directory": "0x5FbDB2315678afecb367f032d93F642f64180aa3"}, "bad_signature"),
         ({"chain_id": 1}, "bad_signature"),
     ],
@@ -126,8 +167,9 @@ def test_json_form_round_trips_and_verifies(
         "before-issued",
         "at-expiry",
         "never-trusted",
-        "not-trusted-at-issuance",
+        "not-trusted-when-recorded",
         "no-longer-trusted",
+        "never-recorded",
         "other-directory",
         "other-chain",
     ],
@@ -247,3 +289,73 @@ def test_attest_refuses_an_empty_window(issuer: Identity, resident: Identity) ->
 def test_reason_is_part_of_the_message() -> None:
     error = InvalidAttestation("expired", "expired at 5, now 6")
     assert str(error) == "expired: expired at 5, now 6" and error.reason == "expired"
+
+
+# ---------------------------------------------------------------- several of one field
+
+
+def _attestation_by(who: Identity, about: Identity, value: str, salt: bytes) -> Attestation:
+    return attest(
+        who,
+        resident=about.address,
+        field=FIELD,
+        value=value,
+        salt=salt,
+        issued_at=ISSUED,
+        expires_at=EXPIRES,
+        chain_id=CHAIN_ID,
+        directory=DIRECTORY,
+    )
+
+
+def _pick(candidates: list[Any], about: Identity, **overrides: Any) -> tuple[Attestation, str]:
+    kwargs: dict[str, Any] = {
+        "resident": about.address,
+        "field": FIELD,
+        "value": VALUE,
+        "salt": SALT,
+        "chain_id": CHAIN_ID,
+        "directory": DIRECTORY,
+        "is_trusted": lambda *_: True,
+        "recorded_at": lambda _digest: RECORDED,
+        "now": ISSUED + 10,
+        **overrides,
+    }
+    return pick_attestation(candidates, **kwargs)
+
+
+def test_a_newer_bogus_attestation_does_not_hide_the_genuine_one(
+    attestation: Attestation, issuer: Identity, resident: Identity
+) -> None:
+    rogue = Identity.create()  # another trusted issuer vouching for another value
+    bogus = _attestation_by(rogue, resident, "北京市朝阳区", bytes.fromhex("22" * 32))
+    picked, by = _pick([bogus.to_json(), attestation.to_json()], resident)
+    assert (picked, by) == (attestation, issuer.address)
+
+
+def test_the_matching_attestation_must_also_be_on_the_chains_record(
+    attestation: Attestation, resident: Identity
+) -> None:
+    genuine = attestation.digest(chain_id=CHAIN_ID, directory=DIRECTORY)
+    unrecorded_copy = _attestation_by(Identity.create(), resident, VALUE, SALT)
+    picked, _ = _pick(
+        [unrecorded_copy, attestation],
+        resident,
+        recorded_at=lambda digest: RECORDED if digest == genuine else 0,
+    )
+    assert picked == attestation
+
+
+def test_without_a_match_the_failure_of_the_closest_candidate_is_raised(
+    attestation: Attestation, issuer: Identity, resident: Identity
+) -> None:
+    bogus = _attestation_by(Identity.create(), resident, "elsewhere", bytes.fromhex("33" * 32))
+    with pytest.raises(InvalidAttestation) as other_value:
+        _pick([bogus], resident)
+    assert other_value.value.reason == "commitment_mismatch"
+    with pytest.raises(InvalidAttestation) as distrusted:
+        _pick([bogus, attestation], resident, is_trusted=lambda who, *_: who != issuer.address)
+    assert distrusted.value.reason == "untrusted_issuer"
+    with pytest.raises(InvalidAttestation) as none:
+        _pick([], resident)
+    assert none.value.reason == "absent"

@@ -29,6 +29,8 @@ def _value(kind: str) -> st.SearchStrategy[Any]:
         return st.text(max_size=40)
     if kind == "bytes":
         return st.binary(max_size=80)
+    if kind == "bool":
+        return st.booleans()
     bits = int(kind[4:] or 256)
     return st.integers(min_value=0, max_value=2**bits - 1)
 

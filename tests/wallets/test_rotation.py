@@ -201,6 +201,7 @@ def test_attestations_survive_for_unexposed_fields_only(
             chain_id=CHAIN_ID,
             directory=DIRECTORY,
             is_trusted=lambda *_: True,
+            recorded_at=lambda _digest: 2,
             now=5,
         )
 
