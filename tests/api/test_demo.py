@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.commands import register
+from ledger.vocabulary import TERMS
 
 
 @pytest.mark.slow
@@ -29,6 +30,31 @@ def test_demo_story_holds_end_to_end(tmp_path: Path) -> None:
     for reason in ("not_granted", "expired", "revoked"):
         assert f"refused with '{reason}'" in result.output
     assert "audit ok" in result.output
+    assert_it_teaches(result.output)
+
+
+def assert_it_teaches(output: str) -> None:
+    """Each step that a person could do shows its command; each term is said once."""
+    lines = [line.strip() for line in output.splitlines()]
+    for term in ("intent", "relayer", "record root", "salted commitment"):
+        said = [line for line in lines if line.startswith(f"{term}: ")]
+        assert said == [f"{term}: {TERMS[term]}"], term
+    chapters = output.split("\n\n")[1:]
+    taught = [c for c in chapters if "by hand: $ consent " in c]
+    # every chapter but the first (the node starting) and "A month passes" (only the
+    # node's owner moves chain time)
+    assert len(taught) == len(chapters) - 2, [c.splitlines()[0] for c in chapters]
+    for command in (
+        "consent admin department 0x",
+        "consent enroll 0x",
+        "consent request create 0x",
+        "consent grant --request 0x",
+        "consent query 0x",
+        "consent revoke ",
+        "consent access-log",
+        "consent audit verify",
+    ):
+        assert f"by hand: $ {command}" in output, command
 
 
 @pytest.mark.slow
