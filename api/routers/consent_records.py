@@ -192,7 +192,7 @@ def _events(c: Connection, consent_id: int) -> list[RecordEvent]:
 def consent_record(consent_id: int, node: NodeDep, actor: CurrentActor) -> ConsentRecord:
     """The consent as an ISO/IEC TS 27560-style record: principal, controller, purpose,
     PII categories, legal basis, validity, and every event with its on-chain receipt."""
-    now = node.chain.latest_timestamp()
+    now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
         ensure_consent_reader(actor, row)

@@ -125,7 +125,7 @@ def revoke(consent_id: int, body: SignedBody, node: NodeDep, actor: CurrentActor
 def rewrap(consent_id: int, body: RewrapBody, node: NodeDep, actor: CurrentActor) -> Rewrapped:
     """After a new record version, the resident re-wraps the new field keys for a consent
     that stays active."""
-    now = node.chain.latest_timestamp()
+    now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.begin() as c:
         row = require_consent(c, consent_id)
         if actor.address != row["resident"]:
@@ -173,7 +173,7 @@ def department_consents(
     limit: LimitQuery = None,
 ) -> ConsentList:
     """The calling department's consents."""
-    now = node.chain.latest_timestamp()
+    now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         return list_consents(c, now, department=actor.address, cursor=cursor, limit=limit)
 
@@ -181,7 +181,7 @@ def department_consents(
 @router.get("/{consent_id}", response_model=ConsentOut)
 def get_consent(consent_id: int, node: NodeDep, actor: CurrentActor) -> ConsentOut:
     """A consent with its derived status: for its resident, its department, auditors."""
-    now = node.chain.latest_timestamp()
+    now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
         ensure_consent_reader(actor, row)

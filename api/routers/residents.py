@@ -259,7 +259,7 @@ def resident_consents(
     """All of the resident's consents, newest first, with derived status."""
     resident = _address(address)
     ensure_self_or_role(actor, resident, "auditor")
-    now = node.chain.latest_timestamp()
+    now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         return list_consents(c, now, resident=resident, cursor=cursor, limit=limit)
 

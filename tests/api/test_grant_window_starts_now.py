@@ -83,3 +83,31 @@ def test_health_reports_the_next_blocks_time_not_the_heads(
     health = served.world.http.get("/health").json()
     assert health["next_block_timestamp"] >= int(time.time()) + IDLE - 1
     assert health["next_block_timestamp"] > health["block_timestamp"] + 60
+
+
+def expired_after_idle(s: Served, idle: Callable[[int], None]) -> None:
+    world = s.world
+    with ConsentApi(s.url, world.resident) as api:
+        consent_id = int(api.grant(world.dept.address, ["income"], "HOUSING", SHORT)["consent_id"])
+    idle(IDLE)  # the window ends while no block is mined
+    resident = world.get(f"/consents/{consent_id}", world.resident).json()
+    assert resident["status"] == "expired", resident
+    listed = world.get(f"/residents/{world.resident.address}/consents", world.resident).json()
+    assert {c["consent_id"]: c["status"] for c in listed["data"]}[consent_id] == "expired"
+    record = world.get(f"/consents/{consent_id}/record", world.resident).json()
+    assert record["consent_status"] == "expired", record
+
+
+def test_a_consent_reads_expired_once_its_window_ends_without_a_block_on_the_embedded_chain(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expired_after_idle(served, idle_embedded(monkeypatch))
+
+
+@pytest.mark.slow
+def test_a_consent_reads_expired_once_its_window_ends_without_a_block_on_anvil(
+    served_anvil: Served,
+) -> None:
+    chain = served_anvil.world.node.chain  # type: ignore[union-attr]
+    assert isinstance(chain, RpcChain)
+    expired_after_idle(served_anvil, idle_anvil(chain))
