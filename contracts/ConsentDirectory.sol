@@ -56,6 +56,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     bytes32[] private _purposeList;
     /// @dev Every window in which `issuer` was trusted for `field`, oldest first; the last
     /// one is open (`until` 0) while the trust lasts.
+    // slither-disable-next-line uninitialized-state (written by _trustIssuer's push through a storage pointer)
     mapping(address issuer => mapping(bytes32 field => Trust[])) private _trust;
     mapping(address issuer => bytes32[] fields) private _issuerFields;
     /// @dev When each recorded attestation (by EIP-712 digest) was recorded; 0: never.
@@ -406,6 +407,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     function recordAttestationBatch(Attest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
+            // slither-disable-next-line unused-return (a batch answers with events, not ids)
             try this.recordAttestation(intents[i], signatures[i]) {} catch (bytes memory reason) {
                 emit IntentRejected(ATTEST_TYPEHASH, i, reason);
             }
@@ -588,6 +590,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      */
     function verifyAttestation(Attest calldata attest, bytes calldata signature) external view returns (bool) {
         bytes32 digest = hashAttest(attest);
+        // slither-disable-next-line unused-return (the third value only details an error, which is checked)
         (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecoverCalldata(digest, signature);
         return error == ECDSA.RecoverError.NoError && signer == attest.issuer && _attestations[digest] != 0;
     }

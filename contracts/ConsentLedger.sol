@@ -276,6 +276,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     function requestAccessBatch(AccessRequest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
+            // slither-disable-next-line unused-return (a batch answers with events, not ids)
             try this.requestAccess(intents[i], signatures[i]) {} catch (bytes memory reason) {
                 emit IntentRejected(ACCESS_REQUEST_TYPEHASH, i, reason);
             }
@@ -291,7 +292,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      */
     function grantBatch(Grant[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
-        bytes32 checkedScope;
+        bytes32 checkedScope = bytes32(0); // no scope checked yet
         uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
             (bytes memory error, , bytes32 scope) = _grant(intents[i], signatures[i], checkedScope);
@@ -332,8 +333,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     ) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         _checkBatch(intents.length, terms.length);
-        address department;
-        bool active;
+        // The last department looked up in this batch, and whether it is active: none yet.
+        address department = address(0);
+        bool active = false;
         uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
             bytes memory error;

@@ -351,12 +351,12 @@ def test_a_grant_when_consent_ids_run_out_is_refused_alone(system: System) -> No
 
 
 def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> None:
-    # A small block gas limit: a round fills 80% of a block, so 150 grants reserving
-    # 126k gas each need 3 blocks.
-    with EmbeddedChain(None, block_period=0, gas_limit=10_000_000) as chain:
+    # A small block gas limit (room for the deployment's two transactions in one block): a
+    # round fills 80% of a block, 75 grants reserving 126k gas each, so 200 need 3 blocks.
+    with EmbeddedChain(None, block_period=0, gas_limit=12_000_000) as chain:
         system = build_system(chain)
         head = chain.head_number()
-        intents = [system.grant_intent(resident=system.residents[i % 3]) for i in range(150)]
+        intents = [system.grant_intent(resident=system.residents[i % 3]) for i in range(200)]
 
         outcomes = system.submit(*intents)
 
@@ -364,7 +364,7 @@ def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> No
     assert blocks == list(range(head + 1, head + 1 + len(blocks)))
     assert len(blocks) == 3
     ids = [int(o.unwrap().args["consentId"]) for o in outcomes]
-    assert ids == sorted(ids) and len(set(ids)) == 150
+    assert ids == sorted(ids) and len(set(ids)) == 200
     assert [o.event.args["resident"] for o in outcomes] == [i.message["resident"] for i in intents]
 
 
