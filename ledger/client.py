@@ -15,8 +15,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi import decode as abi_decode
+from eth_abi import decoding, encoding
 from eth_abi import encode as abi_encode
+from eth_abi.base import parse_type_str
+from eth_abi.codec import ABICodec
+from eth_abi.registry import BaseEquals
+from eth_abi.registry import registry as _default_registry
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
@@ -34,6 +38,29 @@ from ledger.schedule import Schedule, conflict_keys
 #: Share of the block gas limit one submission round fills, leaving room for others.
 _CHUNK_SHARE = 0.8
 _BATCH_BASE_GAS = 80_000
+
+
+class _LenientString(decoding.StringDecoder):
+    """``string`` values with bytes that are not UTF-8 replaced (U+FFFD) instead of
+    raising: a department name sent straight to the chain with bad bytes must not stop
+    the indexer or the audit for good. Strings the project writes are always UTF-8,
+    so this changes nothing for them."""
+
+    @parse_type_str("string")
+    def from_type_str(cls, abi_type: Any, registry: Any) -> _LenientString:  # type: ignore[override]
+        return cls(handle_string_errors="replace")  # type: ignore[call-arg]
+
+
+def _lenient_codec() -> ABICodec:
+    registry = _default_registry.copy()
+    registry.unregister("string")
+    registry.register(
+        BaseEquals("string"), encoding.TextStringEncoder, _LenientString, label="string"
+    )
+    return ABICodec(registry)
+
+
+abi_decode = _lenient_codec().decode
 
 
 @dataclass(frozen=True)
