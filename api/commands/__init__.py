@@ -9,7 +9,8 @@
     consent request create|list                   department asks / resident sees
     consent grant | revoke | consents | access-log
     consent query                                 department: read, decrypt, verify
-    consent admin department|role                 admin
+    consent admin department|role|issuer          admin: register, suspend|resume|rotate-key,
+                                                  grant|revoke a role, distrust an issuer
     consent enroll                                registrar
     consent attest                                issuer
     consent audit events|export|verify            auditor

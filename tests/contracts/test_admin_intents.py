@@ -333,8 +333,11 @@ def test_each_admin_batch_refuses_its_bad_intent_alone(system: System) -> None:
 
 
 def test_a_deadline_beyond_thirty_days_is_refused_deadline_too_far(system: System) -> None:
+    from ledger import admission
     from ledger.intents import MAX_DEADLINE_AHEAD
 
+    # One bound: the contracts', the one ledger.intents publishes, the relayer's horizon.
+    assert admission.MAX_DEADLINE_AHEAD == MAX_DEADLINE_AHEAD
     assert system.client.simulate("ConsentDirectory", "MAX_DEADLINE_AHEAD") == MAX_DEADLINE_AHEAD
     assert system.client.simulate("ConsentLedger", "MAX_DEADLINE_AHEAD") == MAX_DEADLINE_AHEAD
     far = system.now() + MAX_DEADLINE_AHEAD + 3600
