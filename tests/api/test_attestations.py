@@ -198,6 +198,19 @@ def test_the_audit_checks_attestations_and_the_admins_intents(world: World) -> N
         world.admin, "RevokeRole", {"role": role_id("department"), "account": world.dept2.address}
     )
     assert world.post("/admin/roles/revoke", world.admin, revoke).status_code == 200
+    dept = world.dept.address
+    for active in (False, True):
+        body = world.body(
+            world.admin, "SetDepartmentActive", {"department": dept, "active": active}
+        )
+        assert world.post(f"/admin/departments/{dept}/active", world.admin, body).status_code == 200
+    rotate = world.body(
+        world.admin,
+        "RotateDepartmentKey",
+        {"department": dept, "encryptionKey": world.dept.encryption_public_key},
+    )
+    rotated = world.put(f"/admin/departments/{dept}/encryption-key", world.admin, rotate)
+    assert rotated.status_code == 200, rotated.text
     consent_id = world.grant(world.resident, world.dept, ["income"])
     assert world.query(world.dept, world.resident, consent_id, ["income"]).status_code == 200
 
@@ -205,4 +218,12 @@ def test_the_audit_checks_attestations_and_the_admins_intents(world: World) -> N
 
     assert report["ok"], report["problems"]
     names = {e["type"] for e in world.get("/audit/events", world.auditor, limit=500).json()["data"]}
-    assert {"AttestationRecorded", "IssuerTrustEnded", "RoleRemoved"} <= names
+    assert {
+        "AttestationRecorded",
+        "IssuerTrustEnded",
+        "RoleRemoved",
+        "DepartmentSuspended",
+        "DepartmentReinstated",
+        "DepartmentKeyRotated",
+    } <= names
+    assert report["signatures_verified"] >= 6
