@@ -37,15 +37,14 @@ from ledger.artifacts import load_artifact
 from ledger.attestations import check_attest
 from ledger.client import LedgerClient, SignedIntent
 from ledger.errors import ContractError, TooManyFields
-from ledger.intents import INTENTS, role_id
+from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD, role_id
 
-#: How far past chain time an intent's deadline may lie: 30 days, the contracts'
-#: ``MAX_DEADLINE_AHEAD`` (a test holds them equal). A signed intent is a bearer
-#: instrument until its deadline (anyone holding it can have it relayed), so a deadline
-#: of 2^256-1 would make it valid forever; 30 days covers a wallet that signs today and a
-#: relayer that is down for weeks, and wallets sign minutes ahead. The relayer refuses
-#: first, with the contract's ``SignedIntentDeadlineTooFar``, so it costs no gas.
-MAX_DEADLINE_AHEAD = 30 * 86_400
+# How far past chain time an intent's deadline may lie is the contracts' bound,
+# ``ledger.intents.MAX_DEADLINE_AHEAD`` (a test holds them equal). A signed intent is a
+# bearer instrument until its deadline (anyone holding it can have it relayed), so a
+# deadline of 2^256-1 would make it valid forever; 30 days covers a wallet that signs
+# today and a relayer that is down for weeks. The relayer refuses first, with the
+# contract's ``SignedIntentDeadlineTooFar``, so it costs no gas.
 
 #: The most field ids one intent may list. A record has one field per schema field (12
 #: in the seed schema); 64 leaves room for the schema to grow while bounding what one
