@@ -28,6 +28,7 @@ from ledger import store as tables
 from ledger.intents import INTENTS, name_to_bytes32, role_id
 from tests.api.conftest import World, ids, make_world
 from wallets.grants import wrap_keys_for_department
+from wallets.identity import Identity
 from wallets.signing import intent_typed_data, signed_intent_body
 
 #: Derived state a refused write must leave as it was (events may gain on-chain refusals).
@@ -130,6 +131,19 @@ def _consent(world: World) -> int:
     return int(world.__dict__["consent"])
 
 
+def _victim(world: World, role: str) -> Any:
+    """A department, issuer or auditor of its own that hostile admin intents may cut
+    off without touching the actors the other cases use."""
+    key = f"victim_{role}"
+    if key not in world.__dict__:
+        if role == "department":
+            world.__dict__[key] = world.register_department(key, "Victim Office", "VO")
+        else:
+            fields = ["income"] if role == "issuer" else None
+            world.__dict__[key] = world.grant_role(key, role, fields)
+    return world.__dict__[key]
+
+
 ENDPOINTS = [
     Endpoint(
         "RegisterDepartment",
@@ -205,6 +219,41 @@ ENDPOINTS = [
             "resident": w.resident.address,
             "consentId": _consent(w),
             "fields": ids("income"),
+        },
+    ),
+]
+
+
+ENDPOINTS += [
+    Endpoint(
+        "SetDepartmentActive",
+        "post",
+        lambda w: f"/admin/departments/{_victim(w, 'department').address}/active",
+        lambda w: w.admin,
+        lambda w: {"department": _victim(w, "department").address, "active": False},
+    ),
+    Endpoint(
+        "RevokeRole",
+        "post",
+        lambda w: "/admin/roles/revoke",
+        lambda w: w.admin,
+        lambda w: {"role": role_id("auditor"), "account": _victim(w, "auditor").address},
+    ),
+    Endpoint(
+        "DistrustIssuer",
+        "post",
+        lambda w: f"/admin/issuers/{_victim(w, 'issuer').address}/distrust",
+        lambda w: w.admin,
+        lambda w: {"issuer": _victim(w, "issuer").address, "fields": ids("income")},
+    ),
+    Endpoint(
+        "RotateDepartmentKey",
+        "put",
+        lambda w: f"/admin/departments/{_victim(w, 'department').address}/encryption-key",
+        lambda w: w.admin,
+        lambda w: {
+            "department": _victim(w, "department").address,
+            "encryptionKey": Identity.create().encryption_public_key,
         },
     ),
 ]
@@ -322,7 +371,8 @@ def test_a_signature_made_for_another_domain_or_type_is_refused_without_change(
     body = _forged(world, endpoint, forgery)
     before = _snapshot(world)
     path = endpoint.path(world)
-    answer = world.http.post(path, json=body, headers=world.headers(endpoint.signer(world)))
+    send = getattr(world.http, endpoint.method)
+    answer = send(path, json=body, headers=world.headers(endpoint.signer(world)))
     assert answer.status_code in (403, 422), answer.text  # a stranger signed it
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert _snapshot(world) == before
@@ -337,10 +387,11 @@ def test_a_replayed_body_is_409_and_applies_once(hostile_world: World, intent: s
     body = world.body(who, intent, endpoint.message(world))
     body.update(endpoint.extra(world, body["message"]))
     path = endpoint.path(world)
-    first = world.http.post(path, json=body, headers=world.headers(who))
+    send = getattr(world.http, endpoint.method)
+    first = send(path, json=body, headers=world.headers(who))
     assert first.status_code in (200, 201, 403), first.text  # an access may be refused
     after_first = _snapshot(world)
-    again = world.http.post(path, json=body, headers=world.headers(who))
+    again = send(path, json=body, headers=world.headers(who))
     assert again.status_code == 409, again.text
     assert again.json()["error"] == "SignedIntentNonceUsed"
     assert _snapshot(world) == after_first
