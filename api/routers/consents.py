@@ -13,6 +13,7 @@ from api.deps import CurrentActor, CurrentDepartment, NodeDep
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.http_bounds import GRANT_BODY_BYTES, MAX_FIELDS, WRAPPED_KEY_LENGTHS, WrappedKey
 from api.pagination import CursorQuery, LimitQuery
+from api.provenance import signed_intent_at
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import (
     ConsentList,
@@ -38,7 +39,18 @@ WrappedKeys = Annotated[dict[str, WrappedKey], Field(max_length=MAX_FIELDS)]
 
 class GrantBody(SignedBody):
     wrapped_keys: WrappedKeys
-    version: int | None = None
+    #: The record version whose keys ``wrapped_keys`` holds. Send it: without it the
+    #: newest version is assumed, which is wrong if the record moved on (a rotation)
+    #: between wrapping and sending, and the department could never open the field.
+    version: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=UINT64_MAX,
+            description="the record version the wrapped keys open (default: the newest;"
+            " send it, since a rotation may land between wrapping and sending)",
+        ),
+    ] = None
 
 
 class Granted(BaseModel):
@@ -185,4 +197,6 @@ def get_consent(consent_id: int, node: NodeDep, actor: CurrentActor) -> ConsentO
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
         ensure_consent_reader(actor, row)
-        return consent_out(row, now, department_names(c))
+        answer = consent_out(row, now, department_names(c))
+    answer.grant = signed_intent_at(node.client, row["tx_hash"], row["log_index"])
+    return answer

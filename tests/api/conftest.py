@@ -219,6 +219,7 @@ class World:
                 department=dept.address,
                 department_public_key=dept.encryption_public_key,
             ),
+            version=record.version,  # what the keys open, as the CLI's client says too
         )
 
     def grant(self, resident: Identity, dept: Identity, fields: list[str], **kw: Any) -> int:
