@@ -80,6 +80,8 @@ def test_schemathesis_finds_no_server_error_or_undocumented_answer(
         timeout=int(BUDGET) + 300,
     )
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-2000:]
+    cases = [line.strip() for line in done.stdout.splitlines() if "generated" in line]
+    print(f"schemathesis as {role}: {cases[-1] if cases else '?'}")  # for the record
     assert httpx.get(server.url + "/health", timeout=10).status_code == 200
 
 
