@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import errors, http_bounds, http_headers, openapi
+from api import docs_ui, errors, http_bounds, http_headers, openapi
 from api.auth import install as install_auth
 from api.limits import IpRateLimit, RateLimits
 from api.node import Node, open_node
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
             " the chain records every access."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from the npm lock by api.docs_ui, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = config
     app.state.limits = RateLimits(config)
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     ):
         app.include_router(module.router)
     openapi.install(app)
+    docs_ui.install(app)
     app.add_middleware(http_bounds.BodyLimit, api=app, default=config.max_body_bytes)
     app.add_middleware(IpRateLimit, limits=app.state.limits)
     app.add_middleware(http_headers.SecurityHeaders, https=config.https)
