@@ -27,6 +27,15 @@ its trust list and, when it can, the record root against the *chain's* commitmen
 against what the API says. :class:`ChainView` reads all three through any web3
 provider; :meth:`ConsentApi.query` takes its ``is_trusted`` and
 ``attestation_recorded_at`` (or ``None``: attestations are then reported "unverified").
+
+Nor does a wallet take the server's word for what it encrypts for or reads back
+(:mod:`wallets.trust`, with the anchors pinned in ``pins``): it wraps keys only for a
+department key the pinned admin signed (or that the chain holds, with ``chain``), opens
+its record only when the envelopes hash to the root of its own signed ``CommitRecord``,
+and reads a consent's terms only as its resident's ``Grant`` signs them
+(:meth:`~ConsentApi.checked_consent`); it signs only for the pinned chain and contracts.
+Every signed write's answer carries the relayer's acceptance (:mod:`wallets.acceptance`),
+checked against the intent sent and kept through ``keep_acceptance``.
 """
 
 from __future__ import annotations
@@ -40,15 +49,24 @@ import httpx
 
 from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, eip712_types, name_to_bytes32
 from ledger.vocabulary import did_you_mean, match
+from wallets.acceptance import Acceptance, InvalidAcceptance, verify_acceptance
 from wallets.attestation import IsTrusted, RecordedAt, attest, commitment, pick_attestation
 from wallets.encoding import checksum_address, from_hex, to_hex
 from wallets.errors import InvalidAttestation, WalletError
 from wallets.field_cipher import FieldValue
 from wallets.grants import open_granted_fields, wrap_keys_for_department
 from wallets.identity import Identity
-from wallets.record import RecordVersion, restore
+from wallets.record import RecordVersion, record_root, restore
 from wallets.rotation import ActiveConsent, rotate_after_revocation
-from wallets.signing import message_to_json
+from wallets.signing import intent_digest, message_to_json
+from wallets.trust import (
+    Pins,
+    Untrusted,
+    check_consent,
+    check_department_key,
+    check_record,
+    short_hex,
+)
 
 DEFAULT_API = "http://127.0.0.1:8000"
 #: How long a signed intent stays valid (DESIGN: deadline; chain time).
@@ -66,6 +84,10 @@ PUBLIC_PATHS = frozenset(
 LIVE_STATES = frozenset({"active", "not_yet_valid"})
 
 RecordRoot = Callable[[str], tuple[int, bytes]]
+#: Told what the wallet pinned on first use, or a receipt that did not verify.
+Notice = Callable[[str], None]
+#: Keeps the relayer's acceptance of an intent (its type, the acceptance).
+KeepAcceptance = Callable[[str, Acceptance], None]
 
 
 # ---------------------------------------------------------------------------- errors
@@ -261,6 +283,11 @@ class ChainView:
         ).call(self._call)
         return int(version), bytes(root)
 
+    def department_key(self, department: str) -> bytes:
+        """The encryption key ``ConsentDirectory.department(department)`` publishes."""
+        entry = self._directory.functions.department(checksum_address(department)).call(self._call)
+        return bytes(entry[2])
+
 
 # ---------------------------------------------------------------------------- client
 
@@ -275,9 +302,22 @@ class ConsentApi:
         *,
         timeout: float = 60,
         transport: httpx.BaseTransport | None = None,
+        pins: Pins | None = None,
+        chain: ChainView | None = None,
+        notice: Notice | None = None,
+        keep_acceptance: KeepAcceptance | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.identity = identity
+        #: The anchors trusted instead of the server (in memory only unless loaded from
+        #: a wallet: then trust-on-first-use lasts for this session alone).
+        self.pins = pins if pins is not None else Pins()
+        #: A node of the caller's choosing: keys and roots are then read from it.
+        self.chain = chain
+        self.notice: Notice = notice or (lambda _text: None)
+        self.keep_acceptance = keep_acceptance
+        #: The relayer's acceptances of this client's intents, verified, in order.
+        self.acceptances: list[Acceptance] = []
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -536,7 +576,37 @@ class ConsentApi:
         domain = spec["domain"]
         if domain.get("name") != DOMAIN_NAME or str(domain.get("version")) != DOMAIN_VERSION:
             raise ClientRefusal(f"the API's EIP-712 domain for {name} is not {DOMAIN_NAME} v1")
-        return int(domain["chainId"]), checksum_address(domain["verifyingContract"])
+        chain_id, contract = int(domain["chainId"]), checksum_address(domain["verifyingContract"])
+        self.check_domain()
+        if self.pins.contracts.get(INTENTS[name].contract) != contract:
+            raise Untrusted(
+                f"the API's {name} is signed for {contract}, not the pinned"
+                f" {INTENTS[name].contract} {self.pins.contracts.get(INTENTS[name].contract)}"
+            )
+        return chain_id, contract
+
+    def check_domain(self) -> None:
+        """The API's chain and both contracts must be the pinned ones (pinned now if not
+        yet): before any signature is checked against them or made for them."""
+        intents = self.eip712()["intents"]
+        served: dict[str, str] = {}
+        chain_ids = set()
+        for spec in intents.values():
+            domain = spec.get("domain", {})
+            contract = INTENTS.get(str(spec.get("primaryType")))
+            if contract is not None and "verifyingContract" in domain:
+                served.setdefault(contract.contract, checksum_address(domain["verifyingContract"]))
+                chain_ids.add(int(domain["chainId"]))
+        if len(chain_ids) != 1:
+            raise Untrusted(f"the API's EIP-712 domains name chains {sorted(chain_ids)}, not one")
+        self.pins.check_domain(chain_ids.pop(), served, self.notice)
+
+    def connect_chain(self, url: str) -> ChainView:
+        """A :class:`ChainView` of the node at ``url`` on the pinned contracts (the API's,
+        pinned on first use), used from now on for keys and record roots."""
+        self.check_domain()
+        self.chain = ChainView.connect(url, self.pins.contracts)
+        return self.chain
 
     def next_nonce(self, name: str) -> int:
         """The next unused nonce for this intent's contract: the server's lowest unused one,
@@ -569,7 +639,31 @@ class ConsentApi:
     ) -> Any:
         body = self.sign(name, message)
         body.update(extra)
-        return self.request(method, path, json=body)
+        chain_id, contract = self.intent_domain(name)
+        digest = intent_digest(
+            name, body["message"], chain_id=chain_id, verifying_contract=contract
+        )
+        try:
+            answer = self.request(method, path, json=body)
+        except ApiProblem as problem:
+            self._accepted(name, digest, chain_id, problem.document.get("acceptance"))
+            raise
+        if isinstance(answer, Mapping):
+            self._accepted(name, digest, chain_id, answer.get("acceptance"))
+        return answer
+
+    def _accepted(self, name: str, digest: bytes, chain_id: int, document: Any) -> None:
+        """Check the relayer's acceptance of the intent just sent; keep it if it holds."""
+        if not isinstance(document, Mapping):
+            return
+        try:
+            acceptance = verify_acceptance(document, intent=digest, chain_id=chain_id)
+        except InvalidAcceptance as exc:
+            self.notice(f"the relayer's acceptance of this {name} does not hold: {exc}")
+            return
+        self.acceptances.append(acceptance)
+        if self.keep_acceptance is not None:
+            self.keep_acceptance(name, acceptance)
 
     # -- pagination -----------------------------------------------------------------
 
@@ -722,9 +816,11 @@ class ConsentApi:
         return self.commit_record(record)
 
     def open_record(self, version: int | None = None) -> RecordVersion:
-        """The resident's record with its field keys, opened from the API's envelopes."""
+        """The resident's record with its field keys, opened from the API's envelopes
+        once they are the ones the resident committed (:meth:`check_record`)."""
         identity = self._require_identity()
         stored = self.record(version=version)
+        self.check_record(stored, latest=version is None)
         return RecordVersion.open(
             stored["fields"],
             identity,
@@ -734,9 +830,11 @@ class ConsentApi:
         )
 
     def restore_record(self, version: int | None = None) -> dict[str, FieldValue]:
-        """Values and salts from the stored envelopes and this wallet's keys alone."""
+        """Values and salts from the stored envelopes and this wallet's keys alone, once
+        the envelopes are the ones the resident committed (:meth:`check_record`)."""
         identity = self._require_identity()
         stored = self.record(version=version)
+        self.check_record(stored, latest=version is None)
         return restore(
             stored["fields"],
             identity,
@@ -744,6 +842,49 @@ class ConsentApi:
             int(stored["version"]),
             root=stored["root"],
         )
+
+    def check_record(self, stored: Mapping[str, Any], *, latest: bool = False) -> None:
+        """The served record's envelopes must hash to the root of the resident's own
+        signed ``CommitRecord`` of that version; with :attr:`chain`, to the root the
+        chain holds (and, for ``latest``, be the chain's latest version).
+        :class:`~wallets.trust.Untrusted` otherwise."""
+        identity = self._require_identity()
+        self.check_domain()
+        if self.chain is None:
+            check_record(stored, resident=identity.address, pins=self.pins)
+            return
+        version = int(stored["version"])
+        chain_version, chain_root = self.chain.record(identity.address)
+        if version != chain_version:
+            if latest:
+                raise Untrusted(
+                    f"the API serves version {version} as your latest record, but the chain's"
+                    f" latest is {chain_version}"
+                )
+            check_record(stored, resident=identity.address, pins=self.pins)
+            return
+        root = record_root(stored["fields"])
+        if root != chain_root:
+            raise Untrusted(
+                f"the API's envelopes of version {version} hash to {short_hex(root)}, but the"
+                f" chain holds root {short_hex(chain_root)}: the record was altered"
+            )
+
+    def department_key(self, entry: Mapping[str, Any]) -> bytes:
+        """A directory entry's encryption key, once it is the department's: on
+        :attr:`chain` when given, else by the pinned admin's signed registration or
+        rotation (:func:`wallets.trust.check_department_key`)."""
+        self.check_domain()
+        if self.chain is None:
+            return check_department_key(entry, pins=self.pins, notice=self.notice)
+        served = from_hex(entry["encryption_key"], what="encryption key")
+        on_chain = self.chain.department_key(entry["address"])
+        if on_chain != served:
+            raise Untrusted(
+                f"the API serves {entry.get('name')}'s key as {short_hex(served)}, but the"
+                f" chain's directory holds {short_hex(on_chain)}: not wrapping keys for it"
+            )
+        return on_chain
 
     # -- issuer ---------------------------------------------------------------------
 
@@ -967,7 +1108,7 @@ class ConsentApi:
             record,
             names,
             department=entry["address"],
-            department_public_key=from_hex(entry["encryption_key"], what="encryption key"),
+            department_public_key=self.department_key(entry),
         )
         now = self.now()
         return self.create_consent(
@@ -1005,6 +1146,14 @@ class ConsentApi:
         answer: dict[str, Any] = self._get(f"/consents/{int(consent_id)}")
         return answer
 
+    def checked_consent(self, consent_id: int) -> dict[str, Any]:
+        """:meth:`consent`, once every term is what its resident's signed ``Grant`` says
+        (:func:`wallets.trust.check_consent`)."""
+        answer = self.consent(consent_id)
+        self.check_domain()
+        check_consent(answer, pins=self.pins)
+        return answer
+
     def consents(self, resident: str | None = None) -> list[dict[str, Any]]:
         """``GET /residents/{a}/consents`` (every page)."""
         return list(self.pages(f"/residents/{resident or self.address}/consents"))
@@ -1022,11 +1171,15 @@ class ConsentApi:
     def revoke(self, consent_id: int, *, rotate: bool = False) -> RevokeResult:
         """Revoke; with ``rotate`` also make a new record version with fresh keys (and fresh
         salts for the fields the consent exposed) and re-wrap keys for live consents."""
+        # Unchecked before revoking: ending a consent is never refused for the server's
+        # sake. The fields whose salts must change are then the ones the Grant signs.
         consent = self.consent(consent_id) if rotate else None
         revoked = self.revoke_consent(consent_id)
         if consent is None:
             return RevokeResult(revoked)
         try:
+            self.check_domain()
+            check_consent(consent, pins=self.pins)
             rotated = self.rotate(consent["fields"], revoked_consent=int(consent_id))
         except (ClientError, WalletError) as exc:
             raise RotationFailed(int(consent_id), revoked, exc) from exc
@@ -1045,12 +1198,19 @@ class ConsentApi:
             for c in self.consents()
             if c["status"] in LIVE_STATES and int(c["consent_id"]) != revoked_consent
         ]
-        keys = {d["address"]: d["encryption_key"] for d in self.departments()}
+        directory = {d["address"]: d for d in self.departments()}
+        # Every key checked before anything is committed: one substituted key refuses all.
+        needed = {c["department"] for c in survivors if set(c["fields"]) & set(record.field_names)}
+        keys = {
+            address: self.department_key(directory[address])
+            for address in sorted(needed)
+            if address in directory
+        }
         active = [
             ActiveConsent(
                 consent_id=int(c["consent_id"]),
                 department=c["department"],
-                department_public_key=from_hex(keys[c["department"]]),
+                department_public_key=keys[c["department"]],
                 fields=tuple(f for f in c["fields"] if f in record.field_names),
             )
             for c in survivors

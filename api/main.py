@@ -2,7 +2,8 @@
 
 Around the routers, outermost first: security headers on every answer
 (:mod:`api.http_headers`), the per-IP rate limits (:mod:`api.limits`), the body-size
-bound (:mod:`api.http_bounds`); so a flood or an oversized body is refused before any
+bound (:mod:`api.http_bounds`), the relayer's acceptances added to write answers
+(:mod:`api.signed`); so a flood or an oversized body is refused before any
 route reads it, and the refusal carries the same headers as any answer.
 """
 
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import docs_ui, errors, http_bounds, http_headers, openapi
+from api import docs_ui, errors, http_bounds, http_headers, openapi, signed
 from api.auth import install as install_auth
 from api.limits import IpRateLimit, RateLimits
 from api.node import Node, open_node
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         app.include_router(module.router)
     openapi.install(app)
     docs_ui.install(app)
+    app.add_middleware(signed.Acceptances)  # innermost: sees the route's own answer
     app.add_middleware(http_bounds.BodyLimit, api=app, default=config.max_body_bytes)
     app.add_middleware(IpRateLimit, limits=app.state.limits)
     app.add_middleware(http_headers.SecurityHeaders, https=config.https)

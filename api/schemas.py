@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from api.provenance import SignedIntentOut
+
 
 class Health(BaseModel):
     status: str
@@ -21,6 +23,8 @@ class Health(BaseModel):
     indexer_lag: int
     #: Why the read model cannot advance (``None`` while it can); ``status`` is not ok then.
     indexer_failure: str | None = None
+    #: The relayer's account: it sends every batch and signs every acceptance.
+    relayer: str | None = None
 
 
 class Schema(BaseModel):
@@ -39,6 +43,11 @@ class DepartmentOut(BaseModel):
     #: ``active``; ``suspended`` (the admin may reinstate it); ``revoked`` (its role was
     #: revoked: it stays off).
     status: Literal["active", "suspended", "revoked"]
+    #: The admin's signed intent that set ``encryption_key`` (``RegisterDepartment`` or
+    #: ``RotateDepartmentKey``), from the calldata of the transaction that recorded it:
+    #: a wallet wraps keys only for a key the admin it trusts signed (``None`` while the
+    #: read model has not seen it, or the chain cannot be read).
+    key_intent: SignedIntentOut | None = None
 
 
 class DepartmentList(BaseModel):

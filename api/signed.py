@@ -1,17 +1,31 @@
-"""Signed writes: parse ``{"message", "signature"}`` bodies, relay them, shape receipts."""
+"""Signed writes: parse ``{"message", "signature"}`` bodies, relay them, shape receipts,
+and add the relayer's acceptance to their answers.
+
+:class:`Acceptances` collects what :meth:`ledger.relayer.Relayer.submit` hands out while
+a write is served (:data:`ledger.relayer.acceptances`) and adds it to the JSON answer,
+2xx or problem+json alike, as ``acceptance`` (or ``acceptances``, in order, if a
+request relayed several): one place instead of one member per route, so no answer to
+a mined intent can leave it out. See :mod:`wallets.acceptance` for its form.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import BadRequest
 from ledger.admission import check_form
 from ledger.client import ConsentTerms, Outcome, Receipt, SignedIntent
+from ledger.relayer import acceptances
+from wallets.acceptance import Acceptance
 from wallets.encoding import from_hex
 from wallets.signing import normalize_message
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SignedBody(BaseModel):
@@ -53,3 +67,78 @@ def signed_intent(name: str, body: SignedBody, terms: ConsentTerms | None = None
 def settled(outcome: Outcome) -> Mapping[str, Any]:
     """The primary event's arguments of an accepted intent; raise the contract's error."""
     return outcome.unwrap().args
+
+
+class AcceptanceOut(BaseModel):
+    """The relayer's signed acceptance (:mod:`wallets.acceptance`)."""
+
+    intent: str
+    chain_id: int
+    journal_id: int
+    accepted_at: int
+    relayer: str
+    signature: str
+
+
+class Acceptances:
+    """ASGI middleware: answers to writes carry the acceptances their relaying produced."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _READS:
+            await self.app(scope, receive, send)
+            return
+        collected: list[Acceptance] = []
+        token = acceptances.set(collected)
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def amend(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                if not collected or not _is_json(message):
+                    await send(message)
+                    return
+                start = message  # held until the body is whole
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = _with_acceptances(b"".join(chunks), collected)
+            headers = [
+                (n, v) for n, v in start.get("headers", []) if n.lower() != b"content-length"
+            ]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        try:
+            await self.app(scope, receive, amend)
+        finally:
+            acceptances.reset(token)
+
+
+def _is_json(start: Message) -> bool:
+    for name, value in start.get("headers", []):
+        if name.lower() == b"content-type":
+            return bytes(value).split(b";")[0].strip().endswith(b"json")
+    return False
+
+
+def _with_acceptances(body: bytes, collected: list[Acceptance]) -> bytes:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(document, dict):
+        return body
+    if len(collected) == 1:
+        document["acceptance"] = collected[0].to_json()
+    else:
+        document["acceptances"] = [a.to_json() for a in collected]
+    return json.dumps(document, separators=(",", ":")).encode()

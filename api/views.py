@@ -12,6 +12,7 @@ from sqlalchemy import Connection, RowMapping, and_, desc, or_, select
 from api.deps import Actor
 from api.errors import Forbidden, NotFound
 from api.pagination import clamp_limit, decode_cursor, encode_cursor
+from api.provenance import SignedIntentOut
 from api.signed import ReceiptOut
 from ledger.client import ConsentTerms
 from ledger.intents import label_to_bytes32
@@ -34,6 +35,10 @@ class ConsentOut(BaseModel):
     granted_at: int
     revoked_at: int | None
     receipt: ReceiptOut
+    #: The resident's signed ``Grant``, from the calldata of the transaction that
+    #: recorded it (``GET /consents/{id}`` and the resident's own list): a wallet checks
+    #: these terms against it.
+    grant: SignedIntentOut | None = None
 
 
 class ConsentList(BaseModel):

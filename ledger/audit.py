@@ -18,11 +18,17 @@
    ``AttestationRecorded`` carries its block's time, an ``issuedAt`` within the window
    of it, and an issuer the trust events say was trusted for the field then
    (:func:`ledger.attestations.attestation_problems`).
+5. **Every intent the relayer acknowledged reached the chain.** An intent answered as
+   recorded is in the transaction its journal entry names, and none is held back long
+   after it was accepted (:mod:`ledger.journal_audit`); each problem carries the
+   acceptance its signer was given. Entries never acknowledged (cut off by a crash,
+   or refused with a 503 before sending) are listed as ``unacknowledged``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,9 +92,15 @@ class AuditProblem:
     kind: str
     detail: str
     receipt: dict[str, Any] | None = None
+    #: For an intent the relayer acknowledged: what its acceptance says (journal id,
+    #: intent digest, chain, time accepted, relayer) and where the journal says it went.
+    acceptance: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "detail": self.detail, "receipt": self.receipt}
+        found = {"kind": self.kind, "detail": self.detail, "receipt": self.receipt}
+        if self.acceptance is not None:
+            found["acceptance"] = self.acceptance
+        return found
 
 
 @dataclass
@@ -96,6 +108,8 @@ class AuditReport:
     events: int = 0
     signatures_verified: int = 0
     problems: list[AuditProblem] = field(default_factory=list)
+    #: Journal entries the chain does not hold that no answer acknowledged as recorded.
+    unacknowledged: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -142,17 +156,31 @@ def chain_events(client: LedgerClient, start: int, end: int) -> Iterator[ChainEv
             )
 
 
-def verify(client: LedgerClient, store: Store, *, to_block: int) -> AuditReport:
-    """Check the read model, the signatures and the accesses up to ``to_block``."""
+def verify(
+    client: LedgerClient, store: Store, *, to_block: int, now: int | None = None
+) -> AuditReport:
+    """Check the read model, the signatures and the accesses up to ``to_block``, and the
+    relayer's journal as of ``now`` (Unix seconds; default the clock)."""
+    from ledger.journal_audit import journal_findings
+
     report = AuditReport()
     start = client.deployment.block_number
     found = list(chain_events(client, start, to_block))
     report.events = len(found)
     _check_read_model(client, store, found, to_block, report)
-    _check_signatures(client, found, report)
+    carried: dict[str, list[SignedIntent] | None] = {}
+    _check_signatures(client, found, report, carried)
     _check_accesses(found, report)
     for detail, item in attestation_problems(found):
         report.problems.append(AuditProblem("attestation_not_allowed", detail, item.receipt()))
+    journalled = journal_findings(
+        client, store, now=int(time.time()) if now is None else now, carried=carried
+    )
+    for detail, accepted in journalled.problems:
+        report.problems.append(
+            AuditProblem("accepted_intent_not_on_chain", detail, acceptance=accepted.as_json())
+        )
+    report.unacknowledged = [accepted.as_json() for accepted in journalled.unacknowledged]
     return report
 
 
@@ -295,7 +323,13 @@ def _derived_receipt(row: Mapping[str, Any]) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------- signatures
 
 
-def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: AuditReport) -> None:
+def _check_signatures(
+    client: LedgerClient,
+    found: list[ChainEvent],
+    report: AuditReport,
+    carried: dict[str, list[SignedIntent] | None] | None = None,
+) -> None:
+    """``carried`` receives each decoded transaction's intents, for the journal's check."""
     from ledger.relayer import recover_signer
 
     w3 = client.chain.w3
@@ -333,6 +367,8 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
         if intent_name is None:
             continue
         intents = _intents_from_call(intent_name, name, params)
+        if carried is not None:
+            carried[tx_hash] = intents
         try:
             # The transaction's logs are all in ``items``: only a successful one logs.
             outcomes = client.outcomes_from_events(
@@ -364,6 +400,20 @@ def _check_signatures(client: LedgerClient, found: list[ChainEvent], report: Aud
                 report.problems.append(AuditProblem("unauthorized_signer", problem, where))
             else:
                 report.signatures_verified += 1
+
+
+def intents_of_call(
+    client: LedgerClient, to: str, data: bytes
+) -> tuple[str, list[SignedIntent]] | None:
+    """The signed intents a transaction to one of the contracts carries in its calldata,
+    as their signers signed them, with their type; ``None`` for a call that carries none
+    (an admin's direct call, the deployment). ValueError for calldata no ABI explains.
+    Whoever must show an intent without being trusted serves it from here."""
+    name, params = client.decode_call(to, bytes(data))
+    intent_name = _BATCH_INTENTS.get(name)
+    if intent_name is None:
+        return None
+    return intent_name, _intents_from_call(intent_name, name, params)
 
 
 def _intents_from_call(

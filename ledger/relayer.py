@@ -19,6 +19,14 @@ never a 500 after mining). Such entries, and whatever a crash interrupted
 (:meth:`Relayer.recover` at start), are settled from the journal between rounds and
 every ``retry_interval`` while idle, as soon as database and indexer work again: an
 answered intent is never lost, none is ever half-applied, and no restart is needed.
+
+Every intent whose transaction was mined is answered with the relayer's signed
+*acceptance* (:mod:`wallets.acceptance`: the intent's EIP-712 digest, the time it was
+journalled, its journal id), on success, on the contract's refusal and on the 503 of a
+round mined but not yet settled. :meth:`Relayer.submit` hands it to whoever collects in
+:data:`acceptances` (the API puts it into the answer); an answer that cannot say the
+intent is on chain (the chain failed mid-round, the journal could not be written) has
+none. ``GET /audit/verify`` reports acknowledged intents the chain does not hold.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +54,14 @@ from ledger.errors import LedgerError, ReadModelUnavailable, RelayerBusy, Unavai
 from ledger.indexer import Indexer
 from ledger.intents import INTENTS
 from ledger.store import Store, dumps, journal
+from wallets.acceptance import Acceptance, sign_acceptance
+from wallets.eip712 import digest as intent_digest
 
 log = logging.getLogger(__name__)
+
+#: Where :meth:`Relayer.submit` puts the acceptances it hands out: a list set by the
+#: caller's context (the API sets one per request and adds them to its answer).
+acceptances: ContextVar[list[Acceptance] | None] = ContextVar("acceptances", default=None)
 
 #: Intents waiting for a round, at most: two rounds of :attr:`Relayer.max_batch`. Over
 #: HTTP the request threads (``CONSENT_REQUEST_THREADS``, 512) bound it already; the
@@ -68,6 +83,10 @@ class _Job:
     future: Future[Outcome] = field(default_factory=Future)
     journal_id: int = 0
     queued_at: float = field(default_factory=time.monotonic)
+    #: Unix time of its journal entry (its acceptance's ``accepted_at``).
+    accepted_at: int = 0
+    #: Whether its transaction was mined: only then is it answered with an acceptance.
+    mined: bool = False
 
 
 @dataclass
@@ -161,7 +180,13 @@ class Relayer:
         rejection by the contract). Raises the contract's exception for an intent
         that fails the checks (``expected_signer``: the one address allowed to have
         signed it), and :class:`ledger.errors.LedgerError` if the chain fails."""
-        return self.enqueue(intent, side_effects, expected_signer=expected_signer).result(timeout)
+        job = self._enqueue(intent, side_effects, expected_signer)
+        try:
+            return job.future.result(timeout)
+        finally:
+            collected = acceptances.get()
+            if job.mined and collected is not None:
+                collected.append(self.acceptance(job.intent, job.journal_id, job.accepted_at))
 
     def enqueue(
         self,
@@ -173,6 +198,33 @@ class Relayer:
         """:meth:`submit` without the wait: the checks raise here, the outcome (or the
         round's failure) arrives in the future. Intents enqueued one after another are
         recorded in that order wherever their order matters."""
+        return self._enqueue(intent, side_effects, expected_signer).future
+
+    def acceptance(self, intent: SignedIntent, journal_id: int, accepted_at: int) -> Acceptance:
+        """The relayer's signed acceptance of ``intent`` as journal entry ``journal_id``.
+
+        Signed in the caller's thread, not the loop's: a round of a thousand intents
+        must not wait for a thousand signatures."""
+        digest = intent_digest(
+            intent.name,
+            intent.message,
+            chain_id=self.client.chain_id,
+            verifying_contract=self.client.verifying_contract(intent.name),
+        )
+        return sign_acceptance(
+            bytes(self.client.relayer.account.key),
+            intent=digest,
+            chain_id=self.client.chain_id,
+            journal_id=journal_id,
+            accepted_at=accepted_at,
+        )
+
+    def _enqueue(
+        self,
+        intent: SignedIntent,
+        side_effects: Mapping[str, Any] | None,
+        expected_signer: str | None,
+    ) -> _Job:
         failure = self.indexer.failure
         if failure is not None:
             raise ReadModelUnavailable(
@@ -193,7 +245,7 @@ class Relayer:
             self._in_flight.add(key)
             self._queue.append(job)
             self._cond.notify_all()
-        return job.future
+        return job
 
     def check(self, intent: SignedIntent) -> str:
         """The intent's signer if every check before relaying holds (:mod:`ledger.admission`)."""
@@ -249,6 +301,7 @@ class Relayer:
             log.warning("relayer: settling earlier rounds still fails: %s", exc)
 
     def _process(self, jobs: list[_Job]) -> None:
+        accepted_at = int(time.time())
         try:
             with self.store.begin() as c:
                 for job in jobs:
@@ -258,11 +311,12 @@ class Relayer:
                             body=dumps(intent_to_json(job.intent)),
                             side_effects=dumps(job.side_effects),
                             state="queued",
-                            created_at=int(time.time()),
+                            created_at=accepted_at,
                         )
                     )
                     assert result.inserted_primary_key is not None
                     job.journal_id = int(result.inserted_primary_key[0])
+                    job.accepted_at = accepted_at
         except Exception as exc:
             raise ReadModelUnavailable(f"the relayer's journal cannot be written: {exc}") from exc
 
@@ -287,6 +341,8 @@ class Relayer:
                 raise
             raise ReadModelUnavailable(f"the relayer's journal cannot be written: {exc}") from exc
         done = list(zip(jobs, outcomes, strict=True))
+        for job in jobs:
+            job.mined = True
         try:
             self._settle(done)
         except Exception as exc:

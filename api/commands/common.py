@@ -8,7 +8,11 @@ sentences come from :mod:`api.messages`.
 
 The wallet: a running agent for it (``consent wallet unlock``, :mod:`wallets.agent`)
 signs without a password; otherwise the password comes from ``--password-file``,
-``$CONSENT_PASSWORD`` or a prompt.
+``$CONSENT_PASSWORD`` or a prompt. Its directory also keeps what it trusts instead of
+the server (``trust.json``, :mod:`wallets.trust`: pinned on first use with a notice, or
+by ``consent wallet pin``) and the relayer's acceptance of every intent it sent
+(``acceptances.jsonl``, one JSON line each: evidence should the intent never reach
+the chain).
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from rich.table import Column
 from api.client import DEFAULT_API, ApiProblem, ClientError, ConsentApi
 from api.messages import Names, explain
 from wallets import agent
+from wallets.acceptance import Acceptance
 from wallets.errors import InvalidAttestation, InvalidRecord, WalletError, WrongPassword
 from wallets.identity import Identity
+from wallets.trust import Pins
 
 #: Results go to stdout, narration and errors to stderr (so ``--json`` output pipes cleanly).
 out = Console(highlight=False, soft_wrap=True)
@@ -62,6 +68,14 @@ PasswordFileOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ChainUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CONSENT_CHAIN_URL",
+        help="JSON-RPC URL of a node you trust: keys and record roots are read from it.",
+    ),
+]
+ACCEPTANCES_FILE = "acceptances.jsonl"
 DEFAULT_WALLET = Path("consent-wallet")
 DEFAULT_API_URL = DEFAULT_API
 
@@ -185,12 +199,21 @@ def _require_wallet(wallet: Path) -> None:
 
 @contextmanager
 def api_session(
-    api: str, wallet: Path | None = None, password_file: Path | None = None
+    api: str,
+    wallet: Path | None = None,
+    password_file: Path | None = None,
+    *,
+    chain_url: str | None = None,
 ) -> Iterator[ConsentApi]:
-    """A client, signed as the wallet's identity if ``wallet`` is given."""
+    """A client, signed as the wallet's identity if ``wallet`` is given, trusting that
+    wallet's pins (and the node at ``chain_url``) instead of the server."""
     identity = load_identity(wallet, password_file) if wallet is not None else None
-    with ConsentApi(api, identity) as client:
+    pins = Pins.load(wallet) if wallet is not None else None
+    keep = functools.partial(keep_acceptance, wallet) if wallet is not None else None
+    with ConsentApi(api, identity, pins=pins, notice=notice, keep_acceptance=keep) as client:
         try:
+            if chain_url:
+                client.connect_chain(chain_url)
             yield client
         except ApiProblem as problem:
             # Names for the sentence, while the client is still open (best effort).
@@ -200,6 +223,24 @@ def api_session(
                 except ClientError:
                     problem.departments = {}
             raise
+
+
+def notice(text: str) -> None:
+    """What the wallet pinned on first use, or a receipt that did not hold."""
+    err.print(f"[yellow]notice:[/yellow] {escape(text)}")
+
+
+def keep_acceptance(wallet: Path, name: str, acceptance: Acceptance) -> None:
+    """Append the relayer's acceptance to the wallet's ``acceptances.jsonl`` and say so."""
+    path = wallet / ACCEPTANCES_FILE
+    line = {"type": name, "kept_at": int(datetime.now(UTC).timestamp()), **acceptance.to_json()}
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+    err.print(
+        f"[dim]relayer {short(acceptance.relayer)} accepted this {name} at"
+        f" {when(acceptance.accepted_at)} (journal {acceptance.journal_id}); its signed"
+        f" receipt is kept in {path}[/dim]"
+    )
 
 
 def print_json(data: Any) -> None:

@@ -3,6 +3,8 @@
 A resident sees its own consents; a department the consents given to it, with the
 resident, the fields and the time left: that is how a clerk learns the consent id it
 queries under. Time left is measured from the chain's time now (the next block's).
+A resident's consents are shown as its own signed ``Grant`` states them: a term the
+server altered is named, and the command fails.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from api.commands.common import (
     WalletOption,
     api_session,
     err,
+    escape,
     handled,
     out,
     print_json,
@@ -29,6 +32,7 @@ from api.commands.common import (
     when,
 )
 from api.commands.sharing import duration_words
+from wallets.trust import Untrusted, check_consent
 
 
 def time_left(consent: dict[str, Any], now: int) -> str:
@@ -57,8 +61,13 @@ def consents(
         as_department = resident is None and client.is_department
         rows = client.department_consents() if as_department else client.consents(resident)
         now = client.now()
+        if not as_department:
+            client.check_domain()
+        altered = {} if as_department else _altered(rows, client.pins)
     if as_json:
-        print_json(rows)
+        print_json([{**r, "altered": altered.get(r["consent_id"])} for r in rows])
+        if altered:
+            raise typer.Exit(1)
         return
     who = "resident" if as_department else "department"
     table = Table(
@@ -78,6 +87,7 @@ def consents(
             time_left(c, now),
             when(c["valid_until"], zone=False),
             f"{c['uses']}/{c['max_uses'] or '∞'}",
+            style="red" if c["consent_id"] in altered else None,
         )
     if rows:
         out.print(table)
@@ -85,6 +95,21 @@ def consents(
             err.print("read under one: `consent query RESIDENT CONSENT_ID`")
     else:
         out.print("no consents given to you yet" if as_department else "no consents")
+    for problem in altered.values():
+        err.print(f"[red]not as you signed it:[/red] {escape(problem)}")
+    if altered:
+        raise typer.Exit(1)
+
+
+def _altered(rows: list[dict[str, Any]], pins: Any) -> dict[int, str]:
+    """Per consent whose shown terms are not what its ``Grant`` signs, why."""
+    found = {}
+    for row in rows:
+        try:
+            check_consent(row, pins=pins)
+        except Untrusted as exc:
+            found[row["consent_id"]] = str(exc)
+    return found
 
 
 def access_log_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:

@@ -65,10 +65,10 @@ def query(
             names = client.field_names(names)
         else:
             with err.status("reading the consent…"):
-                names = list(client.consent(consent_id)["fields"])
-        chain = None
+                names = list(client.checked_consent(consent_id)["fields"])
+        chain: ChainView | None = None
         if chain_url:
-            chain = ChainView.connect(chain_url, client.health()["contracts"])
+            chain = client.connect_chain(chain_url)
         try:
             with err.status("recording the access on chain and decrypting…"):
                 result = client.query(

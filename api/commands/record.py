@@ -16,6 +16,7 @@ from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
     ApiOption,
+    ChainUrlOption,
     CommandFailed,
     JsonOption,
     PasswordFileOption,
@@ -109,14 +110,18 @@ def restore(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write {field: value} JSON here.")
     ] = None,
+    chain_url: ChainUrlOption = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Decrypt your record from the stored envelopes and your keys alone (new device)."""
+    """Decrypt your record from the stored envelopes and your keys alone (new device).
+
+    The envelopes are opened only if they hash to the root you signed when you
+    committed that version (or, with --chain-url, to the root the chain holds)."""
     with (
-        api_session(api, wallet, password_file) as client,
+        api_session(api, wallet, password_file, chain_url=chain_url) as client,
         err.status("fetching and decrypting…"),
     ):
         values = client.restore_record(version)
@@ -145,6 +150,7 @@ def rotate(
         list[str] | None,
         typer.Option("--field", "-f", help="A field that was exposed (fresh salt too)."),
     ] = None,
+    chain_url: ChainUrlOption = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
@@ -155,7 +161,7 @@ def rotate(
     when you suspect a key leaked.
     """
     with (
-        api_session(api, wallet, password_file) as client,
+        api_session(api, wallet, password_file, chain_url=chain_url) as client,
         err.status("re-encrypting under fresh keys and re-wrapping for live consents…"),
     ):
         version, fresh, rewrapped = client.rotate(split_names(fields))

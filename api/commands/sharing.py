@@ -20,6 +20,7 @@ from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
     ApiOption,
+    ChainUrlOption,
     CommandFailed,
     JsonOption,
     PasswordFileOption,
@@ -240,15 +241,18 @@ def grant(
         ),
     ] = None,
     yes: YesOption = False,
+    chain_url: ChainUrlOption = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
 ) -> None:
     """(resident) Grant a department time-limited access to some of your fields.
 
-    Shows the terms in words and asks before signing (--yes: do not ask)."""
+    Shows the terms in words and asks before signing (--yes: do not ask). The
+    department's key is wrapped for only once the admin pinned in your wallet signed it
+    (or, with --chain-url, once the chain's directory holds it)."""
     names = split_names(fields)
-    with api_session(api, wallet, password_file) as client:
+    with api_session(api, wallet, password_file, chain_url=chain_url) as client:
         if request is not None:
             asked = find_request(client.access_requests(), request)
             department = department or asked["department"]
@@ -260,6 +264,7 @@ def grant(
             raise CommandFailed("name a DEPARTMENT, at least one --field and a --purpose")
         days = 30 if days is None else days
         entry = client.department(department)
+        client.department_key(entry)  # refused before the question, not after it
         names = client.field_names(names)
         purpose = client.schema_name("purposes", purpose)
         terms = grant_terms(entry, names, purpose, days, max_uses, request, client.now())
@@ -268,7 +273,7 @@ def grant(
             answer = client.grant(
                 entry["address"], names, purpose, days, max_uses=max_uses, request_id=request
             )
-        consent = client.consent(int(answer["consent_id"]))
+        consent = client.checked_consent(int(answer["consent_id"]))
     out.print(
         f"consent [bold]{answer['consent_id']}[/bold] granted: {entry['name']} may read"
         f" {', '.join(names)} for {purpose} from {when(consent['valid_from'])}"
@@ -293,13 +298,14 @@ def revoke(
             help="Then re-encrypt the exposed fields under fresh keys (a new version).",
         ),
     ] = True,
+    chain_url: ChainUrlOption = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
 ) -> None:
     """(resident) Revoke a consent; later accesses are refused on chain."""
     with (
-        api_session(api, wallet, password_file) as client,
+        api_session(api, wallet, password_file, chain_url=chain_url) as client,
         err.status("revoking on chain" + (" and rotating keys…" if rotate else "…")),
     ):
         result = client.revoke(consent_id, rotate=rotate)

@@ -1,11 +1,14 @@
-"""``consent wallet create|show|import|export|unlock|lock``: keystores on this machine (no
-API calls).
+"""``consent wallet create|show|import|export|unlock|lock|pin``: keystores on this machine
+(no API calls, but for ``pin --api``).
 
 A wallet is a directory written by :class:`wallets.identity.Identity`: the signing key
 as a Web3 Secret Storage v3 file (geth, MetaMask) and the HPKE keys beside it, both
 under one password. ``unlock`` starts an agent (:mod:`wallets.agent`) that holds the
 opened keys in memory for a while, so later commands sign without the password and
-without seconds of scrypt; ``lock`` ends it.
+without seconds of scrypt; ``lock`` ends it. ``pin`` sets what the wallet trusts
+instead of the server (:mod:`wallets.trust`): the admin whose signature a department's
+key needs, the chain id and the contracts; whatever is not pinned is pinned on first
+use, with a notice, and never silently changed afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from api.client import ConsentApi
 from api.commands.common import (
     DEFAULT_WALLET,
     CommandFailed,
@@ -40,6 +44,7 @@ from wallets.keystore import (
     SIGNING_KEY_FILE,
     read_json_file,
 )
+from wallets.trust import DIRECTORY, LEDGER, Pins
 
 app = typer.Typer(help="Create, show, import and export keystores (Web3 Secret Storage v3).")
 
@@ -53,6 +58,14 @@ ScryptOption = Annotated[
 ]
 HybridOption = Annotated[
     bool, typer.Option("--hybrid", help="Also make an ML-KEM-768+X25519 key pair.")
+]
+PinAdminOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pin-admin",
+        help="Trust department keys signed by this admin address (repeat for several).",
+        show_default=False,
+    ),
 ]
 
 
@@ -100,17 +113,113 @@ def create(
     password_file: PasswordFileOption = None,
     hybrid: HybridOption = False,
     scrypt_n: ScryptOption = DEFAULT_SCRYPT_N,
+    pin_admin: PinAdminOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Make a new identity: a signing key and an encryption key pair."""
     _check_scrypt(scrypt_n)
     _refuse_existing(wallet)
+    admins = [_address(a, "--pin-admin") for a in pin_admin or []]
     password = read_password(password_file, confirm=True)
     identity = Identity.create(hybrid=hybrid)
     with err.status("encrypting the keys (scrypt)…"):
         identity.save(wallet, password, scrypt_n=scrypt_n)
     err.print(f"[green]created[/green] wallet in {wallet}")
+    if admins:
+        pins = Pins.load(wallet)
+        pins.admins = admins
+        pins.save()
+        err.print(f"pinned admin {', '.join(admins)} in {pins.where}")
     _print_summary(_summary(identity, wallet), as_json)
+
+
+def _address(value: str, option: str) -> str:
+    try:
+        return checksum_address(value)
+    except ValueError as exc:
+        raise CommandFailed(f"{option}: {exc}") from exc
+
+
+@app.command()
+@handled
+def pin(
+    admin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--admin",
+            help="The admin address whose signature a department's key needs (repeat).",
+            show_default=False,
+        ),
+    ] = None,
+    chain_id: Annotated[int | None, typer.Option(min=1, help="The ledger's chain id.")] = None,
+    directory: Annotated[
+        str | None, typer.Option(help="The ConsentDirectory contract address.")
+    ] = None,
+    ledger: Annotated[str | None, typer.Option(help="The ConsentLedger contract address.")] = None,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            help="Pin the chain id and contracts this API reports now (compare them with the"
+            " operator's published values)."
+        ),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Change values already pinned.")
+    ] = False,
+    wallet: WalletOption = DEFAULT_WALLET,
+    as_json: JsonOption = False,
+) -> None:
+    """Show or set what this wallet trusts instead of the server.
+
+    A department's key is used only if an admin pinned here signed it; signatures are
+    made and checked only for the pinned chain and contracts. Whatever is not pinned is
+    pinned on first use (with a notice, as ssh's known_hosts); a pinned value changes
+    only with --replace."""
+    if not (wallet / SIGNING_KEY_FILE).exists():
+        raise CommandFailed(f"no wallet in {wallet} (create one with `consent wallet create`)")
+    pins = Pins.load(wallet)
+    wanted: dict[str, Any] = {}
+    if admin:
+        wanted["admins"] = [_address(a, "--admin") for a in admin]
+    contracts: dict[str, str] = {}
+    if api is not None:
+        with ConsentApi(api) as client:
+            chain_id = chain_id or int(client.health()["chain_id"])
+            served = client.health()["contracts"]
+        contracts = {name: _address(served[name], "--api") for name in (DIRECTORY, LEDGER)}
+    if directory is not None:
+        contracts[DIRECTORY] = _address(directory, "--directory")
+    if ledger is not None:
+        contracts[LEDGER] = _address(ledger, "--ledger")
+    if chain_id is not None:
+        wanted["chain_id"] = chain_id
+    current = pins.to_json()
+    changed = [
+        key
+        for key, value in wanted.items()
+        if current[key] not in (None, []) and current[key] != value
+    ] + [name for name, value in contracts.items() if pins.contracts.get(name) not in (None, value)]
+    if changed and not replace:
+        raise CommandFailed(
+            f"this wallet already pins other values for {', '.join(changed)} ({pins.where});"
+            " pass --replace to change them"
+        )
+    if wanted or contracts:
+        pins.admins = wanted.get("admins", pins.admins)
+        pins.chain_id = wanted.get("chain_id", pins.chain_id)
+        pins.contracts.update(contracts)
+        pins.save()
+        err.print(f"[green]pinned[/green] in {pins.where}")
+    if as_json:
+        print_json(pins.to_json())
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("admin", ", ".join(pins.admins) or "(pinned on first use)")
+    table.add_row("chain id", str(pins.chain_id) if pins.chain_id else "(pinned on first use)")
+    for name in (DIRECTORY, LEDGER):
+        table.add_row(name, pins.contracts.get(name, "(pinned on first use)"))
+    table.add_row("kept in", pins.where)
+    out.print(table)
 
 
 @app.command()

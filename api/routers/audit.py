@@ -149,6 +149,9 @@ class AuditProblemOut(BaseModel):
     kind: str
     detail: str
     receipt: dict[str, Any] | None
+    #: An acknowledged intent the chain does not hold: its acceptance's data (journal id,
+    #: intent digest, chain id, time accepted, relayer), its journal state and transaction.
+    acceptance: dict[str, Any] | None = None
 
 
 class VerifyOut(BaseModel):
@@ -157,6 +160,9 @@ class VerifyOut(BaseModel):
     signatures_verified: int
     problems: list[AuditProblemOut]
     to_block: int
+    #: Journal entries never recorded on chain that no answer acknowledged as recorded (a
+    #: crash cut the request off, or it was refused with a 503 before being sent).
+    unacknowledged: list[dict[str, Any]] = []
 
 
 @router.get("/verify", response_model=VerifyOut)
@@ -171,4 +177,5 @@ def audit_verify(node: NodeDep, actor: CurrentAuditor) -> VerifyOut:
         signatures_verified=report.signatures_verified,
         problems=[AuditProblemOut(**p.as_json()) for p in report.problems],
         to_block=to_block,
+        unacknowledged=report.unacknowledged,
     )

@@ -12,6 +12,7 @@ from api.deps import NodeDep, OperatorDep
 from api.errors import BadRequest
 from api.node import Node
 from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
+from api.provenance import key_intents
 from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Nonces, Schema
 from ledger.client import DepartmentInfo
 from ledger.intents import INTENTS, ROLE_NAMES, bytes32_label, domain, eip712_types, role_id
@@ -44,6 +45,7 @@ def health(node: NodeDep) -> Health | JSONResponse:
         indexer_block=indexed,
         indexer_lag=max(0, int(block["number"]) - indexed),
         indexer_failure=failure,
+        relayer=node.relayer_key.address,
     )
     if failure is None:
         return answer
@@ -79,13 +81,16 @@ def departments(
     node: NodeDep, cursor: CursorQuery = None, limit: LimitQuery = None
 ) -> DepartmentList:
     """The directory in registration order (the chain's list only grows, so a position
-    in it is a stable cursor)."""
+    in it is a stable cursor). Each key comes with the admin's signed intent that set it,
+    for wallets that check it themselves rather than trust this answer."""
     size = clamp_limit(limit)
     position = decode_cursor(cursor, 1)
     start = 0 if position is None else position[0]
     listed = node.client.departments()
     page = listed[start : start + size]
     more = start + size < len(listed)
+    with node.store.connect() as c:
+        signed = key_intents(c, node.client, [d.address for d in page])
     return DepartmentList(
         data=[
             DepartmentOut(
@@ -95,6 +100,7 @@ def departments(
                 encryption_key="0x" + d.encryption_key.hex(),
                 active=d.active,
                 status=_department_status(node, d),
+                key_intent=signed[d.address],
             )
             for d in page
         ],

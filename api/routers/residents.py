@@ -20,6 +20,7 @@ from api.http_bounds import (
     check_sizes,
 )
 from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
+from api.provenance import SignedIntentOut, commit_intent, signed_intent_at
 from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
 from api.views import (
     ConsentList,
@@ -67,6 +68,9 @@ class RecordOut(BaseModel):
     version: int
     root: str
     fields: dict[str, dict[str, str]]
+    #: The signed ``CommitRecord`` of this version, from the chain's calldata: the owner's
+    #: wallet checks the envelopes' root against its own signature (``api.provenance``).
+    commit: SignedIntentOut | None = None
 
 
 class AccessRequestOut(BaseModel):
@@ -185,7 +189,10 @@ def get_record(
             ).to_json()
             for r in rows
         }
-    return RecordOut(resident=resident, version=row["version"], root=row["root"], fields=fields)
+        commit = commit_intent(c, node.client, resident, int(row["version"]))
+    return RecordOut(
+        resident=resident, version=row["version"], root=row["root"], fields=fields, commit=commit
+    )
 
 
 @router.get("/{address}/access-requests", response_model=AccessRequestList)
@@ -256,12 +263,18 @@ def resident_consents(
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> ConsentList:
-    """All of the resident's consents, newest first, with derived status."""
+    """All of the resident's consents, newest first, with derived status, each with the
+    resident's signed ``Grant`` (so its wallet checks the terms it is shown)."""
     resident = _address(address)
     ensure_self_or_role(actor, resident, "auditor")
     now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
-        return list_consents(c, now, resident=resident, cursor=cursor, limit=limit)
+        page = list_consents(c, now, resident=resident, cursor=cursor, limit=limit)
+    for item in page.data:
+        where = item.receipt
+        if where.log_index is not None:
+            item.grant = signed_intent_at(node.client, where.tx_hash, where.log_index)
+    return page
 
 
 @router.get("/{address}/access-log", response_model=AccessLog)

@@ -40,7 +40,7 @@ from wallets.encoding import to_hex
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity
 from wallets.record import RecordVersion
-from wallets.signing import recover_intent_signer
+from wallets.signing import recover_intent_signer, signed_intent_body
 
 CHAIN_ID = 31_337
 DIRECTORY = "0x" + "d1" * 20
@@ -333,10 +333,27 @@ def test_unreachable_api_is_one_clear_error() -> None:
 # ---------------------------------------------------------------------------- wallet helpers
 
 
+def signed_as_served(
+    who: Identity, name: str, message: dict[str, Any], contract: str
+) -> dict[str, Any]:
+    """An intent as ``api.provenance`` serves it beside what it set (wallets check it)."""
+    full = {"nonce": 1, "deadline": NOW + 600, **message}
+    body = signed_intent_body(
+        who.account.key, name, full, chain_id=CHAIN_ID, verifying_contract=contract
+    )
+    return {"type": name, **body, "receipt": {}}
+
+
 def test_grant_wraps_exactly_the_granted_fields_for_the_departments_key(
     client: ConsentApi, fake: FakeApi, resident: Identity
 ) -> None:
-    department = Identity.create()
+    department, admin = Identity.create(), Identity.create()
+    registration = {
+        "department": department.address,
+        "name": "Housing Bureau",
+        "code": "HB",
+        "encryptionKey": department.encryption_public_key,
+    }
     fake.departments = [
         {
             "address": department.address,
@@ -344,6 +361,7 @@ def test_grant_wraps_exactly_the_granted_fields_for_the_departments_key(
             "code": "HB",
             "encryption_key": to_hex(department.encryption_public_key),
             "active": True,
+            "key_intent": signed_as_served(admin, "RegisterDepartment", registration, DIRECTORY),
         }
     ]
     record = RecordVersion.build(
@@ -352,11 +370,13 @@ def test_grant_wraps_exactly_the_granted_fields_for_the_departments_key(
         version=2,
         owner_public_key=resident.encryption_public_key,
     )
+    commit = {"resident": resident.address, "version": 2, "root": record.root}
     stored: dict[str, Any] = {
         "resident": resident.address,
         "version": 2,
         "root": to_hex(record.root),
         "fields": record.envelopes(),
+        "commit": signed_as_served(resident, "CommitRecord", commit, LEDGER),
     }
     fake.routes[("GET", f"/residents/{resident.address}/record")] = echo(**stored)
     fake.routes[("POST", "/consents")] = echo(201, consent_id=11)
@@ -377,7 +397,30 @@ def test_revoke_that_cannot_rotate_says_the_revocation_stands(
     client: ConsentApi, fake: FakeApi, resident: Identity
 ) -> None:
     receipt = {"tx_hash": "0xab", "block_number": 9, "log_index": 0, "block_timestamp": NOW}
-    fake.routes[("GET", "/consents/5")] = echo(consent_id=5, fields=["income"], status="active")
+    department = Identity.create().address
+    terms = {
+        "resident": resident.address,
+        "department": department,
+        "fields": [name_to_bytes32("income")],
+        "purpose": name_to_bytes32("HOUSING"),
+        "validFrom": NOW,
+        "validUntil": NOW + 86_400,
+        "maxUses": 0,
+        "requestId": bytes(32),
+    }
+    fake.routes[("GET", "/consents/5")] = echo(
+        consent_id=5,
+        resident=resident.address,
+        department=department,
+        fields=["income"],
+        purpose="HOUSING",
+        valid_from=NOW,
+        valid_until=NOW + 86_400,
+        max_uses=0,
+        request_id=None,
+        status="active",
+        grant=signed_as_served(resident, "Grant", terms, LEDGER),
+    )
     fake.routes[("POST", "/consents/5/revoke")] = echo(
         consent_id=5, status="revoked", receipt=receipt
     )
