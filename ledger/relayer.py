@@ -217,6 +217,7 @@ class Relayer:
             chain_id=self.client.chain_id,
             journal_id=journal_id,
             accepted_at=accepted_at,
+            relayer=self.client.relayer.address,
         )
 
     def _enqueue(

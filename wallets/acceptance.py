@@ -144,10 +144,17 @@ def acceptance_typed_data(acceptance: Acceptance | Mapping[str, Any]) -> dict[st
 
 
 def sign_acceptance(
-    private_key: bytes, *, intent: bytes, chain_id: int, journal_id: int, accepted_at: int
+    private_key: bytes,
+    *,
+    intent: bytes,
+    chain_id: int,
+    journal_id: int,
+    accepted_at: int,
+    relayer: str | None = None,
 ) -> Acceptance:
-    """The relayer's acceptance of ``intent`` (its EIP-712 digest), signed by its key."""
-    relayer = str(Account.from_key(private_key).address)
+    """The relayer's acceptance of ``intent`` (its EIP-712 digest), signed by its key
+    (``relayer``: the key's address, if the caller knows it, saves deriving it)."""
+    relayer = relayer or str(Account.from_key(private_key).address)
     digest = acceptance_digest(
         intent=intent,
         chain_id=chain_id,
