@@ -234,5 +234,26 @@ def verify(
         )
         for problem in report.get("problems") or []:
             out.print(f"  [red]•[/red] {problem}")
+            accepted = problem.get("acceptance") if isinstance(problem, dict) else None
+            if accepted:
+                out.print(f"    {_acceptance_line(accepted)}")
+        unacknowledged = report.get("unacknowledged") or []
+        if unacknowledged:
+            out.print(
+                f"{len(unacknowledged)} intents the relayer took on never reached the chain"
+                " and were never acknowledged (a crash cut them off, or they were refused"
+                " with a 503 before being sent):"
+            )
+            for entry in unacknowledged:
+                out.print(f"  • {_acceptance_line(entry)}")
     if not report.get("ok"):
         raise typer.Exit(1)
+
+
+def _acceptance_line(entry: dict[str, Any]) -> str:
+    """A journal entry as an acceptance names it, for matching a kept receipt."""
+    return (
+        f"{entry.get('type')} journal {entry.get('journal_id')}, intent {entry.get('intent')},"
+        f" accepted {when(entry.get('accepted_at'))} by {entry.get('relayer')}:"
+        f" {entry.get('state')}" + (f" in {entry['tx_hash']}" if entry.get("tx_hash") else "")
+    )

@@ -308,3 +308,23 @@ def test_an_intent_journalled_when_the_process_was_killed_is_listed_by_verify(
     [listed] = report["unacknowledged"]
     assert (listed["journal_id"], listed["state"]) == (journal_id, "lost")
     assert listed["intent"] == "0x" + digest.hex()
+
+
+def test_the_auditors_cli_names_the_acceptance_of_what_the_chain_lacks(
+    served: Served, cli: typer.Typer, runner: CliRunner
+) -> None:
+    w = served.world
+    assert w.node is not None
+    grant = w.grant_body(w.resident, w.dept, ["income"])
+    acceptance = checked(w, "Grant", grant, w.post("/consents", w.resident, grant).json())
+    with w.node.store.begin() as c:
+        c.execute(
+            update(journal)
+            .where(journal.c.id == acceptance.journal_id)
+            .values(tx_hash="0x" + "ab" * 32 + ":0")
+        )
+    result = runner.invoke(cli, ["audit", "verify", *served.wallet(w.auditor, "auditor")])
+    assert result.exit_code == 1
+    said = result.stdout.replace("\n", " ")
+    assert "accepted_intent_not_on_chain" in said
+    assert f"Grant journal {acceptance.journal_id}, intent {acceptance.to_json()['intent']}" in said
