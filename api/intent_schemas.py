@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.intents import INTENTS
+from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD
 
 #: Said wherever field arrays are documented (``/eip712``, OpenAPI, README).
 SET_RULE = (
@@ -18,6 +18,16 @@ SET_RULE = (
 )
 
 _HEX32 = "^0x[0-9a-fA-F]{64}$"
+
+#: ``GET /eip712``'s ``rules``: what the EIP-712 types cannot say.
+INTENT_RULES: dict[str, str] = {
+    "bytes32[]": SET_RULE,
+    "nonce": "Any unused uint256, once per signer and verifying contract (unordered:"
+    " several intents of one signer may be in flight at once).",
+    "deadline": f"A Unix time after the chain's next block time and at most"
+    f" {MAX_DEADLINE_AHEAD // 86_400} days past it; later is refused"
+    " (`SignedIntentDeadlineTooFar`).",
+}
 
 
 def type_schema(solidity_type: str) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import PROBLEM
+from api.intent_schemas import message_schema
+from api.signed import SignedBody
 from ledger.intents import DENIAL_REASONS
 
 _DESCRIPTIONS = {
@@ -109,13 +111,38 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def document_intents(schema: dict[str, Any]) -> dict[str, Any]:
+    """Each signed body's ``message`` as exactly its intent's EIP-712 fields.
+
+    Done on the finished document rather than by pydantic, which writes integer bounds
+    as floats (2^64 - 1 would read 1.8e19 and lose its last digits)."""
+    components = schema.get("components", {}).get("schemas", {})
+    for model in _subclasses(SignedBody):
+        if not model.intent or model.__name__ not in components:
+            continue
+        component = components[model.__name__]
+        component["properties"]["message"] = message_schema(model.intent)
+        component["description"] = (
+            f"A signed `{model.intent}`: `message` as `GET /eip712` types it, `signature`"
+            " the signer's 65-byte secp256k1 signature of its EIP-712 digest (low s)."
+        )
+    return schema
+
+
+def _subclasses(cls: type[SignedBody]) -> list[type[SignedBody]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
 def install(app: FastAPI) -> None:
     """Serve the completed document at ``/openapi.json`` (and so at ``/docs``)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate())
+            app.openapi_schema = document_intents(document_problems(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -57,6 +57,8 @@ class DepartmentList(BaseModel):
 
 class Eip712(BaseModel):
     intents: dict[str, dict[str, Any]]
+    #: What the types cannot say and the contracts enforce, by field kind.
+    rules: dict[str, str] = {}
 
 
 class Nonces(BaseModel):

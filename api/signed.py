@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +29,14 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SignedBody(BaseModel):
+    """``{"message", "signature"}``: an EIP-712 message of the body's ``intent`` and its
+    65-byte signature. Each route's body class names its intent once; the route reads it
+    from there (:func:`signed_intent`) and OpenAPI documents ``message`` as exactly that
+    type's fields (:mod:`api.intent_schemas`)."""
+
+    #: The EIP-712 primary type this body carries.
+    intent: ClassVar[str] = ""
+
     message: dict[str, Any]
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]*$")
 
@@ -49,11 +57,14 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
     )
 
 
-def signed_intent(name: str, body: SignedBody, terms: ConsentTerms | None = None) -> SignedIntent:
+def signed_intent(body: SignedBody, terms: ConsentTerms | None = None) -> SignedIntent:
     """The body as a :class:`SignedIntent`; a malformed message is a 422 problem, and so
     is one the relayer would refuse on its form alone (too many fields, a field id or
     purpose that cannot be a schema name: the contract's error), before a route reads
     the field names."""
+    name = type(body).intent
+    if not name:
+        raise TypeError(f"{type(body).__name__} names no intent")
     message = normalize_message(name, body.message)
     try:
         signature = from_hex(body.signature)

@@ -18,12 +18,14 @@ class RequestFiled(BaseModel):
     receipt: ReceiptOut
 
 
+class AccessRequestBody(SignedBody):
+    intent = "AccessRequest"
+
+
 @router.post("", response_model=RequestFiled, status_code=201)
-def file_request(body: SignedBody, node: NodeDep, actor: CurrentActor) -> RequestFiled:
+def file_request(body: AccessRequestBody, node: NodeDep, actor: CurrentActor) -> RequestFiled:
     """File a request (signed `AccessRequest`); `request_id` is what a `Grant` names."""
-    outcome = node.relayer.submit(
-        signed_intent("AccessRequest", body), expected_signer=actor.address
-    )
+    outcome = node.relayer.submit(signed_intent(body), expected_signer=actor.address)
     args = settled(outcome)
     return RequestFiled(
         request_id="0x" + bytes(args["requestId"]).hex(), receipt=receipt_out(outcome.receipt)

@@ -72,12 +72,36 @@ def _for_path(intent: SignedIntent, member: str, address: str) -> None:
         raise BadRequest(f"message.{member} is {intent.message[member]}, the path names {wanted}")
 
 
+class RegisterDepartmentBody(SignedBody):
+    intent = "RegisterDepartment"
+
+
+class GrantRoleBody(SignedBody):
+    intent = "GrantRole"
+
+
+class SetDepartmentActiveBody(SignedBody):
+    intent = "SetDepartmentActive"
+
+
+class RevokeRoleBody(SignedBody):
+    intent = "RevokeRole"
+
+
+class DistrustIssuerBody(SignedBody):
+    intent = "DistrustIssuer"
+
+
+class RotateDepartmentKeyBody(SignedBody):
+    intent = "RotateDepartmentKey"
+
+
 @router.post("/departments", response_model=DepartmentRegistered, status_code=201)
 def register_department(
-    body: SignedBody, node: NodeDep, actor: CurrentActor
+    body: RegisterDepartmentBody, node: NodeDep, actor: CurrentActor
 ) -> DepartmentRegistered:
     """Register a department (signed `RegisterDepartment`, by the admin)."""
-    intent = signed_intent("RegisterDepartment", body)
+    intent = signed_intent(body)
     check_sizes("RegisterDepartment", intent.message)  # name, code, encryption key
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
     args = settled(outcome)
@@ -85,9 +109,9 @@ def register_department(
 
 
 @router.post("/roles", response_model=RoleGranted, status_code=201)
-def grant_role(body: SignedBody, node: NodeDep, actor: CurrentActor) -> RoleGranted:
+def grant_role(body: GrantRoleBody, node: NodeDep, actor: CurrentActor) -> RoleGranted:
     """Make an address registrar, issuer (with fields) or auditor (signed `GrantRole`)."""
-    outcome = node.relayer.submit(signed_intent("GrantRole", body), expected_signer=actor.address)
+    outcome = node.relayer.submit(signed_intent(body), expected_signer=actor.address)
     args = settled(outcome)
     return RoleGranted(
         role=_role_name(args["role"]), account=args["account"], receipt=receipt_out(outcome.receipt)
@@ -96,13 +120,13 @@ def grant_role(body: SignedBody, node: NodeDep, actor: CurrentActor) -> RoleGran
 
 @router.post("/departments/{address}/active", response_model=DepartmentActiveSet)
 def set_department_active(
-    address: str, body: SignedBody, node: NodeDep, actor: CurrentActor
+    address: str, body: SetDepartmentActiveBody, node: NodeDep, actor: CurrentActor
 ) -> DepartmentActiveSet:
     """Suspend (`active` false) or reinstate a department (signed `SetDepartmentActive`):
     from the block that records it, a suspended department's queries are denied
     `not_granted` and its requests and grants to it refused. A department whose role was
     revoked cannot be reinstated (409)."""
-    intent = signed_intent("SetDepartmentActive", body)
+    intent = signed_intent(body)
     _for_path(intent, "department", address)
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
     args = settled(outcome)
@@ -114,10 +138,10 @@ def set_department_active(
 
 
 @router.post("/roles/revoke", response_model=RoleRevoked)
-def revoke_role(body: SignedBody, node: NodeDep, actor: CurrentActor) -> RoleRevoked:
+def revoke_role(body: RevokeRoleBody, node: NodeDep, actor: CurrentActor) -> RoleRevoked:
     """Take a role away (signed `RevokeRole`): registrar, issuer (its trust ends for every
     field), auditor, relayer, or department (suspended for good)."""
-    outcome = node.relayer.submit(signed_intent("RevokeRole", body), expected_signer=actor.address)
+    outcome = node.relayer.submit(signed_intent(body), expected_signer=actor.address)
     args = settled(outcome)
     return RoleRevoked(
         role=_role_name(args["role"]), account=args["account"], receipt=receipt_out(outcome.receipt)
@@ -126,11 +150,11 @@ def revoke_role(body: SignedBody, node: NodeDep, actor: CurrentActor) -> RoleRev
 
 @router.post("/issuers/{address}/distrust", response_model=IssuerDistrusted)
 def distrust_issuer(
-    address: str, body: SignedBody, node: NodeDep, actor: CurrentActor
+    address: str, body: DistrustIssuerBody, node: NodeDep, actor: CurrentActor
 ) -> IssuerDistrusted:
     """End an issuer's trust for the fields named (signed `DistrustIssuer`): from the block
     that records it, the chain records no attestation of them by that issuer."""
-    intent = signed_intent("DistrustIssuer", body)
+    intent = signed_intent(body)
     _for_path(intent, "issuer", address)
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
     args = settled(outcome)
@@ -143,11 +167,11 @@ def distrust_issuer(
 
 @router.put("/departments/{address}/encryption-key", response_model=DepartmentKeyRotated)
 def rotate_department_key(
-    address: str, body: SignedBody, node: NodeDep, actor: CurrentActor
+    address: str, body: RotateDepartmentKeyBody, node: NodeDep, actor: CurrentActor
 ) -> DepartmentKeyRotated:
     """Replace a department's published HPKE key (signed `RotateDepartmentKey`): `GET
     /departments` serves the new one, and grants from then on wrap for it."""
-    intent = signed_intent("RotateDepartmentKey", body)
+    intent = signed_intent(body)
     _for_path(intent, "department", address)
     check_sizes("RotateDepartmentKey", intent.message)
     outcome = node.relayer.submit(intent, expected_signer=actor.address)

@@ -26,6 +26,7 @@ router = APIRouter(prefix="/attestations", tags=["issuers"])
 
 
 class AttestBody(SignedBody):
+    intent = "Attest"
     version: Annotated[int | None, Field(ge=0, le=UINT64_MAX)] = None  # a uint64 version
 
 
@@ -50,7 +51,7 @@ def post_attestation(body: AttestBody, node: NodeDep, actor: CurrentActor) -> At
     (default: the latest). Refused by the chain (and before relaying) if the issuer is
     not trusted for the field now (403), if `issuedAt` is more than 300 s from chain
     time or it expires by then (422), or if this very attestation is recorded (409)."""
-    intent = signed_intent("Attest", body)
+    intent = signed_intent(body)
     message = intent.message
     issuer = message["issuer"]
     if issuer != actor.address:

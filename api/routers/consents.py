@@ -38,6 +38,7 @@ WrappedKeys = Annotated[dict[str, WrappedKey], Field(max_length=MAX_FIELDS)]
 
 
 class GrantBody(SignedBody):
+    intent = "Grant"
     wrapped_keys: WrappedKeys
     #: The record version whose keys ``wrapped_keys`` holds. Send it: without it the
     #: newest version is assumed, which is wrong if the record moved on (a rotation)
@@ -51,6 +52,10 @@ class GrantBody(SignedBody):
             " send it, since a rotation may land between wrapping and sending)",
         ),
     ] = None
+
+
+class RevokeBody(SignedBody):
+    intent = "Revoke"
 
 
 class Granted(BaseModel):
@@ -96,7 +101,7 @@ def _check_wrapped(keys: dict[str, str], fields: list[str]) -> dict[str, str]:
 @router.post("", response_model=Granted, status_code=201, max_body_size=GRANT_BODY_BYTES)
 def grant(body: GrantBody, node: NodeDep, actor: CurrentActor) -> Granted:
     """Grant (signed `Grant`) with the granted fields' keys wrapped for the department."""
-    intent = signed_intent("Grant", body)
+    intent = signed_intent(body)
     fields = [bytes32_to_name(f) for f in intent.message["fields"]]
     keys = _check_wrapped(body.wrapped_keys, fields)
     resident = intent.message["resident"]
@@ -121,11 +126,11 @@ def grant(body: GrantBody, node: NodeDep, actor: CurrentActor) -> Granted:
 
 
 @router.post("/{consent_id}/revoke", response_model=Revoked)
-def revoke(consent_id: int, body: SignedBody, node: NodeDep, actor: CurrentActor) -> Revoked:
+def revoke(consent_id: int, body: RevokeBody, node: NodeDep, actor: CurrentActor) -> Revoked:
     """Revoke (signed `Revoke`): effective from the block that records it."""
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-    intent = signed_intent("Revoke", body, consent_terms(row))
+    intent = signed_intent(body, consent_terms(row))
     if int(intent.message["consentId"]) != consent_id:
         raise BadRequest("message.consentId differs from the path")
     outcome = node.relayer.submit(intent, expected_signer=actor.address)

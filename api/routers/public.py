@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from api.deps import NodeDep, OperatorDep
 from api.errors import BadRequest
+from api.intent_schemas import INTENT_RULES
 from api.node import Node
 from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
 from api.provenance import key_intents
@@ -63,7 +64,8 @@ def eip712(node: NodeDep) -> Eip712:
                 "primaryType": name,
             }
             for name in INTENTS
-        }
+        },
+        rules=INTENT_RULES,
     )
 
 

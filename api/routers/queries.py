@@ -77,18 +77,22 @@ class QueryAnswer(BaseModel):
     fields: dict[str, QueriedField]
 
 
+class AccessBody(SignedBody):
+    intent = "Access"
+
+
 @router.post(
     "",
     response_model=QueryAnswer,
     responses={403: {"description": "access refused on chain; problem with `reason`"}},
 )
-def query(body: SignedBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
+def query(body: AccessBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     """Read fields under a consent (signed `Access`)."""
     consent_id = int(normalize_message("Access", body.message)["consentId"])
     with node.store.connect() as c:
         row = consent_row(c, consent_id)
     terms = consent_terms(row) if row is not None else ConsentTerms.empty()
-    intent = signed_intent("Access", body, terms)
+    intent = signed_intent(body, terms)
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
     event = outcome.unwrap()
     receipt = receipt_out(outcome.receipt)

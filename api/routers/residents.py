@@ -53,7 +53,12 @@ class EnvelopeIn(BaseModel):
     owner_wrapped_key: WrappedKey
 
 
+class EnrollResidentBody(SignedBody):
+    intent = "EnrollResident"
+
+
 class RecordBody(SignedBody):
+    intent = "CommitRecord"
     fields: dict[str, EnvelopeIn] = Field(max_length=MAX_FIELDS)
 
 
@@ -117,9 +122,9 @@ def _address(value: str) -> str:
 
 
 @router.post("", response_model=Enrolled, status_code=201)
-def enroll(body: SignedBody, node: NodeDep, actor: CurrentActor) -> Enrolled:
+def enroll(body: EnrollResidentBody, node: NodeDep, actor: CurrentActor) -> Enrolled:
     """Enrol a resident (signed `EnrollResident`, by a registrar)."""
-    intent = signed_intent("EnrollResident", body)
+    intent = signed_intent(body)
     check_sizes("EnrollResident", intent.message)  # the encryption key's length
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
     args = settled(outcome)
@@ -133,7 +138,7 @@ def put_record(
     """Upload a record version's envelopes and commit its root on chain (signed
     `CommitRecord`). The envelopes are stored only with their on-chain commitment."""
     resident = _address(address)
-    intent = signed_intent("CommitRecord", body)
+    intent = signed_intent(body)
     if intent.message["resident"] != resident:
         raise BadRequest("message.resident differs from the path")
     if not body.fields:
