@@ -772,6 +772,8 @@ class ConsentApi:
             message,
             fields=record.envelopes(),
         )
+        if self.identity is not None and record.resident == self.identity.address:
+            self.pins.committed(record.version)
         return answer
 
     def record(self, resident: str | None = None, version: int | None = None) -> dict[str, Any]:
@@ -851,7 +853,7 @@ class ConsentApi:
         identity = self._require_identity()
         self.check_domain()
         if self.chain is None:
-            check_record(stored, resident=identity.address, pins=self.pins)
+            check_record(stored, resident=identity.address, pins=self.pins, latest=latest)
             return
         version = int(stored["version"])
         chain_version, chain_root = self.chain.record(identity.address)

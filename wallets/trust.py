@@ -57,6 +57,9 @@ class Pins:
     chain_id: int | None = None
     contracts: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    #: The newest record version this wallet committed: a server that serves an older
+    #: one as the latest (with its genuine signature) is rolling the record back.
+    record_version: int = 0
 
     @classmethod
     def load(cls, wallet: Path) -> Pins:
@@ -72,12 +75,24 @@ class Pins:
                     str(k): checksum_address(v) for k, v in document.get("contracts", {}).items()
                 },
                 path=path,
+                record_version=int(document.get("record_version", 0)),
             )
         except (ValueError, TypeError, AttributeError) as exc:
             raise Untrusted(f"{path} is not a readable pin file: {exc}") from exc
 
     def to_json(self) -> dict[str, Any]:
-        return {"admins": self.admins, "chain_id": self.chain_id, "contracts": self.contracts}
+        return {
+            "admins": self.admins,
+            "chain_id": self.chain_id,
+            "contracts": self.contracts,
+            "record_version": self.record_version,
+        }
+
+    def committed(self, version: int) -> None:
+        """Remember that the chain recorded this wallet's commitment of ``version``."""
+        if version > self.record_version:
+            self.record_version = version
+            self.save()
 
     def save(self) -> None:
         if self.path is None:
@@ -203,11 +218,19 @@ def check_department_key(
     return served
 
 
-def check_record(stored: Mapping[str, Any], *, resident: str, pins: Pins) -> bytes:
+def check_record(
+    stored: Mapping[str, Any], *, resident: str, pins: Pins, latest: bool = False
+) -> bytes:
     """The root of a served record (``GET /residents/{a}/record``), recomputed from its
-    envelopes, once the resident's own ``CommitRecord`` of that version signs it."""
+    envelopes, once the resident's own ``CommitRecord`` of that version signs it (and,
+    served as the ``latest``, it is no older than what this wallet last committed)."""
     resident = checksum_address(resident)
     version = int(stored["version"])
+    if latest and version < pins.record_version:
+        raise Untrusted(
+            f"the API serves version {version} as your latest record, but this wallet"
+            f" committed version {pins.record_version}: the server is rolling it back"
+        )
     try:
         root = record_root(stored["fields"])
     except WalletError as exc:

@@ -218,6 +218,7 @@ def pin(
     table.add_row("chain id", str(pins.chain_id) if pins.chain_id else "(pinned on first use)")
     for name in (DIRECTORY, LEDGER):
         table.add_row(name, pins.contracts.get(name, "(pinned on first use)"))
+    table.add_row("record", f"version {pins.record_version} committed from this wallet")
     table.add_row("kept in", pins.where)
     out.print(table)
 

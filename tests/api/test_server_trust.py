@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -286,3 +287,34 @@ def test_consent_terms_altered_in_the_database_are_named(
     assert f"consent {consent_id}: the API says fields is [income, phone]" in said
     assert "but the Grant its resident signed says [income]" in said
     assert "(also valid_until differ)" in said
+
+
+def test_a_server_serving_an_older_record_as_the_latest_is_caught_rolling_back(
+    served: Served, cli: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    w = served.world
+    assert w.node is not None
+    wallet = served.wallet(w.resident, "r")
+    values = tmp_path / "v2.json"
+    values.write_text(json.dumps({"name": "Li Wei", "income": "61000"}))
+    put = runner.invoke(cli, ["record", "put", str(values), *wallet])
+    assert put.exit_code == 0, put.output
+    assert runner.invoke(cli, ["record", "restore", *wallet]).exit_code == 0
+
+    # the server forgets version 2: version 1, genuinely signed, is now its "latest"
+    resident = w.resident.address
+    with w.node.store.begin() as c:
+        c.execute(
+            envelopes.delete().where(
+                (envelopes.c.resident == resident) & (envelopes.c.version == 2)
+            )
+        )
+        c.execute(
+            record_versions.delete().where(
+                (record_versions.c.resident == resident) & (record_versions.c.version == 2)
+            )
+        )
+    refused = runner.invoke(cli, ["record", "restore", *wallet])
+    assert refused.exit_code == 1
+    said = refused.stderr.replace("\n", " ")
+    assert "serves version 1 as your latest record, but this wallet committed version 2" in said

@@ -297,3 +297,14 @@ def test_a_grant_signed_by_someone_else_does_not_vouch_for_the_consent() -> None
     consent = served_consent(resident, Identity.create().address, signer=other)
     with pytest.raises(Untrusted, match="not its resident"):
         check_consent(consent, pins=pinned())
+
+
+def test_an_older_version_served_as_the_latest_is_a_rollback(tmp_path: Path) -> None:
+    resident = Identity.create()
+    pins = pinned(tmp_path)
+    pins.committed(2)  # saved with the chain and contracts
+    older = served_record(resident, build_record(resident, 1))  # genuine, signed, but old
+    with pytest.raises(Untrusted, match="this wallet committed version 2"):
+        check_record(older, resident=resident.address, pins=Pins.load(tmp_path), latest=True)
+    # asked for by number, an older version is what it is
+    assert check_record(older, resident=resident.address, pins=pins)
