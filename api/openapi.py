@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from api.errors import PROBLEM
 from api.intent_schemas import message_schema
-from api.signed import SignedBody
+from api.signed import SignedBody, document_acceptances
 from ledger.intents import DENIAL_REASONS
 
 _DESCRIPTIONS = {
@@ -142,7 +142,9 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_intents(document_problems(generate()))
+            app.openapi_schema = document_acceptances(
+                document_intents(document_problems(generate()))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

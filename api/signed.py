@@ -153,3 +153,40 @@ def _with_acceptances(body: bytes, collected: list[Acceptance]) -> bytes:
     else:
         document["acceptances"] = [a.to_json() for a in collected]
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+def document_acceptances(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI: the answers of every signed write, and problems, may carry ``acceptance``
+    (the middleware adds it, so no response model names it)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Acceptance"] = {
+        **AcceptanceOut.model_json_schema(),
+        "description": "The relayer's EIP-712 signature over the intent's digest, chain id,"
+        " journal id and time accepted (primary type `Acceptance(bytes32 intent,uint256"
+        ' journalId,uint64 acceptedAt,address relayer)`, domain `{name: "ResidentConsentLedger",'
+        ' version: "1", chainId}`): present when the intent\'s transaction was mined.',
+    }
+    ref = {"$ref": "#/components/schemas/Acceptance"}
+    bodies = {model.__name__ for model in _signed_bodies(SignedBody)}
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            body = content.get("application/json", {}).get("schema", {})
+            if str(body.get("$ref", "")).rsplit("/", 1)[-1] not in bodies:
+                continue
+            for status, response in operation.get("responses", {}).items():
+                answer = response.get("content", {}).get("application/json", {}).get("schema", {})
+                name = str(answer.get("$ref", "")).rsplit("/", 1)[-1]
+                if status.startswith("2") and name in components:
+                    components[name].setdefault("properties", {})["acceptance"] = ref
+    problem = components.get("Problem")
+    if problem is not None:
+        problem.setdefault("properties", {})["acceptance"] = ref
+    return schema
+
+
+def _signed_bodies(cls: type[SignedBody]) -> list[type[SignedBody]]:
+    found: list[type[SignedBody]] = []
+    for sub in cls.__subclasses__():
+        found += ([sub] if sub.intent else []) + _signed_bodies(sub)
+    return found
