@@ -174,11 +174,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerChainUnavailable)
     async def chain_down(_: Request, exc: LedgerChainUnavailable) -> JSONResponse:
-        return problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+        response = problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(InvalidTransaction)
     async def invalid_tx(_: Request, exc: InvalidTransaction) -> JSONResponse:
-        return problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+        # The node refused the relayer's transaction (its nonce was stale, and is
+        # resynced): the same intent goes through on a later round.
+        response = problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(LedgerUnavailable)
     async def unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:

@@ -95,3 +95,24 @@ def install(app: FastAPI) -> None:
         return response
 
     app.add_exception_handler(405, method_not_allowed)
+
+
+class HeadAsGet:
+    """``HEAD`` wherever ``GET`` is served (RFC 9110 §9.3.2): the route runs as ``GET``
+    and the answer goes out with its status and headers but no body. The routes are
+    declared for GET only, and ``Allow`` names HEAD beside them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)

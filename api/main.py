@@ -1,10 +1,11 @@
 """The FastAPI application, assembled from the routers.
 
-Around the routers, outermost first: security headers on every answer
-(:mod:`api.http_headers`), the per-IP rate limits (:mod:`api.limits`), the body-size
-bound (:mod:`api.http_bounds`), the relayer's acceptances added to write answers
-(:mod:`api.signed`); so a flood or an oversized body is refused before any
-route reads it, and the refusal carries the same headers as any answer.
+Around the routers, outermost first: HEAD served as GET without a body and security
+headers on every answer (:mod:`api.http_headers`), the per-IP rate limits
+(:mod:`api.limits`), the body-size bound (:mod:`api.http_bounds`), the relayer's
+acceptances added to write answers (:mod:`api.signed`); so a flood or an oversized body
+is refused before any route reads it, and the refusal carries the same headers as any
+answer.
 """
 
 from __future__ import annotations
@@ -88,4 +89,5 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
     app.add_middleware(http_bounds.BodyLimit, api=app, default=config.max_body_bytes)
     app.add_middleware(IpRateLimit, limits=app.state.limits)
     app.add_middleware(http_headers.SecurityHeaders, https=config.https)
+    app.add_middleware(http_headers.HeadAsGet)  # outermost: HEAD is a GET without body
     return app

@@ -17,8 +17,17 @@ from api.export_marker import CSV_COLUMNS, end_line, end_row
 from api.pagination import MAX_POSITION
 from api.views import EventList, event_out, list_events
 from ledger.audit import verify
+from wallets.encoding import checksum_address
 
 router = APIRouter(prefix="/audit", tags=["auditors"])
+
+#: An address to filter by, in any case; the events store it checksummed.
+AddressFilter = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+def _checksummed(address: str | None) -> str | None:
+    return None if address is None else checksum_address(address)
+
 
 _EXPORT_PAGE = 1000
 _CSV_COLUMNS = CSV_COLUMNS
@@ -28,8 +37,8 @@ _CSV_COLUMNS = CSV_COLUMNS
 def audit_events(
     node: NodeDep,
     actor: CurrentAuditor,
-    resident: str | None = None,
-    department: str | None = None,
+    resident: AddressFilter = None,
+    department: AddressFilter = None,
     type: Annotated[list[str] | None, Query()] = None,
     since: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     until: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -40,8 +49,8 @@ def audit_events(
     with node.store.connect() as c:
         rows, next_cursor = list_events(
             c,
-            resident=resident,
-            department=department,
+            resident=_checksummed(resident),
+            department=_checksummed(department),
             types=type,
             since=since,
             until=until,
@@ -69,8 +78,8 @@ def audit_export(
     node: NodeDep,
     actor: CurrentAuditor,
     format: Literal["csv", "jsonl"] = "jsonl",
-    resident: str | None = None,
-    department: str | None = None,
+    resident: AddressFilter = None,
+    department: AddressFilter = None,
     type: Annotated[list[str] | None, Query()] = None,
     since: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     until: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -86,8 +95,8 @@ def audit_export(
         with node.store.connect() as c:
             rows, after = list_events(
                 c,
-                resident=resident,
-                department=department,
+                resident=_checksummed(resident),
+                department=_checksummed(department),
                 types=type,
                 since=since,
                 until=until,
