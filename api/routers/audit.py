@@ -26,7 +26,8 @@ AddressFilter = Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
 def _checksummed(address: str | None) -> str | None:
-    return None if address is None else checksum_address(address)
+    # Any case: a mixed-case filter is not held to its checksum, only normalised.
+    return None if address is None else checksum_address(address.lower())
 
 
 _EXPORT_PAGE = 1000
