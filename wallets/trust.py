@@ -60,6 +60,10 @@ class Pins:
     #: The newest record version this wallet committed: a server that serves an older
     #: one as the latest (with its genuine signature) is rolling the record back.
     record_version: int = 0
+    #: Each department's keys this wallet has wrapped for, oldest first: a server that
+    #: serves a superseded one again (with its genuine signed intent) is rolling the
+    #: department's key back to one it may hold the private half of.
+    department_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, wallet: Path) -> Pins:
@@ -76,6 +80,10 @@ class Pins:
                 },
                 path=path,
                 record_version=int(document.get("record_version", 0)),
+                department_keys={
+                    checksum_address(k): [str(key).lower() for key in v]
+                    for k, v in document.get("department_keys", {}).items()
+                },
             )
         except (ValueError, TypeError, AttributeError) as exc:
             raise Untrusted(f"{path} is not a readable pin file: {exc}") from exc
@@ -86,6 +94,7 @@ class Pins:
             "chain_id": self.chain_id,
             "contracts": self.contracts,
             "record_version": self.record_version,
+            "department_keys": self.department_keys,
         }
 
     def committed(self, version: int) -> None:
@@ -93,6 +102,22 @@ class Pins:
         if version > self.record_version:
             self.record_version = version
             self.save()
+
+    def admit_department_key(self, department: str, key: bytes, name: str) -> None:
+        """Remember ``key`` as ``department``'s newest; :class:`Untrusted` if it is one
+        this wallet saw superseded."""
+        seen = self.department_keys.setdefault(department, [])
+        served = "0x" + key.hex()
+        if seen and seen[-1] == served:
+            return
+        if served in seen:
+            raise Untrusted(
+                f"the API serves {name}'s key {short_hex(key)}, which this wallet saw"
+                f" replaced by {seen[-1][:10]}…: the server may be rolling the key back;"
+                " not wrapping keys for it (--chain-url URL reads the current one)"
+            )
+        seen.append(served)
+        self.save()
 
     def save(self) -> None:
         if self.path is None:
@@ -215,6 +240,7 @@ def check_department_key(
             " a key of its own; not wrapping keys for it"
         )
     pins.admit_admin(signer, f"{name}'s key", notice)
+    pins.admit_department_key(department, served, str(name))
     return served
 
 

@@ -126,6 +126,26 @@ def test_a_rotation_the_admin_signed_vouches_for_the_new_key() -> None:
     assert check_department_key(entry, pins=pinned(admins=[admin.address])) == fresh
 
 
+def test_a_key_seen_replaced_and_served_again_is_a_rollback(tmp_path: Path) -> None:
+    admin, department = Identity.create(), Identity.create()
+    fresh = Identity.create().encryption_public_key
+    pins = pinned(tmp_path, admins=[admin.address])
+    registered = directory_entry(admin, department)
+    rotated = directory_entry(admin, department, served_key=fresh)
+    rotated["key_intent"] = served_intent(
+        admin,
+        "RotateDepartmentKey",
+        {"department": department.address, "encryptionKey": fresh},
+        DIRECTORY,
+    )
+    assert check_department_key(registered, pins=pins) == department.encryption_public_key
+    assert check_department_key(rotated, pins=pins) == fresh
+    # the old registration is genuine, but this wallet saw its key replaced
+    with pytest.raises(Untrusted, match="rolling the key back"):
+        check_department_key(registered, pins=Pins.load(tmp_path))
+    assert check_department_key(rotated, pins=Pins.load(tmp_path)) == fresh
+
+
 def test_a_registration_signed_for_another_chain_recovers_to_no_pinned_admin() -> None:
     admin, department = Identity.create(), Identity.create()
     entry = directory_entry(admin, department)
