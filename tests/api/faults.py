@@ -175,11 +175,9 @@ class Load:
         body = signed(
             self.world, resident, "Revoke", {"resident": resident.address, "consentId": consent_id}
         )
-        self._jobs.append(
-            self._post(
-                f"/consents/{consent_id}/revoke", resident, body, self._on_revoke(consent_id)
-            )
-        )
+        self.answers.revoke_sent.append(consent_id)
+        path = f"/consents/{consent_id}/revoke"
+        self._jobs.append(self._post(path, resident, body, self._on_revoke(consent_id)))
 
     def _post(
         self,
