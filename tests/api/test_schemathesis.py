@@ -24,7 +24,7 @@ from tests.api.test_served import Served
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 #: Per role: cases per operation and a time budget (seconds); CI runs all four.
 EXAMPLES = os.environ.get("CONSENT_SCHEMATHESIS_EXAMPLES", "25")
-BUDGET = os.environ.get("CONSENT_SCHEMATHESIS_SECONDS", "45")
+BUDGET = os.environ.get("CONSENT_SCHEMATHESIS_SECONDS", "30")
 
 
 @pytest.fixture(scope="module")
