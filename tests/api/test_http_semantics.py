@@ -26,8 +26,11 @@ def test_audit_filters_take_an_address_in_any_case(world: World) -> None:
         "/audit/events", world.auditor, resident=world.resident.address.lower()
     ).json()
     assert exact["data"] and lower["data"] == exact["data"]
-    wrong_case = "0x" + "".join(  # mixed case that is no checksum
-        c.upper() if c.islower() else c.lower() for c in world.resident.address[2:]
+    wrong_case = (
+        "0x"
+        + "".join(  # mixed case that is no checksum
+            c.upper() if c.islower() else c.lower() for c in world.resident.address[2:]
+        )
     )
     swapped = world.get("/audit/events", world.auditor, resident=wrong_case)
     assert swapped.status_code == 200 and swapped.json()["data"] == exact["data"]
