@@ -17,12 +17,13 @@ value it knows (value and salt)::
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from api.client import id_commitment
+from api.client import ConsentApi, id_commitment
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
@@ -71,6 +72,22 @@ HexKey = Annotated[
 Address = Annotated[str, typer.Argument(help="The department's account.")]
 
 
+def _send(
+    api: str,
+    wallet: Any,
+    password_file: Any,
+    doing: str,
+    call: Callable[[ConsentApi], dict[str, Any]],
+    said: Callable[[dict[str, Any]], str],
+) -> None:
+    """One admin intent: sign in, send it while saying ``doing``, then say what the chain
+    recorded and its receipt."""
+    with api_session(api, wallet, password_file) as client, err.status(doing):
+        answer = call(client)
+    out.print(said(answer))
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
 @department_app.command("register")
 @handled
 def register_department(
@@ -83,10 +100,14 @@ def register_department(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Register a department with its published encryption key."""
-    with api_session(api, wallet, password_file) as client, err.status("registering on chain…"):
-        answer = client.register_department(address, name, code, encryption_key)
-    out.print(f"department {answer['department']} registered")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "registering on chain…",
+        lambda client: client.register_department(address, name, code, encryption_key),
+        lambda answer: f"department {answer['department']} registered",
+    )
 
 
 @department_app.command("suspend")
@@ -98,10 +119,14 @@ def suspend_department(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Suspend a department: from the next block its queries are refused on chain."""
-    with api_session(api, wallet, password_file) as client, err.status("suspending on chain…"):
-        answer = client.set_department_active(address, False)
-    out.print(f"department {answer['department']} suspended")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "suspending on chain…",
+        lambda client: client.set_department_active(address, False),
+        lambda answer: f"department {answer['department']} suspended",
+    )
 
 
 @department_app.command("resume")
@@ -113,10 +138,14 @@ def resume_department(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Reinstate a suspended department."""
-    with api_session(api, wallet, password_file) as client, err.status("reinstating on chain…"):
-        answer = client.set_department_active(address, True)
-    out.print(f"department {answer['department']} active again")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "reinstating on chain…",
+        lambda client: client.set_department_active(address, True),
+        lambda answer: f"department {answer['department']} active again",
+    )
 
 
 @department_app.command("rotate-key")
@@ -129,10 +158,16 @@ def rotate_department_key(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Publish a department's new encryption key: grants from now on wrap for it."""
-    with api_session(api, wallet, password_file) as client, err.status("rotating on chain…"):
-        answer = client.rotate_department_key(address, encryption_key)
-    out.print(f"department {answer['department']} now publishes {answer['encryption_key']}")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "rotating on chain…",
+        lambda client: client.rotate_department_key(address, encryption_key),
+        lambda answer: (
+            f"department {answer['department']} now publishes {answer['encryption_key']}"
+        ),
+    )
 
 
 @role_app.command("grant")
@@ -151,10 +186,14 @@ def grant_role(
     names = split_names(fields)
     if (role == "issuer") != bool(names):
         raise CommandFailed("an issuer needs --field (one or more); other roles take none")
-    with api_session(api, wallet, password_file) as client, err.status("granting on chain…"):
-        answer = client.grant_role(role, account, names)
-    out.print(f"{answer['account']} is now {answer['role']}")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "granting on chain…",
+        lambda client: client.grant_role(role, account, names),
+        lambda answer: f"{answer['account']} is now {answer['role']}",
+    )
 
 
 @role_app.command("revoke")
@@ -167,10 +206,14 @@ def revoke_role(
     password_file: PasswordFileOption = None,
 ) -> None:
     """Take ROLE away from ACCOUNT (an issuer's trust ends; a department stays off)."""
-    with api_session(api, wallet, password_file) as client, err.status("revoking on chain…"):
-        answer = client.revoke_role(role, account)
-    out.print(f"{answer['account']} is no longer {answer['role']}")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "revoking on chain…",
+        lambda client: client.revoke_role(role, account),
+        lambda answer: f"{answer['account']} is no longer {answer['role']}",
+    )
 
 
 @issuer_app.command("distrust")
@@ -188,10 +231,14 @@ def distrust_issuer(
     names = split_names(fields)
     if not names:
         raise CommandFailed("name the fields to distrust the issuer for with --field")
-    with api_session(api, wallet, password_file) as client, err.status("distrusting on chain…"):
-        answer = client.distrust_issuer(issuer, names)
-    out.print(f"{answer['issuer']} no longer trusted for {', '.join(answer['fields'])}")
-    out.print(f"  {describe_receipt(answer['receipt'])}")
+    _send(
+        api,
+        wallet,
+        password_file,
+        "distrusting on chain…",
+        lambda client: client.distrust_issuer(issuer, names),
+        lambda answer: f"{answer['issuer']} no longer trusted for {', '.join(answer['fields'])}",
+    )
 
 
 @handled
