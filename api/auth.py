@@ -3,6 +3,7 @@
 The flow (DESIGN, "HTTP API")::
 
     POST /auth/challenge {address}      -> an EIP-4361 text with a fresh nonce, stored
+                                           (the table and its queries: api.challenges)
     POST /auth/token {address, message, signature}
         message == the stored, unused, unexpired challenge of that address
         message names this service's configured domain and URI (never a Host header)
@@ -40,18 +41,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import defunct_hash_message
 from eth_utils import is_checksum_address
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import false, func, select
 
+from api import challenges
 from api.errors import BadRequest, TooManyRequests, Unauthorized, problem
 from api.node import Node
 from api.settings import Settings
-from ledger.client import ROLE_BITS
-from ledger.store import challenges
+from ledger import eip712
+from ledger.errors import ContractError
+from ledger.vocabulary import ROLE_BITS
 
 #: Every role an actor can hold, in the order answers list them.
 ROLES: tuple[str, ...] = ROLE_BITS
@@ -67,10 +68,6 @@ _DOMAIN_LINE = " wants you to sign in with your Ethereum account:"
 _AUTHORITY = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_TOKEN = 1024
-
-# secp256k1 group order; OpenZeppelin's ECDSA refuses s in the upper half.
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HALF_N = SECP256K1_N // 2
 
 
 def now() -> int:
@@ -179,41 +176,19 @@ def issue_challenge(node: Node, address: str, settings: Settings) -> Challenge:
         issued_at=issued,
         expires_at=expires,
     )
-    outstanding = (challenges.c.used == false()) & (challenges.c.expires_at > issued)
     with node.store.begin() as c:
         # Expired challenges are kept for one more ttl (so a late exchange is told
         # "expired", not "unknown"), then pruned.
-        c.execute(challenges.delete().where(challenges.c.expires_at < issued - ttl))
-        total = c.execute(select(func.count()).select_from(challenges).where(outstanding))
-        if int(total.scalar_one()) >= settings.max_challenges:
-            soonest = c.execute(
-                select(func.min(challenges.c.expires_at)).where(outstanding)
-            ).scalar_one()
+        challenges.prune(c, expired_before=issued - ttl)
+        if challenges.count_live(c, at=issued) >= settings.max_challenges:
+            soonest = challenges.soonest_expiry(c, at=issued)
             raise TooManyRequests(
                 f"{settings.max_challenges} sign-ins are in progress; try again later",
                 retry_after=max(1, int(soonest or issued + 1) - issued),
             )
-        c.execute(
-            challenges.insert().values(
-                nonce=nonce, address=address, message=message, expires_at=expires, used=False
-            )
-        )
-        _supersede(c, address, settings.max_challenges_per_address)
+        challenges.add(c, nonce=nonce, address=address, message=message, expires_at=expires)
+        challenges.supersede(c, address, settings.max_challenges_per_address)
     return Challenge(message, nonce, expires)
-
-
-def _supersede(c: Any, address: str, keep: int) -> None:
-    """Delete ``address``'s unspent challenges beyond its newest ``keep``: whoever keeps
-    asking for one address's challenges only replaces them, never piles them up. Sorted
-    here, by the nonces' time prefix, not by the database's collation."""
-    unspent = c.execute(
-        select(challenges.c.nonce).where(
-            challenges.c.address == address, challenges.c.used == false()
-        )
-    ).scalars()
-    oldest = sorted(unspent)[:-keep] if keep > 0 else []
-    if oldest:
-        c.execute(challenges.delete().where(challenges.c.nonce.in_(oldest)))
 
 
 # ------------------------------------------------------------------ signatures
@@ -221,26 +196,13 @@ def _supersede(c: Any, address: str, keep: int) -> None:
 
 def recover_personal_sign(message: str, signature: bytes) -> str:
     """The signer of an EIP-191 ``personal_sign`` of ``message``, checked as OpenZeppelin's
-    ``ECDSA.recover`` checks: 65 bytes ``r || s || v``, ``v`` 27 or 28, ``s`` in the lower
-    half of the group order (no malleable twin)."""
-    if len(signature) != 65:
-        raise AuthenticationFailed(
-            f"the signature must be 65 bytes (r, s, v), got {len(signature)}",
-            error=None,
-        )
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    v = signature[64]
-    if v not in (27, 28):
-        raise AuthenticationFailed(f"the signature's v must be 27 or 28, got {v}", error=None)
-    if not 0 < r < SECP256K1_N or not 0 < s <= _HALF_N:
-        raise AuthenticationFailed(
-            "the signature is malleable or invalid (s must be in the lower half order)",
-            error=None,
-        )
+    ``ECDSA.recover`` checks (:func:`ledger.eip712.signature_problem`)."""
+    problem = eip712.signature_problem(signature)
+    if problem is not None:
+        raise AuthenticationFailed(problem[1], error=None)
     try:
-        return str(Account.recover_message(encode_defunct(text=message), signature=signature))
-    except Exception as exc:  # eth-keys raises several types for unrecoverable points
+        return eip712.recover(defunct_hash_message(text=message), signature)
+    except ContractError as exc:  # no point on the curve
         raise AuthenticationFailed("the signature does not recover to any address") from exc
 
 
@@ -276,7 +238,7 @@ def verify_challenge(
     nonce = _challenge_nonce(message)
     _check_origin(message, settings)
     with node.store.connect() as c:
-        row = c.execute(select(challenges).where(challenges.c.nonce == nonce)).first()
+        row = challenges.find(c, nonce)
     if row is None:
         raise AuthenticationFailed(
             "unknown challenge: request one from /auth/challenge", error=None
@@ -298,19 +260,10 @@ def verify_challenge(
 
 
 def mark_used(node: Node, nonce: str) -> bool:
-    """Spend a challenge: one conditional UPDATE, so of two concurrent exchanges of the
-    same challenge exactly one sees a row change. True if this call spent it."""
+    """Spend a challenge (:func:`api.challenges.spend`: exactly one of two concurrent
+    exchanges wins). True if this call spent it."""
     with node.store.begin() as c:
-        result = c.execute(
-            challenges.update()
-            .where(
-                challenges.c.nonce == nonce,
-                challenges.c.used == false(),
-                challenges.c.expires_at > now(),
-            )
-            .values(used=True)
-        )
-    return int(result.rowcount) == 1
+        return challenges.spend(c, nonce, at=now())
 
 
 @dataclass(frozen=True)

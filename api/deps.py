@@ -25,10 +25,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import auth, http_tokens
-from api.errors import Forbidden
+from api.errors import BadRequest, Forbidden
 from api.limits import RateLimits
 from api.node import Node
 from api.settings import Settings
+from ledger.codec import checksum_address
 
 METRICS_TOKEN_FILE = "metrics.token"
 
@@ -176,3 +177,11 @@ def ensure_self_or_role(actor: Actor, address: str, *roles: str) -> None:
 #: The current actor, required to be an auditor / an active department (else 403).
 CurrentAuditor = Annotated[Actor, Depends(require_roles("auditor"))]
 CurrentDepartment = Annotated[Actor, Depends(require_roles("department"))]
+
+
+def path_address(value: str) -> str:
+    """An address a path names, in its EIP-55 form; 400 for anything else."""
+    try:
+        return checksum_address(value)
+    except ValueError as exc:
+        raise BadRequest(f"not an address: {value!r}") from exc

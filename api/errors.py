@@ -9,12 +9,14 @@ Hierarchy::
     ├── NotFound          404
     ├── Conflict          409      nonce reused, already revoked, already exists
     ├── PayloadTooLarge   413      a body over its bound (see :mod:`api.http_bounds`)
-    ├── TooManyRequests   429      a rate limit, with ``Retry-After`` (see :mod:`api.limits`)
-    └── ChainUnavailable  503
+    └── TooManyRequests   429      a rate limit, with ``Retry-After`` (see :mod:`api.limits`)
 
 Routes raise these or domain errors (:class:`ledger.errors.LedgerError`,
 :class:`wallets.errors.WalletError`); one handler maps them all, so a contract's custom
-error reaches the client with its name and arguments and the right status.
+error reaches the client with its name and arguments and the right status. A chain that
+cannot be reached is the ledger's :class:`~ledger.errors.ChainUnavailable`, never an API
+class of its own; it, a transaction the node refused and a node that stopped answering
+mid-call all answer 503 ``chain-unavailable`` (:func:`chain_unavailable`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,16 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import contract_errors as ce
-from ledger.errors import ChainUnavailable as LedgerChainUnavailable
-from ledger.errors import ContractError, IntentRefused, InvalidTransaction, LedgerError
-from ledger.errors import Unavailable as LedgerUnavailable
+from ledger.codec import to_hex
+from ledger.errors import (
+    ChainUnavailable,
+    ContractError,
+    IntentRefused,
+    InvalidTransaction,
+    LedgerError,
+    Unavailable,
+)
+from ledger.revert import decode_revert
 from wallets.errors import WalletError
 
 PROBLEM = "application/problem+json"
@@ -91,10 +100,6 @@ class TooManyRequests(ApiError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
-class ChainUnavailable(ApiError):
-    status, title, kind = 503, "Chain unavailable", "chain-unavailable"
-
-
 _CONFLICT = (
     ce.SignedIntentNonceUsed,
     ce.ConsentLedgerAlreadyRevoked,
@@ -106,6 +111,8 @@ _CONFLICT = (
     ce.ConsentDirectoryPurposeExists,
     ce.ConsentDirectoryAttestationRecorded,  # a replayed attestation
     ce.ConsentDirectoryDepartmentRevoked,  # reinstating a department whose role was revoked
+    ce.ConsentLedgerRequestAnswered,  # a request declined, withdrawn or granted already
+    ce.ConsentLedgerBundleRevoked,
 )
 _FORBIDDEN = (
     ce.SignedIntentWrongSigner,
@@ -117,12 +124,16 @@ _FORBIDDEN = (
     ce.AccessControlUnauthorizedAccount,
     ce.ConsentLedgerUnknownDepartment,  # the signer claims a department it is not
     ce.ConsentDirectoryUntrustedIssuer,
+    ce.ConsentLedgerNotRequestDepartment,  # withdrawing another department's request
+    ce.ConsentLedgerNotBundleResident,
 )
 _NOT_FOUND = (
     ce.ConsentLedgerUnknownResident,
     ce.ConsentLedgerUnknownConsent,
     ce.ConsentLedgerUnknownRequest,
     ce.ConsentDirectoryUnknownDepartment,
+    ce.ConsentLedgerUnknownBundle,
+    ce.ConsentDirectoryUnknownService,
 )
 
 
@@ -136,15 +147,48 @@ def contract_status(error: ContractError) -> int:
     return 422
 
 
+def bundle_item_problem(exc: ce.ConsentLedgerBundleItemRefused) -> JSONResponse:
+    """A bundle refused for one item: the problem is that item's own error (its name,
+    status and sentence), its arguments with the item's ``index``, and ``bundle_item``."""
+    inner = decode_revert(exc.reason)
+    index = int(exc.index)
+    if not isinstance(inner, ContractError):
+        return problem(
+            422,
+            "Refused by the contract",
+            "contract-error",
+            str(exc),
+            error=type(exc).__name__,
+            arguments=exc.arguments,
+            bundle_item=index,
+        )
+    return problem(
+        contract_status(inner),
+        "Refused by the contract",
+        "contract-error",
+        f"bundle item {index} (from 0) does not fit: {inner}",
+        error=type(inner).__name__,
+        arguments={**inner.arguments, "index": index},
+        bundle_item=index,
+    )
+
+
 def problem(status: int, title: str, kind: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail}
     body.update({k: _jsonable(v) for k, v in extra.items()})
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def chain_unavailable(detail: str, *, retry_after: int) -> JSONResponse:
+    """The 503 of :class:`ledger.errors.ChainUnavailable`, with its ``Retry-After``."""
+    response = problem(503, "Chain unavailable", "chain-unavailable", detail)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
+        return to_hex(value)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -163,6 +207,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ContractError)
     async def contract_error(_: Request, exc: ContractError) -> JSONResponse:
+        if isinstance(exc, ce.ConsentLedgerBundleItemRefused):
+            return bundle_item_problem(exc)
         return problem(
             contract_status(exc),
             "Refused by the contract",
@@ -172,22 +218,18 @@ def install(app: FastAPI) -> None:
             arguments=exc.arguments,
         )
 
-    @app.exception_handler(LedgerChainUnavailable)
-    async def chain_down(_: Request, exc: LedgerChainUnavailable) -> JSONResponse:
-        response = problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    @app.exception_handler(ChainUnavailable)
+    async def chain_down(_: Request, exc: ChainUnavailable) -> JSONResponse:
+        return chain_unavailable(str(exc), retry_after=exc.retry_after)
 
     @app.exception_handler(InvalidTransaction)
     async def invalid_tx(_: Request, exc: InvalidTransaction) -> JSONResponse:
         # The node refused the relayer's transaction (its nonce was stale, and is
         # resynced): the same intent goes through on a later round.
-        response = problem(503, ChainUnavailable.title, ChainUnavailable.kind, str(exc))
-        response.headers["Retry-After"] = "1"
-        return response
+        return chain_unavailable(str(exc), retry_after=1)
 
-    @app.exception_handler(LedgerUnavailable)
-    async def unavailable(_: Request, exc: LedgerUnavailable) -> JSONResponse:
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
         # The read model or the relayer's queue, not the chain (that one is above).
         response = problem(
             503, "Service unavailable", "service-unavailable", str(exc), error=type(exc).__name__
@@ -200,11 +242,7 @@ def install(app: FastAPI) -> None:
     async def node_unreachable(_: Request, exc: Exception) -> JSONResponse:
         # A JSON-RPC node that stopped answering, met outside the chain layer's own
         # translation (web3 calls made directly); it may come back.
-        response = problem(
-            503, ChainUnavailable.title, ChainUnavailable.kind, "the chain node is unreachable"
-        )
-        response.headers["Retry-After"] = "1"
-        return response
+        return chain_unavailable("the chain node is unreachable", retry_after=1)
 
     @app.exception_handler(SQLAlchemyOperationalError)
     @app.exception_handler(SQLAlchemyInterfaceError)

@@ -29,6 +29,9 @@ CSV_COLUMNS = (
     "department",
     "consent_id",
     "args",
+    "bundle_id",
+    "service",
+    "service_name",
 )
 CSV_END = "end"
 

@@ -36,7 +36,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import BadRequest, PayloadTooLarge, problem
-from ledger.admission import MAX_FIELDS
+from ledger.admission import MAX_FIELDS, MAX_SERVICE_ITEMS
 from wallets.field_cipher import NONCE_LENGTH, SALT_LENGTH
 from wallets.key_wrap import (
     HYBRID_PUBLIC_KEY_LENGTH,
@@ -62,6 +62,8 @@ _ENVELOPE_JSON = 2 * (MAX_CIPHERTEXT + NONCE_LENGTH + HYBRID_WRAPPED_LENGTH) + 1
 RECORD_BODY_BYTES = MAX_FIELDS * _ENVELOPE_JSON + DEFAULT_BODY_BYTES
 #: ``POST /consents``, ``PUT /consents/{id}/wrapped-keys``: a key per field.
 GRANT_BODY_BYTES = MAX_FIELDS * (2 * HYBRID_WRAPPED_LENGTH + 80) + DEFAULT_BODY_BYTES
+#: ``POST /bundles``: a grant's keys for each department of the largest service.
+BUNDLE_BODY_BYTES = MAX_SERVICE_ITEMS * GRANT_BODY_BYTES
 
 
 def _hex_of(*lengths: int) -> Any:

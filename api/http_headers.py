@@ -7,9 +7,11 @@ serve again). ``nosniff`` keeps a browser from reading JSON as a script;
 ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` keep the pages out of frames;
 ``Referrer-Policy: no-referrer`` keeps addresses in paths out of other sites' logs;
 JSON answers also get ``default-src 'none'`` (they are data, never a document), while
-the HTML of ``/docs`` keeps its scripts. HSTS is sent only when the public URL is
-``https`` (:attr:`api.settings.Settings.https`): over plain HTTP it would be ignored, and
-a wrong one locks browsers out for its max-age.
+the HTML of ``/docs`` keeps its scripts. The portal's page at ``/`` carries its own
+strict policy (:data:`CSP_PORTAL`: scripts, styles and connections from this origin
+only, no inline script), which this middleware leaves as it is. HSTS is sent only when
+the public URL is ``https`` (:attr:`api.settings.Settings.https`): over plain HTTP it
+would be ignored, and a wrong one locks browsers out for its max-age.
 
 Starlette's 405 names the methods of the first route whose path matched; a path served
 by several routes (``GET`` and ``PUT /residents/{address}/record``) would then name only
@@ -35,6 +37,11 @@ _ALWAYS = (
 )
 _CSP_DATA = b"default-src 'none'; frame-ancestors 'none'"
 _CSP_HTML = b"frame-ancestors 'none'"
+#: The portal's page (:mod:`api.portal_assets`): nothing inline, nothing from elsewhere.
+CSP_PORTAL = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self';"
+    " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class SecurityHeaders:

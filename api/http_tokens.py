@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api import auth
 from api.node import Node
-from ledger.store import revoked_tokens
+from api.tables import revoked_tokens
 
 
 def digest(token: str) -> str:

@@ -7,8 +7,10 @@ knows what to send, and the set rule for field arrays said where people read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ledger.eip712 import Fields
 from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD
 
 #: Said wherever field arrays are documented (``/eip712``, OpenAPI, README).
@@ -30,10 +32,21 @@ INTENT_RULES: dict[str, str] = {
 }
 
 
-def type_schema(solidity_type: str) -> dict[str, Any]:
-    """The JSON Schema of one EIP-712 field type as the API takes it."""
+def type_schema(solidity_type: str, structs: Mapping[str, Fields] | None = None) -> dict[str, Any]:
+    """The JSON Schema of one EIP-712 field type as the API takes it (``structs``: the
+    struct types the intent names, an object each)."""
+    structs = structs or {}
+    if solidity_type in structs:
+        members = structs[solidity_type]
+        return {
+            "title": solidity_type,
+            "type": "object",
+            "properties": {n: type_schema(t, structs) for n, t in members},
+            "required": [n for n, _ in members],
+            "additionalProperties": False,
+        }
     if solidity_type.endswith("[]"):
-        items = type_schema(solidity_type[:-2])
+        items = type_schema(solidity_type[:-2], structs)
         schema: dict[str, Any] = {"type": "array", "items": items}
         if solidity_type == "bytes32[]":
             schema.update(uniqueItems=True, description=SET_RULE)
@@ -67,7 +80,9 @@ def message_schema(name: str) -> dict[str, Any]:
         "description": f"The EIP-712 `{name}` message ({signer}; domain and types at"
         f" `GET /eip712`). Byte strings are 0x-hex, integers JSON numbers.",
         "type": "object",
-        "properties": {field: type_schema(kind) for field, kind in intent.fields},
+        "properties": {
+            field: type_schema(kind, dict(intent.structs)) for field, kind in intent.fields
+        },
         "required": list(intent.field_names),
         "additionalProperties": False,
     }

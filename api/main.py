@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import docs_ui, errors, http_bounds, http_headers, openapi, signed
+from api import docs_ui, errors, http_bounds, http_headers, openapi, portal_assets, signed
 from api.auth import install as install_auth
 from api.limits import IpRateLimit, RateLimits
 from api.node import Node, open_node
@@ -26,8 +26,11 @@ from api.routers import (
     attestations,
     audit,
     auth,
+    bundles,
+    chain,
     consent_records,
     consents,
+    fhir,
     public,
     queries,
     residents,
@@ -78,13 +81,17 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         attestations,
         access_requests,
         consents,
+        bundles,
+        fhir,
         consent_records,
         queries,
         audit,
+        chain,
     ):
         app.include_router(module.router)
     openapi.install(app)
     docs_ui.install(app)
+    portal_assets.install(app)
     app.add_middleware(signed.Acceptances)  # innermost: sees the route's own answer
     app.add_middleware(http_bounds.BodyLimit, api=app, default=config.max_body_bytes)
     app.add_middleware(IpRateLimit, limits=app.state.limits)

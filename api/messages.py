@@ -1,9 +1,9 @@
 """Problems as sentences: the API's problem documents turned into what a person reads.
 
-The sentences live in ``api/locale/en.json``, not here, because the portal will show the
-same ones: a JSON file loads as it is in a browser (and a ``zh.json`` beside it is a
-translation, one file per language as the portal's style asks), while this module is
-only the renderer both sides need. A template names its arguments with a kind,
+The sentences live in ``api/locale/en.json``, not here, because the portal shows the
+same ones: a JSON file loads as it is in a browser (api/portal/src/app/problems.js is
+the renderer written again), and ``zh-CN.json`` beside it is the Chinese translation,
+one file per language as the portal's style asks. A template names its arguments with a kind,
 ``{validUntil:time}`` or ``{department:department}``, so the formatting rules are
 explicit and small enough to write again in JavaScript:
 
@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ledger.intents import ROLE_NAMES, bytes32_label, role_id
+from ledger.vocabulary import ROLE_NAMES, bytes32_label, role_id
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
@@ -51,14 +51,37 @@ class Names:
     departments: Mapping[str, str] = field(default_factory=dict)
     accounts: Mapping[str, str] = field(default_factory=dict)
 
-    def account(self, address: str, *, department: bool = False) -> str:
+    def account(self, address: str, *, department: bool = False, language: str = "en") -> str:
         key = address.lower()
         for table in (self.departments, self.accounts):
             for known, name in table.items():
                 if known.lower() == key:
                     return f"{name} ({short_address(address)})"
-        what = "the department " if department else ""
-        return f"{what}{short_address(address)}"
+        if department:
+            return _words(language)["department"].format(address=short_address(address))
+        return short_address(address)
+
+
+#: The few words a kind adds around its value, per language (the portal's renderer,
+#: api/portal/src/app/problems.js, has the same; tests/portal/test_problems_in_node.py).
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "department": "the department {address}",
+        "second": "{n} second",
+        "seconds": "{n} seconds",
+        "bundle_item": "Item {n} of the bundle: {sentence}",
+    },
+    "zh-CN": {
+        "department": "部门 {address}",
+        "second": "{n} 秒",
+        "seconds": "{n} 秒",
+        "bundle_item": "一次性授权第 {n} 项：{sentence}",  # noqa: RUF001
+    },
+}
+
+
+def _words(language: str) -> dict[str, str]:
+    return WORDS.get(language, WORDS["en"])
 
 
 ROLE_BY_ID = {"0x" + role_id(name).hex(): name for name in ROLE_NAMES}
@@ -87,11 +110,11 @@ def _id_label(value: Any) -> str:
     return text
 
 
-def format_value(kind: str | None, value: Any, names: Names) -> str:
+def format_value(kind: str | None, value: Any, names: Names, language: str = "en") -> str:
     if kind == "time":
         return date(value)
     if kind in ("department", "account"):
-        return names.account(str(value), department=kind == "department")
+        return names.account(str(value), department=kind == "department", language=language)
     if kind in ("field", "purpose"):
         return f"`{_id_label(value)}`"
     if kind == "fields":
@@ -102,11 +125,13 @@ def format_value(kind: str | None, value: Any, names: Names) -> str:
         return ROLE_BY_ID.get(text, _id_label(value))
     if kind == "seconds":
         seconds = int(value)
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return _words(language)["second" if seconds == 1 else "seconds"].format(n=seconds)
     return str(value)
 
 
-def render(template: str, values: Mapping[str, Any], names: Names) -> str | None:
+def render(
+    template: str, values: Mapping[str, Any], names: Names, language: str = "en"
+) -> str | None:
     """``template`` filled from ``values``; ``None`` if one of its arguments is missing."""
     missing = False
 
@@ -116,7 +141,7 @@ def render(template: str, values: Mapping[str, Any], names: Names) -> str | None
         if values.get(key) is None:
             missing = True
             return ""
-        return format_value(kind, values[key], names)
+        return format_value(kind, values[key], names, language)
 
     text = _PLACEHOLDER.sub(fill, template)
     return None if missing else text
@@ -148,9 +173,15 @@ def explain(
         table["reasons"].get(str(document.get("reason") or "")),
         table["statuses"].get(str(code)),
     ]
+    sentence = str(document.get("detail") or document.get("title") or f"HTTP {code}")
     for template in candidates:
         if template:
-            text = render(template, values, names)
+            text = render(template, values, names, language)
             if text is not None:
-                return text
-    return str(document.get("detail") or document.get("title") or f"HTTP {code}")
+                sentence = text
+                break
+    item = document.get("bundle_item")
+    if isinstance(item, int) and not isinstance(item, bool):
+        # One item refused the whole bundle: say which (counting from 1, as people do).
+        return _words(language)["bundle_item"].format(n=item + 1, sentence=sentence)
+    return sentence

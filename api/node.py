@@ -18,10 +18,12 @@ from pathlib import Path
 
 from eth_account import Account
 
+from api import tables  # noqa: F401 (defines the API's tables on the store's metadata)
 from api.settings import Settings
 from api.vault import apply_side_effects
 from ledger.chain import Chain, TransactionSigner, open_chain
 from ledger.client import LedgerClient
+from ledger.codec import as_bytes, to_hex
 from ledger.deployment import Deployment, load_or_deploy
 from ledger.indexer import Indexer
 from ledger.relayer import Relayer
@@ -152,9 +154,9 @@ def _token_secret(settings: Settings, data_dir: Path) -> bytes:
 def _relayer_key(data_dir: Path, created: list[str]) -> bytes:
     path = data_dir / RELAYER_KEY_FILE
     if path.exists():
-        return bytes.fromhex(path.read_text().strip().removeprefix("0x"))
+        return as_bytes(path.read_text().strip())
     key = secrets.token_bytes(32)
-    _write_private(path, "0x" + key.hex() + "\n")
+    _write_private(path, to_hex(key) + "\n")
     created.append(f"created relayer key {Account.from_key(key).address} in {path}")
     return key
 

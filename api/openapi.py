@@ -22,8 +22,9 @@ from fastapi import FastAPI
 
 from api.errors import PROBLEM
 from api.intent_schemas import message_schema
-from api.signed import SignedBody, document_acceptances
-from ledger.intents import DENIAL_REASONS
+from api.schemas.common import SignedBody
+from api.signed import document_acceptances
+from ledger.vocabulary import DENIAL_REASONS
 
 _DESCRIPTIONS = {
     "400": "The body is not JSON",
@@ -136,6 +137,44 @@ def _subclasses(cls: type[SignedBody]) -> list[type[SignedBody]]:
     return found
 
 
+#: FastAPI names a component after its class, or after its module as well when two
+#: classes share a name (``AttestationOut`` of attestations and of queries). Those names
+#: were published while the models lived in their routers; the schema modules mirror the
+#: routers one to one, so the document keeps calling them by the router's module.
+_MODULE_PREFIX, _PUBLISHED_PREFIX = "api__schemas__", "api__routers__"
+_COMPONENTS = "#/components/schemas/"
+
+
+def keep_component_names(schema: dict[str, Any]) -> dict[str, Any]:
+    """Name module-qualified components as they were published, wherever they are used."""
+    components = schema.get("components", {}).get("schemas", {})
+    if not any(name.startswith(_MODULE_PREFIX) for name in components):
+        return schema
+    schema["components"]["schemas"] = {
+        _published(name): value for name, value in components.items()
+    }
+    _rename_refs(schema)
+    return schema
+
+
+def _published(name: str) -> str:
+    if name.startswith(_MODULE_PREFIX):
+        return _PUBLISHED_PREFIX + name.removeprefix(_MODULE_PREFIX)
+    return name
+
+
+def _rename_refs(node: Any) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_COMPONENTS):
+            node["$ref"] = _COMPONENTS + _published(ref.removeprefix(_COMPONENTS))
+        for value in node.values():
+            _rename_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            _rename_refs(value)
+
+
 def install(app: FastAPI) -> None:
     """Serve the completed document at ``/openapi.json`` (and so at ``/docs``)."""
     generate = app.openapi
@@ -143,7 +182,7 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_acceptances(
-                document_intents(document_problems(generate()))
+                document_intents(document_problems(keep_component_names(generate())))
             )
         return app.openapi_schema
 

@@ -6,7 +6,7 @@ a department's encryption key against the admin's signed ``RegisterDepartment`` 
 consent's terms against its own ``Grant`` (:mod:`wallets.trust`). The server cannot
 forge those signatures; it serves them as the chain holds them: the read model says
 which transaction and log recorded the row, the transaction's calldata carries the
-intents of its batch (:func:`ledger.audit.intents_of_call`, the decoder the audit uses),
+intents of its batch (:func:`ledger.calldata.intents_of_call`, the decoder the audit uses),
 and its receipt says which intent logged which event.
 
 A mined transaction's calldata never changes, so intents are kept per transaction hash
@@ -23,15 +23,16 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Connection, and_, desc, select
 
-from api.signed import ReceiptOut
-from ledger.audit import intents_of_call
-from ledger.client import LedgerClient, Receipt, SignedIntent
+from api.schemas.common import SignedIntentOut
+from api.signed import receipt_out
+from ledger.calldata import intents_of_call
+from ledger.client import LedgerClient
+from ledger.codec import to_hex
 from ledger.store import events
+from ledger.types import Receipt, SignedIntent
 from wallets.signing import message_to_json
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,6 @@ log = logging.getLogger(__name__)
 CACHE_SIZE = 4_096
 #: Events that set a department's key, each the primary event of its admin intent.
 KEY_EVENTS = ("DepartmentRegistered", "DepartmentKeyRotated")
-
-
-class SignedIntentOut(BaseModel):
-    """An intent as its signer signed it (``message`` in ``/eip712``'s JSON form), with
-    the transaction and log that recorded it; its signature is checked by the reader,
-    against the domain of the chain and contract it trusts."""
-
-    type: str
-    message: dict[str, Any]
-    signature: str
-    receipt: ReceiptOut
 
 
 class _Intents:
@@ -73,13 +63,8 @@ class _Intents:
         return SignedIntentOut(
             type=intent.name,
             message=message_to_json(intent.name, intent.message),
-            signature="0x" + bytes(intent.signature).hex(),
-            receipt=ReceiptOut(
-                tx_hash=receipt.tx_hash,
-                block_number=receipt.block_number,
-                log_index=receipt.log_index,
-                block_timestamp=receipt.block_timestamp,
-            ),
+            signature=to_hex(intent.signature),
+            receipt=receipt_out(receipt),
         )
 
     def _transaction(self, tx_hash: str) -> dict[int, tuple[SignedIntent, Receipt]]:
@@ -98,6 +83,9 @@ class _Intents:
             for outcome in self.client.outcomes_for(name, intents, receipt):
                 if outcome.ok and outcome.event is not None:
                     found[outcome.event.log_index] = (outcome.intent, outcome.receipt)
+                    # A bundle's consents: each ConsentGranted was logged by its GrantBundle.
+                    for extra in outcome.extra_events:
+                        found.setdefault(extra.log_index, (outcome.intent, outcome.receipt))
         with self._lock:
             self._by_tx[tx_hash] = found
             while len(self._by_tx) > CACHE_SIZE:

@@ -5,47 +5,27 @@ and add the relayer's acceptance to their answers.
 a write is served (:data:`ledger.relayer.acceptances`) and adds it to the JSON answer,
 2xx or problem+json alike, as ``acceptance`` (or ``acceptances``, in order, if a
 request relayed several): one place instead of one member per route, so no answer to
-a mined intent can leave it out. See :mod:`wallets.acceptance` for its form.
+a mined intent can leave it out. See :mod:`ledger.acceptance` for its form.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import BadRequest
+from api.schemas.common import AcceptanceOut, ReceiptOut, SignedBody
+from ledger.acceptance import Acceptance
 from ledger.admission import check_form
-from ledger.client import ConsentTerms, Outcome, Receipt, SignedIntent
+from ledger.codec import from_hex
 from ledger.relayer import acceptances
-from wallets.acceptance import Acceptance
-from wallets.encoding import from_hex
+from ledger.types import ConsentTerms, Outcome, Receipt, SignedIntent
 from wallets.signing import normalize_message
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class SignedBody(BaseModel):
-    """``{"message", "signature"}``: an EIP-712 message of the body's ``intent`` and its
-    65-byte signature. Each route's body class names its intent once; the route reads it
-    from there (:func:`signed_intent`) and OpenAPI documents ``message`` as exactly that
-    type's fields (:mod:`api.intent_schemas`)."""
-
-    #: The EIP-712 primary type this body carries.
-    intent: ClassVar[str] = ""
-
-    message: dict[str, Any]
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]*$")
-
-
-class ReceiptOut(BaseModel):
-    tx_hash: str
-    block_number: int
-    log_index: int | None
-    block_timestamp: int
 
 
 def receipt_out(receipt: Receipt) -> ReceiptOut:
@@ -57,7 +37,9 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
     )
 
 
-def signed_intent(body: SignedBody, terms: ConsentTerms | None = None) -> SignedIntent:
+def signed_intent(
+    body: SignedBody, terms: ConsentTerms | tuple[ConsentTerms, ...] | None = None
+) -> SignedIntent:
     """The body as a :class:`SignedIntent`; a malformed message is a 422 problem, and so
     is one the relayer would refuse on its form alone (too many fields, a field id or
     purpose that cannot be a schema name: the contract's error), before a route reads
@@ -78,17 +60,6 @@ def signed_intent(body: SignedBody, terms: ConsentTerms | None = None) -> Signed
 def settled(outcome: Outcome) -> Mapping[str, Any]:
     """The primary event's arguments of an accepted intent; raise the contract's error."""
     return outcome.unwrap().args
-
-
-class AcceptanceOut(BaseModel):
-    """The relayer's signed acceptance (:mod:`wallets.acceptance`)."""
-
-    intent: str
-    chain_id: int
-    journal_id: int
-    accepted_at: int
-    relayer: str
-    signature: str
 
 
 class Acceptances:

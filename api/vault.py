@@ -1,19 +1,23 @@
-"""Vault rows that become valid with an intent: written by the relayer in the same
-database transaction that closes the intent's journal entry."""
+"""The vault's rows: envelopes, wrapped keys and attestations.
+
+Written by the relayer in the same database transaction that closes the intent's
+journal entry (:func:`apply_side_effects`), so a row enters the vault only with the
+on-chain record that makes it valid; a resident's re-wrapped keys for a new record
+version are the one write outside it. Read here too, for a record restore and for a
+query the chain has logged."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping, and_, desc, select
 
-from ledger.client import Outcome
-from ledger.store import attestation_records, attestations, dumps, envelopes, wrapped_keys
-
-
-def _bytes(value: str) -> bytes:
-    return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+from ledger.codec import as_bytes, dumps, to_hex
+from ledger.store import attestation_records, attestations, envelopes, wrapped_keys
+from ledger.types import Outcome
+from ledger.vocabulary import bytes32_to_name
+from wallets.record import FieldEnvelope
 
 
 def apply_side_effects(c: Connection, outcome: Outcome, effects: Mapping[str, Any]) -> None:
@@ -25,27 +29,126 @@ def apply_side_effects(c: Connection, outcome: Outcome, effects: Mapping[str, An
                     resident=effects["resident"],
                     version=effects["version"],
                     field=field,
-                    ciphertext=_bytes(envelope["ciphertext"]),
-                    nonce=_bytes(envelope["nonce"]),
-                    owner_wrapped_key=_bytes(envelope["owner_wrapped_key"]),
+                    ciphertext=as_bytes(envelope["ciphertext"]),
+                    nonce=as_bytes(envelope["nonce"]),
+                    owner_wrapped_key=as_bytes(envelope["owner_wrapped_key"]),
                 )
             )
     elif kind == "grant":
         assert outcome.event is not None
         consent_id = int(outcome.event.args["consentId"])
-        for field, wrapped in effects["wrapped_keys"].items():
-            c.execute(
-                wrapped_keys.insert().values(
-                    consent_id=consent_id,
-                    version=effects["version"],
-                    field=field,
-                    wrapped_key=_bytes(wrapped),
-                )
+        store_wrapped_keys(c, consent_id, effects["version"], effects["wrapped_keys"])
+    elif kind == "bundle":
+        # One consent per item, each storing its own fields' keys from its department's.
+        for event in outcome.extra_events:
+            if event.name != "ConsentGranted":
+                continue
+            keys = effects["wrapped_keys"][event.args["department"]]
+            granted = {bytes32_to_name(bytes(f)) for f in event.args["fields"]}
+            store_wrapped_keys(
+                c,
+                int(event.args["consentId"]),
+                effects["version"],
+                {field: key for field, key in keys.items() if field in granted},
             )
     elif kind == "attestation":
         _attestation(c, outcome, effects)
     elif kind is not None:
         raise ValueError(f"unknown side effect {kind!r}")
+
+
+def store_wrapped_keys(
+    c: Connection, consent_id: int, version: int, keys: Mapping[str, str]
+) -> None:
+    """A consent's keys of one record version, by field (0x-hex, as validated)."""
+    for field, wrapped in keys.items():
+        c.execute(
+            wrapped_keys.insert().values(
+                consent_id=consent_id, version=version, field=field, wrapped_key=as_bytes(wrapped)
+            )
+        )
+
+
+def has_wrapped_keys(c: Connection, consent_id: int, version: int) -> bool:
+    """Whether keys of record ``version`` are stored for the consent."""
+    found = c.execute(
+        select(wrapped_keys.c.field).where(
+            and_(wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.version == version)
+        )
+    ).first()
+    return found is not None
+
+
+def newest_wrapped_keys(c: Connection, consent_id: int, fields: list[str]) -> dict[str, RowMapping]:
+    """Per field of ``fields``, the consent's key of the newest version it holds one for."""
+    keys: dict[str, RowMapping] = {}
+    rows = c.execute(
+        select(wrapped_keys)
+        .where(and_(wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.field.in_(fields)))
+        .order_by(desc(wrapped_keys.c.version))
+    ).mappings()
+    for row in rows:
+        keys.setdefault(row["field"], row)
+    return keys
+
+
+def record_envelopes(c: Connection, resident: str, version: int) -> dict[str, FieldEnvelope]:
+    """The envelopes of one version of the resident's record, by field."""
+    rows = c.execute(
+        select(envelopes).where(
+            and_(envelopes.c.resident == resident, envelopes.c.version == version)
+        )
+    ).mappings()
+    return {
+        r["field"]: FieldEnvelope(
+            bytes(r["ciphertext"]), bytes(r["nonce"]), bytes(r["owner_wrapped_key"])
+        )
+        for r in rows
+    }
+
+
+def envelopes_by_version(
+    c: Connection, resident: str, versions: list[int]
+) -> dict[int, dict[str, RowMapping]]:
+    """The envelope rows of the resident's record ``versions``, by version and field."""
+    found: dict[int, dict[str, RowMapping]] = {v: {} for v in versions}
+    rows = c.execute(
+        select(envelopes).where(
+            and_(envelopes.c.resident == resident, envelopes.c.version.in_(versions))
+        )
+    ).mappings()
+    for row in rows:
+        found[int(row["version"])][row["field"]] = row
+    return found
+
+
+def recorded_attestations(
+    c: Connection, resident: str, fields: list[str], version: int, now: int
+) -> list[RowMapping]:
+    """The chain-recorded attestations of ``fields`` up to ``version``, unexpired at
+    ``now``, newest first. An attestation outlives a rotation that kept the field's value
+    and salt; the department's wallet checks each commitment against the value."""
+    joined = attestations.join(
+        attestation_records, attestation_records.c.attestation_id == attestations.c.id
+    )
+    query = (
+        select(attestations, attestation_records)
+        .select_from(joined)
+        .where(
+            and_(
+                attestations.c.resident == resident,
+                attestations.c.field.in_(fields),
+                attestations.c.version <= version,
+                attestations.c.expires_at > now,
+            )
+        )
+        .order_by(
+            desc(attestations.c.version),
+            desc(attestation_records.c.recorded_at),
+            desc(attestations.c.id),
+        )
+    )
+    return list(c.execute(query).mappings().all())
 
 
 def _attestation(c: Connection, outcome: Outcome, effects: Mapping[str, Any]) -> None:
@@ -70,7 +173,7 @@ def _attestation(c: Connection, outcome: Outcome, effects: Mapping[str, Any]) ->
     c.execute(
         attestation_records.insert().values(
             attestation_id=int(inserted.inserted_primary_key[0]),
-            digest="0x" + bytes(recorded["digest"]).hex(),
+            digest=to_hex(recorded["digest"]),
             tx_hash=outcome.receipt.tx_hash,
             block_number=outcome.receipt.block_number,
             log_index=outcome.receipt.log_index,

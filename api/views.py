@@ -1,67 +1,34 @@
-"""Read-model queries shared by the routers, and the JSON shapes they answer with."""
+"""Read-model queries for the routers, and the shaping of their rows into answers.
+
+The routes name what they need (``list_consents``, ``consent_events``, ``list_requests``)
+and never spell SQL themselves; the vault's rows (envelopes, wrapped keys,
+attestations) are read and written in :mod:`api.vault`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Connection, RowMapping, and_, desc, or_, select
 
 from api.deps import Actor
 from api.errors import Forbidden, NotFound
 from api.pagination import clamp_limit, decode_cursor, encode_cursor
-from api.provenance import SignedIntentOut
-from api.signed import ReceiptOut
-from ledger.client import ConsentTerms
-from ledger.intents import label_to_bytes32
-from ledger.store import access_requests, consents, events, record_versions
-
-
-class ConsentOut(BaseModel):
-    consent_id: int
-    resident: str
-    department: str
-    department_name: str | None
-    fields: list[str]
-    purpose: str
-    valid_from: int
-    valid_until: int
-    max_uses: int
-    uses: int
-    request_id: str | None
-    status: str
-    granted_at: int
-    revoked_at: int | None
-    receipt: ReceiptOut
-    #: The resident's signed ``Grant``, from the calldata of the transaction that
-    #: recorded it (``GET /consents/{id}`` and the resident's own list): a wallet checks
-    #: these terms against it.
-    grant: SignedIntentOut | None = None
-
-
-class ConsentList(BaseModel):
-    data: list[ConsentOut]
-    next_cursor: str | None
-
-
-class EventOut(BaseModel):
-    type: str
-    block_number: int
-    log_index: int
-    tx_hash: str
-    block_timestamp: int
-    contract: str
-    resident: str | None
-    department: str | None
-    consent_id: int | None
-    args: dict[str, Any]
-
-
-class EventList(BaseModel):
-    data: list[EventOut]
-    next_cursor: str | None
+from api.schemas.access_requests import AccessRequestList, AccessRequestOut
+from api.schemas.audit import EventOut
+from api.schemas.common import ReceiptOut
+from api.schemas.consents import ConsentList, ConsentOut
+from ledger.store import (
+    access_requests,
+    bundles,
+    consents,
+    events,
+    record_versions,
+    request_answers,
+)
+from ledger.vocabulary import hex32_label, request_status
 
 
 def consent_status(row: Mapping[str, Any] | RowMapping, now: int) -> str:
@@ -132,18 +99,6 @@ def ensure_consent_reader(actor: Actor, row: RowMapping) -> None:
     raise Forbidden("only the consent's resident, its department and auditors read it")
 
 
-def consent_terms(row: RowMapping) -> ConsentTerms:
-    return ConsentTerms(
-        resident=row["resident"],
-        department=row["department"],
-        fields=tuple(sorted(label_to_bytes32(f) for f in json.loads(row["fields"]))),
-        purpose=label_to_bytes32(row["purpose"]),
-        valid_from=row["valid_from"],
-        valid_until=row["valid_until"],
-        max_uses=row["max_uses"],
-    )
-
-
 def list_consents(
     c: Connection,
     now: int,
@@ -166,10 +121,33 @@ def list_consents(
     rows = c.execute(query.order_by(desc(consents.c.consent_id)).limit(size + 1)).mappings().all()
     names = department_names(c)
     data = [consent_out(r, now, names) for r in rows[:size]]
+    linked = bundles_of(c, (d.consent_id for d in data))
+    data = [d.model_copy(update={"bundle_id": linked.get(d.consent_id)}) for d in data]
     more = len(rows) > size
     return ConsentList(
         data=data, next_cursor=encode_cursor([data[-1].consent_id]) if more else None
     )
+
+
+def bundles_of(c: Connection, consent_ids: Iterable[int]) -> dict[int, int]:
+    """The bundle of each of these consents that belongs to one."""
+    ids = sorted(set(consent_ids))
+    if not ids:
+        return {}
+    rows = c.execute(
+        select(bundles.c.bundle_id, bundles.c.first_consent_id, bundles.c.count).where(
+            and_(
+                bundles.c.first_consent_id <= ids[-1],
+                bundles.c.first_consent_id + bundles.c.count > ids[0],
+            )
+        )
+    ).all()
+    found: dict[int, int] = {}
+    for bundle_id, first, count in rows:
+        for consent_id in ids:
+            if first <= consent_id < first + count:
+                found[consent_id] = int(bundle_id)
+    return found
 
 
 def latest_version(c: Connection, resident: str) -> RowMapping | None:
@@ -195,7 +173,81 @@ def record_version(c: Connection, resident: str, version: int | None) -> RowMapp
     return c.execute(query).mappings().first()
 
 
-def event_out(row: RowMapping) -> EventOut:
+_BUNDLE_EVENTS = ("BundleGranted", "BundleRevoked")
+
+
+@dataclass(frozen=True)
+class ServiceNames:
+    """What a page of events needs to name bundles and services: each consent's bundle,
+    each bundle's service, and each service's names in the order it was (re)defined."""
+
+    consent_bundles: Mapping[int, int]
+    bundle_services: Mapping[int, str]
+    #: Per service, ``((block, log index), name)`` of each ``ServiceDefined``, in order.
+    definitions: Mapping[str, Sequence[tuple[tuple[int, int], str]]]
+
+    def bundle_of(self, row: Mapping[Any, Any], args: Mapping[str, Any]) -> int | None:
+        if row["name"] in _BUNDLE_EVENTS:
+            return int(args["bundleId"])
+        consent_id = row["consent_id"]
+        return None if consent_id is None else self.consent_bundles.get(consent_id)
+
+    def name_at(self, service: str, position: tuple[int, int]) -> str | None:
+        """The service's name as last defined up to ``position`` (its first name for an
+        earlier position, which only a tampered read model has)."""
+        defined = self.definitions.get(service, ())
+        named = [name for at, name in defined if at <= position]
+        return named[-1] if named else (defined[0][1] if defined else None)
+
+    def of(
+        self, row: Mapping[Any, Any], args: Mapping[str, Any]
+    ) -> tuple[int | None, str | None, str | None]:
+        """The event's bundle, service and the service's name then."""
+        bundle_id = self.bundle_of(row, args)
+        if row["name"] == "ServiceDefined":
+            return None, hex32_label(args["service"]), str(args["name"])
+        if row["name"] == "BundleGranted":
+            service: str | None = hex32_label(args["service"])
+        else:
+            service = None if bundle_id is None else self.bundle_services.get(bundle_id)
+        if service is None:
+            return bundle_id, None, None
+        return bundle_id, service, self.name_at(service, (row["block_number"], row["log_index"]))
+
+
+def service_names(c: Connection, rows: Sequence[Mapping[Any, Any]]) -> ServiceNames:
+    """The :class:`ServiceNames` of the events ``rows``, in three small queries."""
+    consent_bundles = bundles_of(c, (r["consent_id"] for r in rows if r["consent_id"] is not None))
+    wanted = set(consent_bundles.values()) | {
+        int(json.loads(r["args"])["bundleId"]) for r in rows if r["name"] in _BUNDLE_EVENTS
+    }
+    bundle_services: dict[int, str] = {}
+    if wanted:
+        found = c.execute(
+            select(bundles.c.bundle_id, bundles.c.service).where(
+                bundles.c.bundle_id.in_(sorted(wanted))
+            )
+        ).all()
+        bundle_services = {int(bundle_id): service for bundle_id, service in found}
+    definitions: dict[str, list[tuple[tuple[int, int], str]]] = {}
+    if wanted or any(r["name"] == "ServiceDefined" for r in rows):
+        defined = c.execute(
+            select(events.c.block_number, events.c.log_index, events.c.args)
+            .where(events.c.name == "ServiceDefined")
+            .order_by(events.c.block_number, events.c.log_index)
+        ).all()
+        for block, index, raw in defined:
+            args = json.loads(raw)
+            definitions.setdefault(hex32_label(args["service"]), []).append(
+                ((block, index), str(args["name"]))
+            )
+    return ServiceNames(consent_bundles, bundle_services, definitions)
+
+
+def event_out(row: RowMapping, names: ServiceNames | None = None) -> EventOut:
+    """An event as the auditors read it; with ``names``, its bundle and service named."""
+    args = json.loads(row["args"])
+    bundle_id, service, service_name = (None, None, None) if names is None else names.of(row, args)
     return EventOut(
         type=row["name"],
         block_number=row["block_number"],
@@ -206,7 +258,10 @@ def event_out(row: RowMapping) -> EventOut:
         resident=row["resident"],
         department=row["department"],
         consent_id=row["consent_id"],
-        args=json.loads(row["args"]),
+        args=args,
+        bundle_id=bundle_id,
+        service=service,
+        service_name=service_name,
     )
 
 
@@ -264,8 +319,112 @@ def list_events(
     return page, next_cursor
 
 
-def request_rows(c: Connection, **where: str) -> list[RowMapping]:
-    query = select(access_requests)
+def event_receipt(row: RowMapping) -> ReceiptOut:
+    """Where the chain logged an event of the read model."""
+    return ReceiptOut(
+        tx_hash=row["tx_hash"],
+        block_number=row["block_number"],
+        log_index=row["log_index"],
+        block_timestamp=row["block_timestamp"],
+    )
+
+
+def department_registration(c: Connection, address: str) -> tuple[str | None, str | None]:
+    """The name and code a department was first registered with; ``(None, None)`` for an
+    address never registered."""
+    args = c.execute(
+        select(events.c.args)
+        .where(events.c.name == "DepartmentRegistered", events.c.department == address)
+        .order_by(events.c.block_number, events.c.log_index)
+        .limit(1)
+    ).scalar()
+    if args is None:
+        return None, None
+    registered = json.loads(args)
+    return registered.get("name"), registered.get("code")
+
+
+def consent_events(c: Connection, consent_id: int, names: tuple[str, ...]) -> list[RowMapping]:
+    """The events named ``names`` of one consent, in chain order."""
+    rows = c.execute(
+        select(events)
+        .where(events.c.consent_id == consent_id, events.c.name.in_(names))
+        .order_by(events.c.block_number, events.c.log_index)
+    ).mappings()
+    return list(rows)
+
+
+def consent_purposes(c: Connection, ids: set[int | None]) -> dict[int, str]:
+    """The purpose of each consent of ``ids`` the read model holds."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = c.execute(
+        select(consents.c.consent_id, consents.c.purpose).where(consents.c.consent_id.in_(wanted))
+    ).all()
+    return {consent_id: purpose for consent_id, purpose in rows}
+
+
+def record_roots(c: Connection, resident: str, versions: list[int]) -> dict[int, str]:
+    """The committed root of each of the resident's record ``versions``."""
+    rows = c.execute(
+        select(record_versions.c.version, record_versions.c.root).where(
+            and_(record_versions.c.resident == resident, record_versions.c.version.in_(versions))
+        )
+    ).all()
+    return {int(version): root for version, root in rows}
+
+
+def list_requests(
+    c: Connection, now: int, cursor: str | None, limit: int | None, **where: str
+) -> AccessRequestList:
+    """A page of requests matching ``where``, newest first by (block, request id), each
+    with its status at chain time ``now``."""
+    size = clamp_limit(limit)
+    query = select(
+        access_requests,
+        request_answers.c.answer,
+        request_answers.c.reason,
+        request_answers.c.answered_at,
+    ).outerjoin(request_answers, request_answers.c.request_id == access_requests.c.request_id)
     for column, value in where.items():
         query = query.where(access_requests.c[column] == value)
-    return list(c.execute(query.order_by(desc(access_requests.c.block_number))).mappings().all())
+    position = decode_cursor(cursor, 2, hex_at=(1,))
+    if position is not None:
+        block, request_id = position
+        query = query.where(
+            or_(
+                access_requests.c.block_number < block,
+                and_(
+                    access_requests.c.block_number == block,
+                    access_requests.c.request_id < request_id,
+                ),
+            )
+        )
+    query = query.order_by(desc(access_requests.c.block_number), desc(access_requests.c.request_id))
+    rows = c.execute(query.limit(size + 1)).mappings().all()
+    names = department_names(c)
+    page = rows[:size]
+    next_cursor = None
+    if len(rows) > size:
+        next_cursor = encode_cursor([page[-1]["block_number"], page[-1]["request_id"]])
+    data = [request_out(r, names, now) for r in page]
+    return AccessRequestList(data=data, next_cursor=next_cursor)
+
+
+def request_out(row: Any, names: Mapping[str, str], now: int) -> AccessRequestOut:
+    granted = row["consent_id"] is not None
+    return AccessRequestOut(
+        request_id=row["request_id"],
+        department=row["department"],
+        department_name=names.get(row["department"]),
+        resident=row["resident"],
+        fields=json.loads(row["fields"]),
+        purpose=row["purpose"],
+        duration=row["duration"],
+        requested_at=row["requested_at"],
+        status=request_status(row["answer"], granted, int(row["requested_at"]), now),
+        consent_id=row["consent_id"],
+        reason=row["reason"],
+        answered_at=row["answered_at"],
+    )

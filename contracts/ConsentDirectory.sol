@@ -2,8 +2,8 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IConsentDirectory} from "./interfaces/IConsentDirectory.sol";
+import {IConsentLedger} from "./interfaces/IConsentLedger.sol";
 import {SignedIntents} from "./SignedIntents.sol";
 
 /**
@@ -39,6 +39,19 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         keccak256("DistrustIssuer(address issuer,bytes32[] fields,uint256 nonce,uint256 deadline)");
     bytes32 public constant ROTATE_DEPARTMENT_KEY_TYPEHASH =
         keccak256("RotateDepartmentKey(address department,bytes encryptionKey,uint256 nonce,uint256 deadline)");
+    bytes32 public constant SET_PURPOSE_POLICY_TYPEHASH =
+        keccak256("SetPurposePolicy(bytes32 purpose,bytes32[] fields,uint64 maxDuration,uint256 nonce,uint256 deadline)");
+    bytes32 public constant SERVICE_ITEM_TYPEHASH =
+        keccak256("ServiceItem(address department,bytes32[] fields,bytes32 purpose,uint64 duration,uint32 maxUses)");
+    bytes32 public constant DEFINE_SERVICE_TYPEHASH =
+        keccak256(
+            "DefineService(bytes32 service,string name,ServiceItem[] items,uint256 nonce,uint256 deadline)ServiceItem(address department,bytes32[] fields,bytes32 purpose,uint64 duration,uint32 maxUses)"
+        );
+
+    /// @notice The most items (departments) a service may have.
+    uint256 public constant MAX_SERVICE_ITEMS = 16;
+    /// @notice The longest a service's name may be, in bytes.
+    uint256 public constant MAX_SERVICE_NAME = 200;
 
     /// @notice How far an attestation's `issuedAt` may lie from the recording block's time.
     uint64 public constant ATTEST_TIME_WINDOW = 5 minutes;
@@ -52,7 +65,12 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     address[] private _departmentList;
     mapping(bytes32 field => bool) private _isField;
     bytes32[] private _fieldList;
-    mapping(bytes32 purpose => bool) private _isPurpose;
+    /// @dev Whether a purpose is defined, and its policy, in one word: a scope check reads
+    /// the policy with the purpose at no extra cost.
+    mapping(bytes32 purpose => Purpose) private _purposes;
+    /// @dev The fields a purpose's policy allows (while `limitsFields`), listed and by field.
+    mapping(bytes32 purpose => bytes32[] fields) private _policyFields;
+    mapping(bytes32 purpose => mapping(bytes32 field => bool)) private _policyAllows;
     bytes32[] private _purposeList;
     /// @dev Every window in which `issuer` was trusted for `field`, oldest first; the last
     /// one is open (`until` 0) while the trust lasts.
@@ -61,6 +79,10 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     mapping(address issuer => bytes32[] fields) private _issuerFields;
     /// @dev When each recorded attestation (by EIP-712 digest) was recorded; 0: never.
     mapping(bytes32 digest => uint64 recordedAt) private _attestations;
+    /// @dev Each service's name and items as last defined; `_serviceList` in definition order.
+    mapping(bytes32 service => string name) private _serviceNames;
+    mapping(bytes32 service => ServiceItem[] items) private _serviceItems;
+    bytes32[] private _serviceList;
 
     /**
      * @dev Makes `admin` the governance admin and `relayer` the first relayer, and seeds
@@ -171,9 +193,11 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.registerDepartment(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(REGISTER_DEPARTMENT_TYPEHASH, i, reason);
-            }
+            _tryIntent(
+                REGISTER_DEPARTMENT_TYPEHASH,
+                i,
+                abi.encodeCall(this.registerDepartment, (intents[i], signatures[i]))
+            );
         }
     }
 
@@ -185,9 +209,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     function assignRoleBatch(GrantRole[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.assignRole(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(GRANT_ROLE_TYPEHASH, i, reason);
-            }
+            _tryIntent(GRANT_ROLE_TYPEHASH, i, abi.encodeCall(this.assignRole, (intents[i], signatures[i])));
         }
     }
 
@@ -330,8 +352,9 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      */
     function recordAttestation(Attest calldata intent, bytes calldata signature) external onlyRelayer returns (bytes32 digest) {
         digest = hashAttest(intent);
-        address signer = ECDSA.recoverCalldata(digest, signature);
-        if (signer != intent.issuer) revert SignedIntentWrongSigner(intent.issuer, signer);
+        address issuer = intent.issuer;
+        bytes memory error = _signatureError(issuer, digest, signature);
+        if (error.length != 0) _raise(error);
         uint256 issuedAt = intent.issuedAt;
         if (issuedAt + ATTEST_TIME_WINDOW < block.timestamp || issuedAt > block.timestamp + ATTEST_TIME_WINDOW) {
             revert ConsentDirectoryAttestationTime(intent.issuedAt, block.timestamp);
@@ -340,14 +363,14 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
             revert ConsentDirectoryAttestationPeriod(intent.issuedAt, intent.expiresAt);
         }
         uint64 recordedAt = uint64(block.timestamp);
-        if (!isTrustedIssuer(intent.issuer, intent.field, recordedAt)) {
-            revert ConsentDirectoryUntrustedIssuer(intent.issuer, intent.field);
+        if (!isTrustedIssuer(issuer, intent.field, recordedAt)) {
+            revert ConsentDirectoryUntrustedIssuer(issuer, intent.field);
         }
         if (_attestations[digest] != 0) revert ConsentDirectoryAttestationRecorded(digest);
         _attestations[digest] = recordedAt;
         emit AttestationRecorded(
             digest,
-            intent.issuer,
+            issuer,
             intent.resident,
             intent.field,
             intent.commitment,
@@ -364,9 +387,11 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.changeDepartmentActive(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(SET_DEPARTMENT_ACTIVE_TYPEHASH, i, reason);
-            }
+            _tryIntent(
+                SET_DEPARTMENT_ACTIVE_TYPEHASH,
+                i,
+                abi.encodeCall(this.changeDepartmentActive, (intents[i], signatures[i]))
+            );
         }
     }
 
@@ -374,9 +399,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     function removeRoleBatch(RevokeRole[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.removeRole(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(REVOKE_ROLE_TYPEHASH, i, reason);
-            }
+            _tryIntent(REVOKE_ROLE_TYPEHASH, i, abi.encodeCall(this.removeRole, (intents[i], signatures[i])));
         }
     }
 
@@ -384,9 +407,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     function endIssuerTrustBatch(DistrustIssuer[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.endIssuerTrust(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(DISTRUST_ISSUER_TYPEHASH, i, reason);
-            }
+            _tryIntent(DISTRUST_ISSUER_TYPEHASH, i, abi.encodeCall(this.endIssuerTrust, (intents[i], signatures[i])));
         }
     }
 
@@ -397,9 +418,11 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.rotateDepartmentKey(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(ROTATE_DEPARTMENT_KEY_TYPEHASH, i, reason);
-            }
+            _tryIntent(
+                ROTATE_DEPARTMENT_KEY_TYPEHASH,
+                i,
+                abi.encodeCall(this.rotateDepartmentKey, (intents[i], signatures[i]))
+            );
         }
     }
 
@@ -407,10 +430,131 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     function recordAttestationBatch(Attest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            // slither-disable-next-line unused-return (a batch answers with events, not ids)
-            try this.recordAttestation(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(ATTEST_TYPEHASH, i, reason);
+            _tryIntent(ATTEST_TYPEHASH, i, abi.encodeCall(this.recordAttestation, (intents[i], signatures[i])));
+        }
+    }
+
+    /**
+     * @notice Sets `purpose`'s policy: the fields it may ever cover (empty: any field) and
+     * the longest a consent or request for it may last (0: no limit). It applies to grants
+     * and requests from this block on; consents already granted keep their terms.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
+     * - `purpose` is defined; `fields` strictly ascending and defined.
+     *
+     * Emits a {PurposePolicySet} event.
+     */
+    function setPurposePolicy(SetPurposePolicy calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                SET_PURPOSE_POLICY_TYPEHASH,
+                intent.purpose,
+                _hashArray(intent.fields),
+                intent.maxDuration,
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
+        Purpose storage entry = _purposes[intent.purpose];
+        if (!entry.defined) revert ConsentDirectoryUnknownPurpose(intent.purpose);
+        bool limitsFields = intent.fields.length != 0;
+        if (limitsFields) _checkFields(intent.fields);
+        bytes32[] storage listed = _policyFields[intent.purpose];
+        for (uint256 i = 0; i < listed.length; ++i) delete _policyAllows[intent.purpose][listed[i]];
+        delete _policyFields[intent.purpose];
+        for (uint256 i = 0; i < intent.fields.length; ++i) {
+            listed.push(intent.fields[i]);
+            _policyAllows[intent.purpose][intent.fields[i]] = true;
+        }
+        entry.limitsFields = limitsFields;
+        entry.maxDuration = intent.maxDuration;
+        emit PurposePolicySet(intent.purpose, admin, intent.fields, intent.maxDuration);
+    }
+
+    /**
+     * @notice Defines `service`, or replaces its definition: from this block on a bundle
+     * for it must fit these items. Consents granted under an earlier definition keep their
+     * own terms.
+     *
+     * Requirements:
+     * - the caller is a relayer; the signature is the admin's, unexpired, nonce unused;
+     * - `service` is a valid name; `name` is 1 to {MAX_SERVICE_NAME} bytes; 1 to
+     *   {MAX_SERVICE_ITEMS} items, each naming a registered department, defined fields
+     *   (strictly ascending) within its purpose's policy, a defined purpose and a non-zero
+     *   duration within the policy's longest.
+     *
+     * Emits a {ServiceDefined} event.
+     */
+    function defineService(DefineService calldata intent, bytes calldata signature) external onlyRelayer {
+        ServiceItem[] calldata items = intent.items;
+        bytes32[] memory itemHashes = new bytes32[](items.length);
+        for (uint256 i = 0; i < items.length; ++i) itemHashes[i] = _hashServiceItem(items[i]);
+        bytes32 structHash = keccak256(
+            abi.encode(
+                DEFINE_SERVICE_TYPEHASH,
+                intent.service,
+                keccak256(bytes(intent.name)),
+                keccak256(abi.encodePacked(itemHashes)),
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        address admin = _verifyAnySigner(structHash, signature, intent.nonce, intent.deadline);
+        _requireSignerRole(DEFAULT_ADMIN_ROLE, admin);
+        _checkName(intent.service);
+        uint256 nameLength = bytes(intent.name).length;
+        if (nameLength == 0 || nameLength > MAX_SERVICE_NAME) revert ConsentDirectoryInvalidServiceName();
+        if (items.length == 0 || items.length > MAX_SERVICE_ITEMS) {
+            revert ConsentDirectoryServiceItemCount(items.length, MAX_SERVICE_ITEMS);
+        }
+        for (uint256 i = 0; i < items.length; ++i) {
+            ServiceItem calldata item = items[i];
+            if (!_departments[item.department].registered) revert ConsentDirectoryUnknownDepartment(item.department);
+            (bytes memory error, uint64 maxDuration) = scopeLimit(item.fields, item.purpose);
+            if (error.length != 0) _raise(error);
+            if (item.duration == 0) revert ConsentDirectoryServiceZeroDuration(i);
+            if (maxDuration != 0 && item.duration > maxDuration) {
+                revert ConsentDirectoryBundleWindowTooLong(i, item.duration, maxDuration);
             }
+        }
+        if (bytes(_serviceNames[intent.service]).length == 0) _serviceList.push(intent.service);
+        _serviceNames[intent.service] = intent.name;
+        ServiceItem[] storage stored = _serviceItems[intent.service];
+        delete _serviceItems[intent.service];
+        for (uint256 i = 0; i < items.length; ++i) {
+            ServiceItem storage item = stored.push();
+            item.department = items[i].department;
+            item.fields = items[i].fields;
+            item.purpose = items[i].purpose;
+            item.duration = items[i].duration;
+            item.maxUses = items[i].maxUses;
+        }
+        emit ServiceDefined(intent.service, admin, intent.name, items);
+    }
+
+    /// @notice Submits many {defineService} intents; each bad one is refused on its own.
+    function defineServiceBatch(DefineService[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(DEFINE_SERVICE_TYPEHASH, i, abi.encodeCall(this.defineService, (intents[i], signatures[i])));
+        }
+    }
+
+    /// @notice Submits many {setPurposePolicy} intents; each bad one is refused on its own.
+    function setPurposePolicyBatch(SetPurposePolicy[] calldata intents, bytes[] calldata signatures)
+        external
+        onlyRelayer
+    {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(
+                SET_PURPOSE_POLICY_TYPEHASH,
+                i,
+                abi.encodeCall(this.setPurposePolicy, (intents[i], signatures[i]))
+            );
         }
     }
 
@@ -515,7 +659,13 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     }
 
     function isPurpose(bytes32 purpose) external view returns (bool) {
-        return _isPurpose[purpose];
+        return _purposes[purpose].defined;
+    }
+
+    /// @notice A purpose's policy: the fields it may cover (empty: any) and its longest
+    /// duration in seconds (0: no limit).
+    function purposePolicy(bytes32 purpose) external view returns (bytes32[] memory fields_, uint64 maxDuration) {
+        return (_policyFields[purpose], _purposes[purpose].maxDuration);
     }
 
     /// @inheritdoc IConsentDirectory
@@ -552,11 +702,110 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     }
 
     /// @notice The error {checkScope} would revert with, ABI-encoded; empty if none.
-    function scopeError(bytes32[] calldata fieldIds, bytes32 purpose) public view returns (bytes memory) {
-        bytes memory error = _fieldsError(fieldIds);
-        if (error.length != 0) return error;
-        if (!_isPurpose[purpose]) return abi.encodeWithSelector(ConsentDirectoryUnknownPurpose.selector, purpose);
-        return "";
+    function scopeError(bytes32[] calldata fieldIds, bytes32 purpose) public view returns (bytes memory error) {
+        (error, ) = scopeLimit(fieldIds, purpose);
+    }
+
+    /**
+     * @notice {scopeError}, which includes the purpose's policy on fields, and the policy's
+     * longest duration (0: no limit) for the caller to hold a window or duration to.
+     */
+    function scopeLimit(
+        bytes32[] calldata fieldIds,
+        bytes32 purpose
+    ) public view returns (bytes memory error, uint64 maxDuration) {
+        error = _fieldsError(fieldIds);
+        if (error.length != 0) return (error, 0);
+        Purpose memory entry = _purposes[purpose];
+        if (!entry.defined) return (abi.encodeWithSelector(ConsentDirectoryUnknownPurpose.selector, purpose), 0);
+        if (entry.limitsFields) {
+            mapping(bytes32 field => bool) storage allows = _policyAllows[purpose];
+            for (uint256 i = 0; i < fieldIds.length; ++i) {
+                if (!allows[fieldIds[i]]) {
+                    return (
+                        abi.encodeWithSelector(ConsentDirectoryPolicyFieldNotAllowed.selector, purpose, fieldIds[i]),
+                        0
+                    );
+                }
+            }
+        }
+        return ("", entry.maxDuration);
+    }
+
+    /// @notice Every defined service, in the order first defined.
+    function services() external view returns (bytes32[] memory) {
+        return _serviceList;
+    }
+
+    /// @notice A service's name and items as last defined (empty if unknown).
+    function service(bytes32 id) external view returns (string memory name, ServiceItem[] memory items) {
+        return (_serviceNames[id], _serviceItems[id]);
+    }
+
+    /// @inheritdoc IConsentDirectory
+    function bundleItemError(
+        bytes32 serviceId,
+        uint256 index,
+        address department,
+        bytes32[] calldata fieldIds,
+        bytes32 purpose,
+        uint64 duration,
+        uint32 maxUses
+    ) external view returns (bytes memory error, uint256 itemCount) {
+        ServiceItem[] storage items = _serviceItems[serviceId];
+        itemCount = items.length;
+        if (itemCount == 0) return (abi.encodeWithSelector(ConsentDirectoryUnknownService.selector, serviceId), 0);
+        if (index >= itemCount) {
+            error = abi.encodeWithSelector(ConsentDirectoryBundleItemCount.selector, serviceId, itemCount, index + 1);
+            return (error, itemCount);
+        }
+        ServiceItem storage item = items[index];
+        if (item.department != department || item.purpose != purpose) {
+            error = abi.encodeWithSelector(ConsentDirectoryBundleItemMismatch.selector, index, department, purpose);
+            return (error, itemCount);
+        }
+        // The item's department was registered when the service was defined; a department
+        // is never unregistered, only suspended.
+        if (!_departments[department].active) {
+            return (abi.encodeWithSelector(IConsentLedger.ConsentLedgerInactiveDepartment.selector, department), itemCount);
+        }
+        // A subset of the item's fields, strictly ascending: one walk over both lists. The
+        // item's fields were defined when it was, and fields are never undefined.
+        if (fieldIds.length == 0) return (abi.encodeWithSelector(ConsentDirectoryEmptyFields.selector), itemCount);
+        bytes32[] storage allowed = item.fields;
+        uint256 j = 0;
+        for (uint256 i = 0; i < fieldIds.length; ++i) {
+            if (i > 0 && fieldIds[i] <= fieldIds[i - 1]) {
+                return (abi.encodeWithSelector(ConsentDirectoryUnsortedFields.selector, i), itemCount);
+            }
+            while (j < allowed.length && allowed[j] < fieldIds[i]) ++j;
+            if (j == allowed.length || allowed[j] != fieldIds[i]) {
+                error = abi.encodeWithSelector(ConsentDirectoryBundleFieldOutsideService.selector, index, fieldIds[i]);
+                return (error, itemCount);
+            }
+        }
+        // The purpose's policy now (it may have changed since the service was defined).
+        Purpose memory policy = _purposes[purpose];
+        if (policy.limitsFields) {
+            mapping(bytes32 field => bool) storage allows = _policyAllows[purpose];
+            for (uint256 i = 0; i < fieldIds.length; ++i) {
+                if (!allows[fieldIds[i]]) {
+                    error = abi.encodeWithSelector(ConsentDirectoryPolicyFieldNotAllowed.selector, purpose, fieldIds[i]);
+                    return (error, itemCount);
+                }
+            }
+        }
+        uint64 limit = item.duration;
+        if (policy.maxDuration != 0 && policy.maxDuration < limit) limit = policy.maxDuration;
+        if (duration > limit) {
+            error = abi.encodeWithSelector(ConsentDirectoryBundleWindowTooLong.selector, index, duration, limit);
+            return (error, itemCount);
+        }
+        if (item.maxUses != 0 && (maxUses == 0 || maxUses > item.maxUses)) {
+            error = abi.encodeWithSelector(ConsentDirectoryBundleUsesAboveCap.selector, index, maxUses, item.maxUses);
+            return (error, itemCount);
+        }
+        return ("", itemCount);
     }
 
     /// @notice The EIP-712 digest of an attestation under this contract's domain.
@@ -590,9 +839,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
      */
     function verifyAttestation(Attest calldata attest, bytes calldata signature) external view returns (bool) {
         bytes32 digest = hashAttest(attest);
-        // slither-disable-next-line unused-return (the third value only details an error, which is checked)
-        (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecoverCalldata(digest, signature);
-        return error == ECDSA.RecoverError.NoError && signer == attest.issuer && _attestations[digest] != 0;
+        return _signatureError(attest.issuer, digest, signature).length == 0 && _attestations[digest] != 0;
     }
 
     /// @inheritdoc IConsentDirectory
@@ -651,6 +898,20 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         emit DepartmentActivationChanged(department, active);
     }
 
+    function _hashServiceItem(ServiceItem calldata item) private pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    SERVICE_ITEM_TYPEHASH,
+                    item.department,
+                    _hashArray(item.fields),
+                    item.purpose,
+                    item.duration,
+                    item.maxUses
+                )
+            );
+    }
+
     function _requireSignerRole(bytes32 role, address signer) private view {
         if (!hasRole(role, signer)) revert ConsentDirectoryUnauthorizedSigner(signer, role);
     }
@@ -681,8 +942,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
 
     function _definePurpose(bytes32 purpose) private {
         _checkName(purpose);
-        if (_isPurpose[purpose]) revert ConsentDirectoryPurposeExists(purpose);
-        _isPurpose[purpose] = true;
+        if (_purposes[purpose].defined) revert ConsentDirectoryPurposeExists(purpose);
+        _purposes[purpose].defined = true;
         _purposeList.push(purpose);
         emit PurposeDefined(purpose);
     }

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IConsentDirectory} from "./interfaces/IConsentDirectory.sol";
 import {IConsentLedger} from "./interfaces/IConsentLedger.sol";
+import {ConsentRules} from "./ConsentRules.sol";
 import {SignedIntents} from "./SignedIntents.sol";
 
 /**
@@ -10,6 +11,7 @@ import {SignedIntents} from "./SignedIntents.sol";
  * @dev Residents, record commitments, access requests, consents and the access log.
  * Whether an access is allowed is decided here, at the block that records it: every
  * query ends in an {AccessLogged} or an {AccessDenied} event, never in silence.
+ * {ConsentRules} holds the judgement and the digest of a consent's terms.
  */
 contract ConsentLedger is IConsentLedger, SignedIntents {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -36,21 +38,42 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
             "Access(address department,address resident,uint256 consentId,bytes32[] fields,uint256 nonce,uint256 deadline)"
         );
 
-    bytes32 private constant _UNKNOWN_CONSENT = "unknown_consent";
-    bytes32 private constant _NOT_GRANTED = "not_granted";
-    bytes32 private constant _REVOKED = "revoked";
-    bytes32 private constant _NOT_YET_VALID = "not_yet_valid";
-    bytes32 private constant _EXPIRED = "expired";
-    bytes32 private constant _USES_EXHAUSTED = "uses_exhausted";
-    bytes32 private constant _FIELD_NOT_IN_SCOPE = "field_not_in_scope";
+    bytes32 public constant DECLINE_REQUEST_TYPEHASH =
+        keccak256("DeclineRequest(address resident,bytes32 requestId,bytes32 reason,uint256 nonce,uint256 deadline)");
+    bytes32 public constant WITHDRAW_REQUEST_TYPEHASH =
+        keccak256("WithdrawRequest(address department,bytes32 requestId,uint256 nonce,uint256 deadline)");
+    bytes32 public constant BUNDLE_ITEM_TYPEHASH =
+        keccak256("BundleItem(address department,bytes32[] fields,bytes32 purpose,uint64 validUntil,uint32 maxUses)");
+    bytes32 public constant GRANT_BUNDLE_TYPEHASH =
+        keccak256(
+            "GrantBundle(address resident,bytes32 service,BundleItem[] items,uint64 validFrom,uint256 nonce,uint256 deadline)BundleItem(address department,bytes32[] fields,bytes32 purpose,uint64 validUntil,uint32 maxUses)"
+        );
+    bytes32 public constant REVOKE_BUNDLE_TYPEHASH =
+        keccak256("RevokeBundle(address resident,uint256 bundleId,uint256 nonce,uint256 deadline)");
+
+    /// @notice A request's answer as {requestStatus} gives it and {ConsentLedgerRequestAnswered} names it.
+    uint8 public constant REQUEST_PENDING = 0;
+    uint8 public constant REQUEST_GRANTED = 1;
+    uint8 public constant REQUEST_DECLINED = 2;
+    uint8 public constant REQUEST_WITHDRAWN = 3;
+    /// @notice How long a request can be answered by a grant after the block that filed it;
+    /// a decline or withdrawal may still close it afterwards.
+    uint64 public constant REQUEST_ANSWER_WINDOW = 30 days;
 
     IConsentDirectory private immutable _directory;
 
     mapping(address resident => Resident) private _residents;
     mapping(bytes32 idCommitment => address resident) private _residentByCommitment;
+    /// @dev `keccak256(department, resident)` while a request is pending; once answered,
+    /// its answer (`REQUEST_GRANTED`, `_DECLINED`, `_WITHDRAWN`) as a number, so that a grant
+    /// naming it reads one word either way.
     mapping(bytes32 requestId => bytes32 parties) private _requests;
+    /// @dev Who filed each request and when (a decline or withdrawal needs the department,
+    /// a grant the time).
+    mapping(bytes32 requestId => RequestFiling) private _requestFilings;
     mapping(uint256 consentId => ConsentState) private _consents;
     uint256 private _consentCount;
+    mapping(uint256 bundleId => Bundle) private _bundles;
 
     constructor(IConsentDirectory directory_) {
         if (address(directory_) == address(0)) revert ConsentLedgerZeroAddress();
@@ -164,10 +187,15 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         _verify(intent.department, structHash, signature, intent.nonce, intent.deadline);
         _requireActiveDepartment(intent.department);
         _requireEnrolled(intent.resident);
-        _directory.checkScope(intent.fields, intent.purpose);
+        (bytes memory error, uint64 maxDuration) = _directory.scopeLimit(intent.fields, intent.purpose);
+        if (error.length != 0) _raise(error);
         if (intent.duration == 0) revert ConsentLedgerZeroDuration();
+        if (maxDuration != 0 && intent.duration > maxDuration) {
+            revert ConsentLedgerPolicyDurationTooLong(intent.purpose, intent.duration, maxDuration);
+        }
         requestId = _hashTypedDataV4(structHash);
         _requests[requestId] = _parties(intent.department, intent.resident);
+        _requestFilings[requestId] = RequestFiling(intent.department, uint64(block.timestamp));
         emit AccessRequested(
             requestId,
             intent.department,
@@ -179,6 +207,69 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     /**
+     * @notice The resident declines a pending request with a reason code; no grant can
+     * name it from this block on.
+     *
+     * Requirements:
+     * - the caller is a relayer; signed by `resident`; deadline and nonce hold;
+     * - `reason` is one of {declineReasons};
+     * - the request was filed to `resident` and is still pending.
+     *
+     * Emits a {RequestDeclined} event.
+     */
+    function declineRequest(DeclineRequest calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                DECLINE_REQUEST_TYPEHASH,
+                intent.resident,
+                intent.requestId,
+                intent.reason,
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        if (!ConsentRules.isDeclineReason(intent.reason)) revert ConsentLedgerUnknownReason(intent.reason);
+        address department = _requestFilings[intent.requestId].department;
+        bytes32 stored = _requests[intent.requestId];
+        if (department == address(0)) revert ConsentLedgerUnknownRequest(intent.requestId);
+        if (stored != _parties(department, intent.resident)) {
+            if (uint256(stored) <= REQUEST_WITHDRAWN) {
+                revert ConsentLedgerRequestAnswered(intent.requestId, uint8(uint256(stored)));
+            }
+            revert ConsentLedgerUnknownRequest(intent.requestId);
+        }
+        _requests[intent.requestId] = bytes32(uint256(REQUEST_DECLINED));
+        emit RequestDeclined(intent.requestId, intent.resident, department, intent.reason);
+    }
+
+    /**
+     * @notice The department withdraws a pending request it filed; no grant can name it
+     * from this block on.
+     *
+     * Requirements:
+     * - the caller is a relayer; signed by `department`; deadline and nonce hold;
+     * - the request was filed by `department` and is still pending.
+     *
+     * Emits a {RequestWithdrawn} event.
+     */
+    function withdrawRequest(WithdrawRequest calldata intent, bytes calldata signature) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(WITHDRAW_REQUEST_TYPEHASH, intent.department, intent.requestId, intent.nonce, intent.deadline)
+        );
+        _verify(intent.department, structHash, signature, intent.nonce, intent.deadline);
+        address department = _requestFilings[intent.requestId].department;
+        if (department == address(0)) revert ConsentLedgerUnknownRequest(intent.requestId);
+        if (department != intent.department) {
+            revert ConsentLedgerNotRequestDepartment(intent.requestId, intent.department);
+        }
+        uint256 stored = uint256(_requests[intent.requestId]);
+        if (stored <= REQUEST_WITHDRAWN) revert ConsentLedgerRequestAnswered(intent.requestId, uint8(stored));
+        _requests[intent.requestId] = bytes32(uint256(REQUEST_WITHDRAWN));
+        emit RequestWithdrawn(intent.requestId, intent.department);
+    }
+
+    /**
      * @notice Records a resident's consent for a department to read `fields` for
      * `purpose` between `validFrom` and `validUntil`, at most `maxUses` times (0: no limit).
      *
@@ -187,13 +278,15 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      * - the resident is enrolled, the department active, the fields and purpose defined
      *   (fields strictly ascending);
      * - `validFrom < validUntil` and `validUntil` is in the future;
-     * - `requestId` is zero or a request by this department to this resident.
+     * - the fields and the window (`validUntil - validFrom`) are within the purpose's policy;
+     * - `requestId` is zero or a pending request by this department to this resident,
+     *   filed less than {REQUEST_ANSWER_WINDOW} ago, which the grant answers.
      *
      * Emits a {ConsentGranted} event carrying the full terms.
      */
     function grant(Grant calldata intent, bytes calldata signature) external onlyRelayer returns (uint256 consentId) {
         bytes memory error;
-        (error, consentId, ) = _grant(intent, signature, bytes32(0));
+        (error, consentId, , ) = _grant(intent, signature, bytes32(0), 0);
         if (error.length != 0) _raise(error);
     }
 
@@ -219,6 +312,148 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         if (state.revoked) revert ConsentLedgerAlreadyRevoked(intent.consentId);
         state.revoked = true;
         emit ConsentRevoked(intent.consentId, terms.resident, terms.department);
+    }
+
+    // ---------------------------------------------------------------- bundles
+
+    /**
+     * @notice Grants every item of a service in one act, one consent per item, all or
+     * none; each item no wider than its service item. Returns the bundle's id.
+     *
+     * Requirements:
+     * - the caller is a relayer; signed by `resident`; deadline and nonce hold;
+     * - the resident is enrolled; the service is defined and `items` are its items, in
+     *   order, each naming its department (active) and purpose, a subset of its fields,
+     *   a window from `validFrom` to its `validUntil` (in the future) no longer than the
+     *   item's duration and its purpose's policy, and no more uses than the item's cap.
+     *   The first item that does not fit fails with {ConsentLedgerBundleItemRefused}.
+     *
+     * Emits a {ConsentGranted} event per item, then a {BundleGranted} event. The bundle's id
+     * is its first consent's.
+     */
+    function grantBundle(GrantBundle calldata intent, bytes calldata signature) external onlyRelayer returns (uint256 bundleId) {
+        BundleItem[] calldata items = intent.items;
+        bytes32[] memory itemHashes = new bytes32[](items.length);
+        bytes32[] memory fieldHashes = new bytes32[](items.length);
+        for (uint256 i = 0; i < items.length; ++i) {
+            fieldHashes[i] = _hashArray(items[i].fields);
+            itemHashes[i] = keccak256(
+                abi.encode(
+                    BUNDLE_ITEM_TYPEHASH,
+                    items[i].department,
+                    fieldHashes[i],
+                    items[i].purpose,
+                    items[i].validUntil,
+                    items[i].maxUses
+                )
+            );
+        }
+        bytes32 structHash = keccak256(
+            abi.encode(
+                GRANT_BUNDLE_TYPEHASH,
+                intent.resident,
+                intent.service,
+                keccak256(abi.encodePacked(itemHashes)),
+                intent.validFrom,
+                intent.nonce,
+                intent.deadline
+            )
+        );
+        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        _requireEnrolled(intent.resident);
+        if (items.length == 0) {
+            bytes memory empty = abi.encodeWithSelector(
+                IConsentDirectory.ConsentDirectoryBundleItemCount.selector,
+                intent.service,
+                0,
+                0
+            );
+            revert ConsentLedgerBundleItemRefused(0, empty);
+        }
+        bundleId = _consentCount + 1;
+        for (uint256 i = 0; i < items.length; ++i) {
+            BundleItem calldata item = items[i];
+            bytes memory error;
+            uint256 itemCount;
+            if (intent.validFrom >= item.validUntil || item.validUntil <= block.timestamp) {
+                error = abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, intent.validFrom, item.validUntil);
+            } else {
+                (error, itemCount) = _directory.bundleItemError(
+                    intent.service,
+                    i,
+                    item.department,
+                    item.fields,
+                    item.purpose,
+                    item.validUntil - intent.validFrom,
+                    item.maxUses
+                );
+                if (error.length == 0 && i == 0 && itemCount != items.length) {
+                    error = abi.encodeWithSelector(
+                        IConsentDirectory.ConsentDirectoryBundleItemCount.selector,
+                        intent.service,
+                        itemCount,
+                        items.length
+                    );
+                }
+            }
+            if (error.length != 0) revert ConsentLedgerBundleItemRefused(i, error);
+            _recordConsent(
+                intent.resident,
+                item.department,
+                item.fields,
+                fieldHashes[i],
+                item.purpose,
+                intent.validFrom,
+                item.validUntil,
+                item.maxUses,
+                bytes32(0)
+            );
+        }
+        // At most MAX_SERVICE_ITEMS (16) items: a service has no more, so neither does a bundle.
+        _bundles[bundleId] = Bundle({resident: intent.resident, count: uint16(items.length), revoked: false});
+        emit BundleGranted(bundleId, intent.resident, intent.service, bundleId, uint16(items.length));
+    }
+
+    /**
+     * @notice Revokes every consent of a bundle still in force, in this block. `terms` are
+     * its consents' terms, in order, as their {ConsentGranted} events carry them.
+     *
+     * Requirements:
+     * - the caller is a relayer; signed by `resident`; deadline and nonce hold;
+     * - the bundle exists, belongs to `resident` and is not revoked; `terms` match its consents.
+     *
+     * Emits a {ConsentRevoked} event per consent still in force, then a {BundleRevoked} event.
+     */
+    function revokeBundle(
+        RevokeBundle calldata intent,
+        bytes calldata signature,
+        ConsentTerms[] calldata terms
+    ) external onlyRelayer {
+        bytes32 structHash = keccak256(
+            abi.encode(REVOKE_BUNDLE_TYPEHASH, intent.resident, intent.bundleId, intent.nonce, intent.deadline)
+        );
+        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        Bundle storage bundle = _bundles[intent.bundleId];
+        if (bundle.resident == address(0)) revert ConsentLedgerUnknownBundle(intent.bundleId);
+        if (bundle.resident != intent.resident) revert ConsentLedgerNotBundleResident(intent.bundleId, intent.resident);
+        if (bundle.revoked) revert ConsentLedgerBundleRevoked(intent.bundleId);
+        if (terms.length != bundle.count) {
+            revert ConsentLedgerBundleTermsCount(intent.bundleId, bundle.count, terms.length);
+        }
+        bundle.revoked = true;
+        uint256 consentId = intent.bundleId;
+        for (uint256 i = 0; i < terms.length; ++i) {
+            ConsentState storage state = _consents[consentId];
+            if (state.termsHash != hashTerms(terms[i])) revert ConsentLedgerTermsMismatch(consentId);
+            if (!state.revoked) {
+                state.revoked = true;
+                emit ConsentRevoked(consentId, intent.resident, terms[i].department);
+            }
+            unchecked {
+                ++consentId;
+            }
+        }
+        emit BundleRevoked(intent.bundleId, intent.resident);
     }
 
     // ---------------------------------------------------------------- access
@@ -256,9 +491,48 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     function enrollResidentBatch(EnrollResident[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.enrollResident(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(ENROLL_RESIDENT_TYPEHASH, i, reason);
-            }
+            _tryIntent(ENROLL_RESIDENT_TYPEHASH, i, abi.encodeCall(this.enrollResident, (intents[i], signatures[i])));
+        }
+    }
+
+    /// @notice Submits many {declineRequest} intents; emits {IntentRejected} for each refused one.
+    function declineRequestBatch(DeclineRequest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(DECLINE_REQUEST_TYPEHASH, i, abi.encodeCall(this.declineRequest, (intents[i], signatures[i])));
+        }
+    }
+
+    /// @notice Submits many {withdrawRequest} intents; emits {IntentRejected} for each refused one.
+    function withdrawRequestBatch(WithdrawRequest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(WITHDRAW_REQUEST_TYPEHASH, i, abi.encodeCall(this.withdrawRequest, (intents[i], signatures[i])));
+        }
+    }
+
+    /// @notice Submits many {grantBundle} intents; emits {IntentRejected} for each refused one.
+    function grantBundleBatch(GrantBundle[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(GRANT_BUNDLE_TYPEHASH, i, abi.encodeCall(this.grantBundle, (intents[i], signatures[i])));
+        }
+    }
+
+    /// @notice Submits many {revokeBundle} intents; emits {IntentRejected} for each refused one.
+    function revokeBundleBatch(
+        RevokeBundle[] calldata intents,
+        bytes[] calldata signatures,
+        ConsentTerms[][] calldata terms
+    ) external onlyRelayer {
+        _checkBatch(intents.length, signatures.length);
+        _checkBatch(intents.length, terms.length);
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(
+                REVOKE_BUNDLE_TYPEHASH,
+                i,
+                abi.encodeCall(this.revokeBundle, (intents[i], signatures[i], terms[i]))
+            );
         }
     }
 
@@ -266,9 +540,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     function commitRecordBatch(CommitRecord[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.commitRecord(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(COMMIT_RECORD_TYPEHASH, i, reason);
-            }
+            _tryIntent(COMMIT_RECORD_TYPEHASH, i, abi.encodeCall(this.commitRecord, (intents[i], signatures[i])));
         }
     }
 
@@ -276,10 +548,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     function requestAccessBatch(AccessRequest[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            // slither-disable-next-line unused-return (a batch answers with events, not ids)
-            try this.requestAccess(intents[i], signatures[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(ACCESS_REQUEST_TYPEHASH, i, reason);
-            }
+            _tryIntent(ACCESS_REQUEST_TYPEHASH, i, abi.encodeCall(this.requestAccess, (intents[i], signatures[i])));
         }
     }
 
@@ -293,13 +562,20 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     function grantBatch(Grant[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
         bytes32 checkedScope = bytes32(0); // no scope checked yet
+        uint64 maxDuration = 0; // the checked scope's policy limit
         uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
-            (bytes memory error, , bytes32 scope) = _grant(intents[i], signatures[i], checkedScope);
+            (bytes memory error, , bytes32 scope, uint64 limit) = _grant(
+                intents[i],
+                signatures[i],
+                checkedScope,
+                maxDuration
+            );
             if (error.length != 0) {
                 emit IntentRejected(GRANT_TYPEHASH, i, error);
             } else {
                 checkedScope = scope;
+                maxDuration = limit;
             }
             _resetMemory(freeMemory);
         }
@@ -314,9 +590,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         _checkBatch(intents.length, signatures.length);
         _checkBatch(intents.length, terms.length);
         for (uint256 i = 0; i < intents.length; ++i) {
-            try this.revoke(intents[i], signatures[i], terms[i]) {} catch (bytes memory reason) {
-                emit IntentRejected(REVOKE_TYPEHASH, i, reason);
-            }
+            _tryIntent(REVOKE_TYPEHASH, i, abi.encodeCall(this.revoke, (intents[i], signatures[i], terms[i])));
         }
     }
 
@@ -377,23 +651,38 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         return _consentCount;
     }
 
-    /// @notice `keccak256(department, resident)` of a filed request, zero if unknown.
+    /// @notice A bundle (all zero if unknown): its consents are `bundleId` to
+    /// `bundleId + count - 1`, their states {consentState}'s.
+    function bundle(uint256 bundleId) external view returns (Bundle memory) {
+        return _bundles[bundleId];
+    }
+
+    /// @notice `keccak256(department, resident)` of a pending request, its answer
+    /// (`REQUEST_GRANTED`, `_DECLINED`, `_WITHDRAWN`) once answered, zero if unknown.
     function requestParties(bytes32 requestId) external view returns (bytes32) {
         return _requests[requestId];
     }
 
+    /// @notice The department that filed a request (zero: unknown), its answer so far
+    /// (`REQUEST_PENDING` while none) and when a grant can no longer name it.
+    function requestStatus(
+        bytes32 requestId
+    ) external view returns (address department, uint8 status, uint64 expiresAt) {
+        RequestFiling memory filing = _requestFilings[requestId];
+        department = filing.department;
+        if (department != address(0)) expiresAt = filing.filedAt + REQUEST_ANSWER_WINDOW;
+        uint256 stored = uint256(_requests[requestId]);
+        status = department != address(0) && stored <= REQUEST_WITHDRAWN ? uint8(stored) : REQUEST_PENDING;
+    }
+
+    /// @notice The reason codes a {declineRequest} may give.
+    function declineReasons() external pure returns (bytes32[5] memory) {
+        return ConsentRules.declineReasons();
+    }
+
     /// @notice The 192-bit digest of consent terms that storage keeps.
     function hashTerms(ConsentTerms calldata terms) public pure returns (bytes24) {
-        return
-            _termsHash(
-                terms.resident,
-                terms.department,
-                terms.fields,
-                terms.purpose,
-                terms.validFrom,
-                terms.validUntil,
-                terms.maxUses
-            );
+        return ConsentRules.hash(terms);
     }
 
     // ---------------------------------------------------------------- internals
@@ -404,14 +693,16 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
 
     /**
      * @dev {grant} without reverting: every check first, then the writes. `checkedScope`
-     * is the department/fields/purpose key a previous grant of the batch passed with; the
-     * returned `scope` is this one's.
+     * is the department/fields/purpose key a previous grant of the batch passed with and
+     * `checkedMaxDuration` its policy's limit; the returned `scope` and `maxDuration` are
+     * this one's.
      */
     function _grant(
         Grant calldata intent,
         bytes calldata signature,
-        bytes32 checkedScope
-    ) private returns (bytes memory error, uint256 consentId, bytes32 scope) {
+        bytes32 checkedScope,
+        uint64 checkedMaxDuration
+    ) private returns (bytes memory error, uint256 consentId, bytes32 scope, uint64 maxDuration) {
         bytes32 fieldsHash = _hashArray(intent.fields);
         bytes32 structHash = keccak256(
             abi.encode(
@@ -428,74 +719,115 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        uint256 nonceKey;
+        uint256 nonceSlot;
         uint256 nonceBits;
-        (error, nonceKey, nonceBits) = _signatureError(
+        (error, nonceSlot, nonceBits) = _intentError(
             intent.resident,
             structHash,
             signature,
             intent.nonce,
             intent.deadline
         );
-        if (error.length != 0) return (error, 0, 0);
+        if (error.length != 0) return (error, 0, 0, 0);
         if (_residents[intent.resident].idCommitment == bytes32(0)) {
-            return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, intent.resident), 0, 0);
+            return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, intent.resident), 0, 0, 0);
         }
         scope = keccak256(abi.encode(intent.department, fieldsHash, intent.purpose));
+        maxDuration = checkedMaxDuration;
         if (scope != checkedScope) {
             error = _departmentError(intent.department);
-            if (error.length == 0) error = _directory.scopeError(intent.fields, intent.purpose);
-            if (error.length != 0) return (error, 0, 0);
+            if (error.length == 0) (error, maxDuration) = _directory.scopeLimit(intent.fields, intent.purpose);
+            if (error.length != 0) return (error, 0, 0, 0);
         }
         if (intent.validFrom >= intent.validUntil || intent.validUntil <= block.timestamp) {
             return (
                 abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, intent.validFrom, intent.validUntil),
                 0,
+                0,
                 0
             );
         }
-        if (
-            intent.requestId != bytes32(0) &&
-            _requests[intent.requestId] != _parties(intent.department, intent.resident)
-        ) {
-            return (abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, intent.requestId), 0, 0);
+        if (maxDuration != 0) {
+            uint64 duration;
+            unchecked {
+                duration = intent.validUntil - intent.validFrom; // validFrom < validUntil here
+            }
+            if (duration > maxDuration) {
+                error = abi.encodeWithSelector(
+                    ConsentLedgerPolicyDurationTooLong.selector,
+                    intent.purpose,
+                    duration,
+                    maxDuration
+                );
+                return (error, 0, 0, 0);
+            }
         }
-        consentId = _consentCount;
-        if (consentId == type(uint256).max) {
-            return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0);
+        if (intent.requestId != bytes32(0)) {
+            uint256 stored = uint256(_requests[intent.requestId]);
+            if (stored != uint256(_parties(intent.department, intent.resident))) {
+                error = stored != 0 && stored <= REQUEST_WITHDRAWN
+                    ? abi.encodeWithSelector(ConsentLedgerRequestAnswered.selector, intent.requestId, uint8(stored))
+                    : abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, intent.requestId);
+                return (error, 0, 0, 0);
+            }
+            uint256 expiredAt;
+            unchecked {
+                expiredAt = uint256(_requestFilings[intent.requestId].filedAt) + REQUEST_ANSWER_WINDOW;
+            }
+            if (block.timestamp >= expiredAt) {
+                error = abi.encodeWithSelector(
+                    ConsentLedgerRequestExpired.selector,
+                    intent.requestId,
+                    uint64(expiredAt)
+                );
+                return (error, 0, 0, 0);
+            }
         }
-        _spendNonce(nonceKey, nonceBits);
-        unchecked {
-            _consentCount = ++consentId;
+        if (_consentCount == type(uint256).max) {
+            return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0, 0);
         }
-        _consents[consentId] = ConsentState({
-            termsHash: bytes24(
-                keccak256(
-                    abi.encode(
-                        intent.resident,
-                        intent.department,
-                        fieldsHash,
-                        intent.purpose,
-                        intent.validFrom,
-                        intent.validUntil,
-                        intent.maxUses
-                    )
-                )
-            ),
-            uses: 0,
-            revoked: false
-        });
-        emit ConsentGranted(
-            consentId,
+        _spendNonce(nonceSlot, nonceBits);
+        if (intent.requestId != bytes32(0)) _requests[intent.requestId] = bytes32(uint256(REQUEST_GRANTED));
+        consentId = _recordConsent(
             intent.resident,
             intent.department,
             intent.fields,
+            fieldsHash,
             intent.purpose,
             intent.validFrom,
             intent.validUntil,
             intent.maxUses,
             intent.requestId
         );
+    }
+
+    /// @dev Writes a consent whose every check has passed (so a refused one does not pay
+    /// for the digest of its terms) and emits its {ConsentGranted}.
+    function _recordConsent(
+        address resident_,
+        address department,
+        bytes32[] calldata fields,
+        bytes32 fieldsHash,
+        bytes32 purpose,
+        uint64 validFrom,
+        uint64 validUntil,
+        uint32 maxUses,
+        bytes32 requestId
+    ) private returns (uint256 consentId) {
+        bytes24 termsHash = ConsentRules.hash(
+            resident_,
+            department,
+            fieldsHash,
+            purpose,
+            validFrom,
+            validUntil,
+            maxUses
+        );
+        unchecked {
+            consentId = ++_consentCount; // below type(uint256).max: checked by the caller
+        }
+        _consents[consentId] = ConsentState({termsHash: termsHash, uses: 0, revoked: false});
+        emit ConsentGranted(consentId, resident_, department, fields, purpose, validFrom, validUntil, maxUses, requestId);
     }
 
     /**
@@ -520,9 +852,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        uint256 nonceKey;
+        uint256 nonceSlot;
         uint256 nonceBits;
-        (error, nonceKey, nonceBits) = _signatureError(
+        (error, nonceSlot, nonceBits) = _intentError(
             intent.department,
             structHash,
             signature,
@@ -547,53 +879,20 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         if (error.length != 0) return (error, false, department, active);
         ConsentState storage state = _consents[intent.consentId];
         bytes32 reason;
-        (error, reason) = _judge(intent, state, terms, active);
+        (error, reason) = ConsentRules.judge(intent, state, terms, active);
         if (error.length != 0) return (error, false, department, active);
-        _spendNonce(nonceKey, nonceBits);
+        _spendNonce(nonceSlot, nonceBits);
         if (reason != bytes32(0)) {
             emit AccessDenied(intent.consentId, intent.resident, intent.department, intent.fields, reason);
             return ("", false, department, active);
         }
         uint32 use;
         unchecked {
-            use = state.uses + 1; // below its cap (see _reason), so below type(uint32).max
+            use = state.uses + 1; // below its cap (see ConsentRules.judge), so below type(uint32).max
         }
         state.uses = use;
         emit AccessLogged(intent.consentId, intent.resident, intent.department, intent.fields, terms.purpose, use);
         return ("", true, department, active);
-    }
-
-    function _judge(
-        Access calldata intent,
-        ConsentState storage state,
-        ConsentTerms calldata terms,
-        bool departmentActive
-    ) private view returns (bytes memory error, bytes32 reason) {
-        bytes24 termsHash = state.termsHash;
-        if (termsHash == bytes24(0)) return ("", _UNKNOWN_CONSENT);
-        if (termsHash != hashTerms(terms)) {
-            return (abi.encodeWithSelector(ConsentLedgerTermsMismatch.selector, intent.consentId), 0);
-        }
-        return ("", _reason(intent, state, terms, departmentActive));
-    }
-
-    function _reason(
-        Access calldata intent,
-        ConsentState storage state,
-        ConsentTerms calldata terms,
-        bool departmentActive
-    ) private view returns (bytes32) {
-        if (terms.resident != intent.resident || terms.department != intent.department || !departmentActive) {
-            return _NOT_GRANTED;
-        }
-        if (state.revoked) return _REVOKED;
-        if (block.timestamp < terms.validFrom) return _NOT_YET_VALID;
-        if (block.timestamp >= terms.validUntil) return _EXPIRED;
-        // Unlimited (0) still ends where the count would overflow: a denial, not a Panic.
-        uint32 cap = terms.maxUses == 0 ? type(uint32).max : terms.maxUses;
-        if (state.uses >= cap) return _USES_EXHAUSTED;
-        if (!_isSubset(intent.fields, terms.fields)) return _FIELD_NOT_IN_SCOPE;
-        return bytes32(0);
     }
 
     function _requireEnrolled(address account) private view returns (Resident storage resident_) {
@@ -604,20 +903,6 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     function _requireActiveDepartment(address department) private view {
         bytes memory error = _departmentError(department);
         if (error.length != 0) _raise(error);
-    }
-
-    /// @dev Batch loops keep nothing in memory between intents; handing each intent's
-    /// scratch memory back keeps memory expansion linear in the batch size, not quadratic.
-    function _freeMemory() private pure returns (uint256 pointer) {
-        assembly ("memory-safe") {
-            pointer := mload(0x40)
-        }
-    }
-
-    function _resetMemory(uint256 pointer) private pure {
-        assembly ("memory-safe") {
-            mstore(0x40, pointer)
-        }
     }
 
     function _departmentError(address department) private view returns (bytes memory) {
@@ -635,43 +920,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         return "";
     }
 
-    /// @dev Both arrays strictly ascending: one merge pass.
-    function _isSubset(bytes32[] calldata wanted, bytes32[] calldata granted) private pure returns (bool) {
-        uint256 j = 0;
-        for (uint256 i = 0; i < wanted.length; ++i) {
-            while (j < granted.length && granted[j] < wanted[i]) ++j;
-            if (j == granted.length || granted[j] != wanted[i]) return false;
-            ++j;
-        }
-        return true;
-    }
-
     function _parties(address department, address account) private pure returns (bytes32) {
         return keccak256(abi.encode(department, account));
-    }
-
-    function _termsHash(
-        address resident_,
-        address department,
-        bytes32[] calldata fieldIds,
-        bytes32 purpose,
-        uint64 validFrom,
-        uint64 validUntil,
-        uint32 maxUses
-    ) private pure returns (bytes24) {
-        return
-            bytes24(
-                keccak256(
-                    abi.encode(
-                        resident_,
-                        department,
-                        keccak256(abi.encodePacked(fieldIds)),
-                        purpose,
-                        validFrom,
-                        validUntil,
-                        maxUses
-                    )
-                )
-            );
     }
 }

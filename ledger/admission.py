@@ -10,7 +10,16 @@ the relayer or the chain said no:
   or not registered and active filing an ``AccessRequest`` or named by a ``Grant``;
 - a resident who is not enrolled committing a record, granting, or asked for access;
 - a field id or purpose code that is not on the chain's schema (``ConsentDirectoryUnknownField``,
-  ``…UnknownPurpose``), or a field list that is empty or not strictly ascending.
+  ``…UnknownPurpose``), or a field list that is empty or not strictly ascending;
+- a grant or request beyond its purpose's policy (``ConsentDirectoryPolicyFieldNotAllowed``,
+  ``ConsentLedgerPolicyDurationTooLong``);
+- a decline with a reason that is not a reason code (``ConsentLedgerUnknownReason``), and a
+  decline or withdrawal of a request that is unknown, another department's, or answered.
+
+The intents of services and bundles (``DefineService``, ``GrantBundle``,
+``RevokeBundle``) are rare and their rules many (each item against its service item and
+policy): they are run as an ``eth_call`` of their single-intent function at the head,
+so the relayer refuses exactly what the chain would, with the same error.
 
 What only the chain can judge stays there: a query under a known field that its consent
 does not cover is recorded as ``AccessDenied(field_not_in_scope)``, a suspended
@@ -29,15 +38,20 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from eth_account import Account
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_canonical_address
 
 from ledger import contract_errors as ce
+from ledger.abi import function_codec
 from ledger.artifacts import load_artifact
 from ledger.attestations import check_attest
-from ledger.client import LedgerClient, SignedIntent
-from ledger.errors import ContractError, TooManyFields
-from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD, role_id
+from ledger.client import LedgerClient
+from ledger.codec import as_bytes, checksum
+from ledger.errors import ContractError, ExecutionReverted, TooManyFields
+from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD
+from ledger.revert import decode_revert
+from ledger.types import SignedIntent
+from ledger.vocabulary import DECLINE_REASONS, is_schema_name, name_to_bytes32, role_id
 
 # How far past chain time an intent's deadline may lie is the contracts' bound,
 # ``ledger.intents.MAX_DEADLINE_AHEAD`` (a test holds them equal). A signed intent is a
@@ -52,38 +66,23 @@ from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD, role_id
 #: contract and gas in the batch estimate).
 MAX_FIELDS = 64
 
-_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 _ISSUER = role_id("issuer")
+_DECLINE_REASONS = frozenset(name_to_bytes32(r) for r in DECLINE_REASONS)
+#: ``ConsentLedger``'s answers of a request (``requestStatus``): 0 is pending.
+_REQUEST_PENDING = 0
 #: The roles ``GrantRole`` assigns besides issuer: they take no fields.
 _FIELDLESS_ROLES = frozenset(role_id(r) for r in ("registrar", "auditor", "relayer"))
 
-#: Who must sign intents that do not name their signer.
-SIGNER_ROLES: dict[str, tuple[str, type[ContractError]]] = {
-    "RegisterDepartment": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
-    "GrantRole": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
-    "EnrollResident": ("registrar", ce.ConsentLedgerUnauthorizedSigner),
-    "SetDepartmentActive": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
-    "RevokeRole": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
-    "DistrustIssuer": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
-    "RotateDepartmentKey": ("admin", ce.ConsentDirectoryUnauthorizedSigner),
-}
+
+def _unauthorized(contract: str) -> type[ContractError]:
+    """The error a contract raises for a signer without the role its intent needs."""
+    error: type[ContractError] = getattr(ce, f"{contract}UnauthorizedSigner")
+    return error
+
 
 #: Errors for an empty or unsorted field list, by the contract that judges the list.
 _LEDGER_SHAPE = (ce.ConsentLedgerEmptyFields, ce.ConsentLedgerUnsortedFields)
 _DIRECTORY_SHAPE = (ce.ConsentDirectoryEmptyFields, ce.ConsentDirectoryUnsortedFields)
-
-
-def _b32(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    return bytes.fromhex(str(value).removeprefix("0x"))
-
-
-def is_schema_name(value: bytes) -> bool:
-    """Whether 32 bytes can be a field id or purpose code at all (the contract's
-    ``_checkName``: printable ASCII without spaces, right-padded with zero bytes)."""
-    raw = value.rstrip(b"\0")
-    return len(value) == 32 and bool(raw) and all(0x21 <= b <= 0x7E for b in raw)
 
 
 #: The intents whose field list must be a non-empty, ascending list of schema fields
@@ -97,9 +96,9 @@ def _field_list(intent: SignedIntent) -> list[bytes] | None:
     message = intent.message
     if intent.name not in _SCOPED:
         return None
-    if intent.name == "GrantRole" and _b32(message["role"]) != _ISSUER:
+    if intent.name == "GrantRole" and as_bytes(message["role"]) != _ISSUER:
         return None  # other roles take no fields; the contract refuses any it is given
-    return [_b32(f) for f in message["fields"]]
+    return [as_bytes(f) for f in message["fields"]]
 
 
 def _shape_errors(name: str) -> tuple[type[ContractError], type[ContractError]]:
@@ -113,8 +112,19 @@ def check_form(intent: SignedIntent, *, now: int | None = None) -> None:
     fields = intent.message.get("fields")
     if fields is not None and len(fields) > MAX_FIELDS:  # any list: DistrustIssuer's too
         raise TooManyFields(len(fields), MAX_FIELDS)
-    if intent.name == "GrantRole" and fields and _b32(intent.message["role"]) in _FIELDLESS_ROLES:
-        raise ce.ConsentDirectoryUnexpectedFields(_b32(intent.message["role"]))
+    items = intent.message.get("items")
+    if items is not None:
+        if len(items) > MAX_SERVICE_ITEMS:
+            raise ce.ConsentDirectoryServiceItemCount(len(items), MAX_SERVICE_ITEMS)
+        for item in items:
+            if len(item["fields"]) > MAX_FIELDS:
+                raise TooManyFields(len(item["fields"]), MAX_FIELDS)
+    if (
+        intent.name == "GrantRole"
+        and fields
+        and as_bytes(intent.message["role"]) in _FIELDLESS_ROLES
+    ):
+        raise ce.ConsentDirectoryUnexpectedFields(as_bytes(intent.message["role"]))
     ids = _field_list(intent)
     if ids is not None:
         empty, unsorted = _shape_errors(intent.name)
@@ -125,14 +135,31 @@ def check_form(intent: SignedIntent, *, now: int | None = None) -> None:
                 raise unsorted(i)
             if not is_schema_name(field_id):
                 raise ce.ConsentDirectoryUnknownField(field_id)
+    if intent.name == "SetPurposePolicy" and fields:
+        for i, field_id in enumerate(as_bytes(f) for f in fields):
+            if i > 0 and field_id <= as_bytes(fields[i - 1]):
+                raise ce.ConsentDirectoryUnsortedFields(i)
+            if not is_schema_name(field_id):
+                raise ce.ConsentDirectoryUnknownField(field_id)
+    if intent.name == "DeclineRequest":
+        reason = as_bytes(intent.message["reason"])
+        if reason not in _DECLINE_REASONS:
+            raise ce.ConsentLedgerUnknownReason(reason)
     if intent.name in _SCOPED and "purpose" in intent.message:
-        purpose = _b32(intent.message["purpose"])
+        purpose = as_bytes(intent.message["purpose"])
         if not is_schema_name(purpose):
             raise ce.ConsentDirectoryUnknownPurpose(purpose)
     if now is not None and "deadline" in intent.message:
         deadline = int(intent.message["deadline"])
         if deadline > now + MAX_DEADLINE_AHEAD:
             raise ce.SignedIntentDeadlineTooFar(deadline, now + MAX_DEADLINE_AHEAD)
+
+
+#: The most items a service (and so a bundle) may have: the directory's ``MAX_SERVICE_ITEMS``.
+MAX_SERVICE_ITEMS = 16
+
+#: Intents judged by running them at the head (see the module docstring).
+_SIMULATED = frozenset({"DefineService", "GrantBundle", "RevokeBundle"})
 
 
 class Admission:
@@ -146,7 +173,8 @@ class Admission:
         self._directory = client.directory.address
         self._ledger = client.ledger.address
         self._field_slot = directory["_isField"]
-        self._purpose_slot = directory["_isPurpose"]
+        self._purpose_slot = directory["_purposes"]
+        self._policy_allows_slot = directory["_policyAllows"]
         self._department_slot = directory["_departments"]
         self._resident_slot = ledger["_residents"]
 
@@ -156,34 +184,55 @@ class Admission:
         spec = INTENTS[intent.name]
         now = self.client.chain.latest_timestamp()
         if intent.name == "Attest":  # no nonce or deadline: the chain dates it
-            signer = recover_signer(self.client, intent)
+            signer = self.client.recover_signer(intent)
             check_attest(self.client, intent, signer, now)
             return signer
         deadline = int(message["deadline"])
         if deadline <= now:
             raise ce.SignedIntentExpired(deadline, now)
         check_form(intent, now=now)
-        signer = recover_signer(self.client, intent)
+        signer = self.client.recover_signer(intent)
         if spec.signer_field:
-            expected = to_checksum_address(message[spec.signer_field])
+            expected = checksum(message[spec.signer_field])
             if signer != expected:
                 raise ce.SignedIntentWrongSigner(expected, signer)
         else:
-            role, error = SIGNER_ROLES[intent.name]
-            if not self.client.has_role(role, signer):
-                raise error(signer, role_id(role))
+            if not self.client.has_role(spec.role, signer):
+                raise _unauthorized(spec.contract)(signer, role_id(spec.role))
         nonce = int(message["nonce"])
         if self.client.is_nonce_used(intent.name, signer, nonce):
             raise ce.SignedIntentNonceUsed(signer, nonce)
         state_check = _STATE_CHECKS.get(intent.name)
         if state_check is not None:
             state_check(self, intent)
+        if intent.name in _SIMULATED:
+            self._simulate(intent)
         return signer
+
+    def _simulate(self, intent: SignedIntent) -> None:
+        """Raise the error the intent's own contract function would revert with now."""
+        spec = INTENTS[intent.name]
+        selector, types = function_codec(spec.contract, spec.function)
+        args: list[Any] = [intent.as_abi(), intent.signature]
+        if spec.with_terms:
+            args.append(intent.terms_abi())
+        address = self._directory if spec.contract == "ConsentDirectory" else self._ledger
+        try:
+            self.client.chain.call(
+                address,
+                selector + abi_encode(list(types), args),
+                "latest",
+                sender=self.client.relayer.address,
+            )
+        except ExecutionReverted as exc:
+            if exc.data:
+                raise decode_revert(exc.data) from exc
+            raise
 
     # ------------------------------------------------------------------ state checks
 
     def _access(self, intent: SignedIntent) -> None:
-        department = to_checksum_address(intent.message["department"])
+        department = checksum(intent.message["department"])
         if not self.department_status(department)[0]:
             raise ce.ConsentLedgerUnknownDepartment(department)
         self._defined_fields(intent)
@@ -193,12 +242,68 @@ class Admission:
         self._enrolled(intent.message["resident"])
         self._defined_fields(intent)
         self._defined_purpose(intent)
+        self._within_policy(intent, int(intent.message["duration"]))
 
     def _grant(self, intent: SignedIntent) -> None:
         self._enrolled(intent.message["resident"])
         self._active_department(intent.message["department"])
         self._defined_fields(intent)
         self._defined_purpose(intent)
+        window = int(intent.message["validUntil"]) - int(intent.message["validFrom"])
+        if window > 0:  # else the chain refuses the window itself
+            self._within_policy(intent, window)
+        request = as_bytes(intent.message["requestId"])
+        if request != bytes(32):
+            self._answerable(request)
+
+    def _set_policy(self, intent: SignedIntent) -> None:
+        self._defined_purpose(intent)
+        for field_id in (as_bytes(f) for f in intent.message["fields"]):
+            if not self.is_field(field_id):
+                raise ce.ConsentDirectoryUnknownField(field_id)
+
+    def _decline(self, intent: SignedIntent) -> None:
+        self._pending_request(intent.message["requestId"], None)
+
+    def _withdraw(self, intent: SignedIntent) -> None:
+        self._pending_request(intent.message["requestId"], checksum(intent.message["department"]))
+
+    def _pending_request(self, request_id: Any, department: str | None) -> None:
+        """The request is known, filed by ``department`` (if given) and unanswered; whether
+        a decline's resident is the request's is the chain's to judge."""
+        request = as_bytes(request_id)
+        filer, status, _ = self.client.request_status(request)
+        if filer is None:
+            raise ce.ConsentLedgerUnknownRequest(request)
+        if department is not None and filer != department:
+            raise ce.ConsentLedgerNotRequestDepartment(request, department)
+        if status != _REQUEST_PENDING:
+            raise ce.ConsentLedgerRequestAnswered(request, status)
+
+    def _answerable(self, request: bytes) -> None:
+        """A grant's request is unanswered and not expired at chain time (that it is this
+        department's request to this resident is the chain's to judge)."""
+        filer, status, expires_at = self.client.request_status(request)
+        if filer is None:
+            raise ce.ConsentLedgerUnknownRequest(request)
+        if status != _REQUEST_PENDING:
+            raise ce.ConsentLedgerRequestAnswered(request, status)
+        if self.client.chain.latest_timestamp() >= expires_at:
+            raise ce.ConsentLedgerRequestExpired(request, expires_at)
+
+    def _within_policy(self, intent: SignedIntent, duration: int) -> None:
+        """The purpose's policy, read from the word that says the purpose is defined:
+        ``defined`` (byte 0), ``limitsFields`` (byte 1), ``maxDuration`` (bytes 2-9)."""
+        purpose = as_bytes(intent.message["purpose"])
+        word = self._word(self._directory, _mapping_slot(purpose, self._purpose_slot))
+        limits_fields, max_duration = bool(word >> 8 & 0xFF), word >> 16 & (2**64 - 1)
+        if limits_fields:
+            allows = _mapping_slot(purpose, self._policy_allows_slot)
+            for field_id in _field_list(intent) or ():
+                if not self._word(self._directory, _mapping_slot(field_id, allows)):
+                    raise ce.ConsentDirectoryPolicyFieldNotAllowed(purpose, field_id)
+        if max_duration and duration > max_duration:
+            raise ce.ConsentLedgerPolicyDurationTooLong(purpose, duration, max_duration)
 
     def _commit(self, intent: SignedIntent) -> None:
         self._enrolled(intent.message["resident"])
@@ -207,12 +312,12 @@ class Admission:
         self._defined_fields(intent)
 
     def _enrolled(self, address: str) -> None:
-        resident = to_checksum_address(address)
+        resident = checksum(address)
         if not self.is_enrolled(resident):
             raise ce.ConsentLedgerUnknownResident(resident)
 
     def _active_department(self, address: str) -> None:
-        department = to_checksum_address(address)
+        department = checksum(address)
         registered, active = self.department_status(department)
         if not registered:
             raise ce.ConsentLedgerUnknownDepartment(department)
@@ -225,7 +330,7 @@ class Admission:
                 raise ce.ConsentDirectoryUnknownField(field_id)
 
     def _defined_purpose(self, intent: SignedIntent) -> None:
-        purpose = _b32(intent.message["purpose"])
+        purpose = as_bytes(intent.message["purpose"])
         if not self.is_purpose(purpose):
             raise ce.ConsentDirectoryUnknownPurpose(purpose)
 
@@ -235,7 +340,8 @@ class Admission:
         return bool(self._word(self._directory, _mapping_slot(field_id, self._field_slot)))
 
     def is_purpose(self, purpose: bytes) -> bool:
-        return bool(self._word(self._directory, _mapping_slot(purpose, self._purpose_slot)))
+        word = self._word(self._directory, _mapping_slot(purpose, self._purpose_slot))
+        return bool(word & 0xFF)
 
     def is_enrolled(self, resident: str) -> bool:
         """``_residents[resident].idCommitment`` (the struct's first word) is non-zero."""
@@ -272,6 +378,9 @@ _STATE_CHECKS: dict[str, Callable[[Admission, SignedIntent], None]] = {
     "CommitRecord": Admission._commit,
     "GrantRole": Admission._grant_role,
     "DistrustIssuer": Admission._defined_fields,
+    "SetPurposePolicy": Admission._set_policy,
+    "DeclineRequest": Admission._decline,
+    "WithdrawRequest": Admission._withdraw,
 }
 
 
@@ -284,37 +393,10 @@ def _mapping_slot(key: bytes, base: int) -> int:
     return int.from_bytes(keccak(key + base.to_bytes(32, "big")), "big")
 
 
-def recover_signer(client: LedgerClient, intent: SignedIntent) -> str:
-    """The intent's signer by OpenZeppelin's rules, or the contract's exception."""
-    signature = bytes(intent.signature)
-    if len(signature) != 65:
-        raise ce.ECDSAInvalidSignatureLength(len(signature))
-    s = signature[32:64]
-    if int.from_bytes(s, "big") > _HALF_N:
-        raise ce.ECDSAInvalidSignatureS(s)
-    if signature[64] not in (27, 28):
-        raise ce.ECDSAInvalidSignature()
-    from wallets.signing import intent_digest
-
-    digest = intent_digest(
-        intent.name,
-        intent.message,
-        chain_id=client.chain_id,
-        verifying_contract=client.verifying_contract(intent.name),
-    )
-    try:
-        recovered = Account._recover_hash(digest, signature=signature)
-    except Exception as exc:
-        raise ce.ECDSAInvalidSignature() from exc
-    return str(to_checksum_address(recovered))
-
-
 __all__: Sequence[str] = (
     "MAX_DEADLINE_AHEAD",
     "MAX_FIELDS",
-    "SIGNER_ROLES",
+    "MAX_SERVICE_ITEMS",
     "Admission",
     "check_form",
-    "is_schema_name",
-    "recover_signer",
 )

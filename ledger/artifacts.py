@@ -10,6 +10,8 @@ from typing import Any
 
 from eth_utils import event_abi_to_log_topic
 
+from ledger.codec import as_bytes
+
 CONTRACT_NAMES = ("ConsentDirectory", "ConsentLedger")
 
 
@@ -39,7 +41,7 @@ def load_artifact(name: str) -> Artifact:
     return Artifact(
         name=name,
         abi=data["abi"],
-        bytecode=bytes.fromhex(data["bytecode"][2:]),
-        deployed_bytecode=bytes.fromhex(data["deployedBytecode"][2:]),
+        bytecode=as_bytes(data["bytecode"]),
+        deployed_bytecode=as_bytes(data["deployedBytecode"]),
         storage_slots=dict(data["storageSlots"]),
     )

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ledger import contract_errors as ce
-from ledger.client import LedgerClient, SignedIntent
+from ledger.client import LedgerClient
+from ledger.codec import as_bytes
 from ledger.intents import ATTEST_TIME_WINDOW
+from ledger.types import SignedIntent
 
 if TYPE_CHECKING:
     from ledger.audit import ChainEvent
@@ -28,14 +30,7 @@ if TYPE_CHECKING:
 
 def attestation_digest(client: LedgerClient, intent: SignedIntent) -> bytes:
     """The EIP-712 digest the directory records ``intent`` under."""
-    from wallets.signing import intent_digest
-
-    return intent_digest(
-        intent.name,
-        intent.message,
-        chain_id=client.chain_id,
-        verifying_contract=client.verifying_contract(intent.name),
-    )
+    return client.intent_digest(intent.name, intent.message)
 
 
 def replay_key(client: LedgerClient, intent: SignedIntent) -> int:
@@ -58,7 +53,7 @@ def check_attest(client: LedgerClient, intent: SignedIntent, signer: str, now: i
     if expires_at <= issued_at or expires_at <= now:
         raise ce.ConsentDirectoryAttestationPeriod(issued_at, expires_at)
     field = message["field"]
-    field_id = bytes.fromhex(field.removeprefix("0x")) if isinstance(field, str) else bytes(field)
+    field_id = as_bytes(field) if isinstance(field, str) else bytes(field)
     if not client.is_trusted_issuer(issuer, field_id, now):
         raise ce.ConsentDirectoryUntrustedIssuer(issuer, field_id)
     digest = attestation_digest(client, intent)

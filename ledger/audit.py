@@ -18,7 +18,12 @@
    ``AttestationRecorded`` carries its block's time, an ``issuedAt`` within the window
    of it, and an issuer the trust events say was trusted for the field then
    (:func:`ledger.attestations.attestation_problems`).
-5. **Every intent the relayer acknowledged reached the chain.** An intent answered as
+5. **Every bundle is its resident's signed service.** Each consent a ``GrantBundle``
+   created is one of its signed items and fitted its service item and purpose policy
+   as defined at its block; each ``BundleRevoked`` ended exactly its bundle's consents
+   in force; every consent was signed by a ``Grant`` or a bundle
+   (:func:`ledger.audit_bundles.bundle_problems`).
+6. **Every intent the relayer acknowledged reached the chain.** An intent answered as
    recorded is in the transaction its journal entry names, and none is held back long
    after it was accepted (:mod:`ledger.journal_audit`); each problem carries the
    acceptance its signer was given. Entries never acknowledged (cut off by a crash,
@@ -36,54 +41,38 @@ from typing import Any
 from sqlalchemy import select
 
 from ledger.attestations import attestation_problems
-from ledger.client import Event, LedgerClient, SignedIntent
+from ledger.audit_bundles import bundle_problems
+from ledger.calldata import intents_from_call
+from ledger.client import LedgerClient
+from ledger.codec import to_hex
 from ledger.errors import LedgerError
-from ledger.indexer import derive, event_json, stored_consent_id
+from ledger.indexer import derive, event_row
+from ledger.intents import BY_FUNCTION, INTENTS
+from ledger.journal_audit import journal_findings
 from ledger.store import (
     Store,
     access_requests,
+    bundles,
     consents,
-    dumps,
     events,
     record_versions,
+    request_answers,
     residents,
+    services,
 )
+from ledger.types import ConsentTerms, Event, SignedIntent
+from ledger.vocabulary import role_id
 
 _RANGE = 2_000
-_BATCH_INTENTS = {
-    "registerDepartmentBatch": "RegisterDepartment",
-    "registerDepartment": "RegisterDepartment",
-    "assignRoleBatch": "GrantRole",
-    "assignRole": "GrantRole",
-    "enrollResidentBatch": "EnrollResident",
-    "enrollResident": "EnrollResident",
-    "commitRecordBatch": "CommitRecord",
-    "commitRecord": "CommitRecord",
-    "requestAccessBatch": "AccessRequest",
-    "requestAccess": "AccessRequest",
-    "grantBatch": "Grant",
-    "grant": "Grant",
-    "revokeBatch": "Revoke",
-    "revoke": "Revoke",
-    "accessBatch": "Access",
-    "access": "Access",
-    "changeDepartmentActiveBatch": "SetDepartmentActive",
-    "changeDepartmentActive": "SetDepartmentActive",
-    "removeRoleBatch": "RevokeRole",
-    "removeRole": "RevokeRole",
-    "endIssuerTrustBatch": "DistrustIssuer",
-    "endIssuerTrust": "DistrustIssuer",
-    "rotateDepartmentKeyBatch": "RotateDepartmentKey",
-    "rotateDepartmentKey": "RotateDepartmentKey",
-    "recordAttestationBatch": "Attest",
-    "recordAttestation": "Attest",
-}
 _ADMIN_CALLS = {"defineFields", "definePurposes", "setDepartmentActive", "distrustIssuer"}
 _DERIVED = {
     "residents": (residents, ("address",)),
     "record_versions": (record_versions, ("resident", "version")),
     "access_requests": (access_requests, ("request_id",)),
+    "request_answers": (request_answers, ("request_id",)),
     "consents": (consents, ("consent_id",)),
+    "services": (services, ("service",)),
+    "bundles": (bundles, ("bundle_id",)),
 }
 
 
@@ -151,7 +140,7 @@ def chain_events(client: LedgerClient, start: int, end: int) -> Iterator[ChainEv
                 event,
                 number,
                 int(entry["logIndex"]),
-                "0x" + bytes(entry["transactionHash"]).hex(),
+                to_hex(entry["transactionHash"]),
                 timestamps[number],
             )
 
@@ -161,7 +150,6 @@ def verify(
 ) -> AuditReport:
     """Check the read model, the signatures and the accesses up to ``to_block``, and the
     relayer's journal as of ``now`` (Unix seconds; default the clock)."""
-    from ledger.journal_audit import journal_findings
 
     report = AuditReport()
     start = client.deployment.block_number
@@ -169,8 +157,11 @@ def verify(
     report.events = len(found)
     _check_read_model(client, store, found, to_block, report)
     carried: dict[str, list[SignedIntent] | None] = {}
-    _check_signatures(client, found, report, carried)
+    signed: dict[tuple[int, int], tuple[SignedIntent, str | None]] = {}
+    _check_signatures(client, found, report, carried, signed)
     _check_accesses(found, report)
+    for kind, detail, item in bundle_problems(found, signed):
+        report.problems.append(AuditProblem(kind, detail, item.receipt()))
     for detail, item in attestation_problems(found):
         report.problems.append(AuditProblem("attestation_not_allowed", detail, item.receipt()))
     journalled = journal_findings(
@@ -188,21 +179,14 @@ def verify(
 
 
 def _row_of(client: LedgerClient, item: ChainEvent) -> dict[str, Any]:
-    args = event_json(item.event.args)
-    return {
-        "block_number": item.block_number,
-        "log_index": item.log_index,
-        "tx_hash": item.tx_hash,
-        "block_timestamp": item.block_timestamp,
-        "contract": "ConsentDirectory"
-        if item.event.address == client.directory.address
-        else "ConsentLedger",
-        "name": item.event.name,
-        "resident": args.get("resident"),
-        "department": args.get("department"),
-        "consent_id": stored_consent_id(args.get("consentId")),
-        "args": dumps(args),
-    }
+    return event_row(
+        client,
+        item.event,
+        block_number=item.block_number,
+        log_index=item.log_index,
+        tx_hash=item.tx_hash,
+        timestamp=item.block_timestamp,
+    )
 
 
 def _check_read_model(
@@ -314,7 +298,9 @@ def _derived_receipt(row: Mapping[str, Any]) -> dict[str, Any] | None:
             "tx_hash": row["tx_hash"],
             "block_number": row["block_number"],
             "log_index": row.get("log_index"),
-            "block_timestamp": row.get("granted_at", row.get("requested_at")),
+            "block_timestamp": next(
+                (row[k] for k in ("granted_at", "requested_at", "defined_at") if k in row), None
+            ),
         }
     number = row.get("block_number", row.get("enrolled_block"))
     return None if number is None else {"block_number": number}
@@ -328,10 +314,11 @@ def _check_signatures(
     found: list[ChainEvent],
     report: AuditReport,
     carried: dict[str, list[SignedIntent] | None] | None = None,
+    signed: dict[tuple[int, int], tuple[SignedIntent, str | None]] | None = None,
 ) -> None:
-    """``carried`` receives each decoded transaction's intents, for the journal's check."""
-    from ledger.relayer import recover_signer
-
+    """``carried`` receives each decoded transaction's intents, for the journal's check;
+    ``signed`` each accepted intent and its signer (``None``: none recovered) by the
+    position of the event it logged, for the bundles' check."""
     w3 = client.chain.w3
     by_tx: dict[str, list[ChainEvent]] = {}
     for item in found:
@@ -363,10 +350,11 @@ def _check_signatures(
                     )
                 )
             continue
-        intent_name = _BATCH_INTENTS.get(name)
-        if intent_name is None:
+        spec = BY_FUNCTION.get(name)
+        if spec is None:
             continue
-        intents = _intents_from_call(intent_name, name, params)
+        intent_name = spec.name
+        intents = intents_from_call(intent_name, name, params)
         if carried is not None:
             carried[tx_hash] = intents
         try:
@@ -386,66 +374,24 @@ def _check_signatures(
             if not outcome.ok:
                 continue  # refused on chain: changed nothing
             where = {**outcome.receipt.__dict__}
+            log_index = outcome.receipt.log_index
+            at = (outcome.receipt.block_number, first[1] if log_index is None else log_index)
             try:
-                signer = recover_signer(client, intent)
+                signer = client.recover_signer(intent)
             except LedgerError as exc:
                 report.problems.append(
                     AuditProblem("bad_signature", f"{intent_name}: {exc}", where)
                 )
+                if signed is not None:
+                    signed[at] = (intent, None)
                 continue
-            log_index = outcome.receipt.log_index
-            at = (outcome.receipt.block_number, first[1] if log_index is None else log_index)
+            if signed is not None:
+                signed[at] = (intent, signer)
             problem = _authority_problem(authority, intent, signer, at, outcome.event)
             if problem:
                 report.problems.append(AuditProblem("unauthorized_signer", problem, where))
             else:
                 report.signatures_verified += 1
-
-
-def intents_of_call(
-    client: LedgerClient, to: str, data: bytes
-) -> tuple[str, list[SignedIntent]] | None:
-    """The signed intents a transaction to one of the contracts carries in its calldata,
-    as their signers signed them, with their type; ``None`` for a call that carries none
-    (an admin's direct call, the deployment). ValueError for calldata no ABI explains.
-    Whoever must show an intent without being trusted serves it from here."""
-    name, params = client.decode_call(to, bytes(data))
-    intent_name = _BATCH_INTENTS.get(name)
-    if intent_name is None:
-        return None
-    return intent_name, _intents_from_call(intent_name, name, params)
-
-
-def _intents_from_call(
-    intent_name: str, function: str, params: Mapping[str, Any]
-) -> list[SignedIntent]:
-    from ledger.client import ConsentTerms
-
-    if function.endswith("Batch"):
-        messages = params["intents"]
-        signatures = params["signatures"]
-        terms = params.get("terms") or [None] * len(messages)
-    else:
-        messages, signatures, terms = (
-            [params["intent"]],
-            [params["signature"]],
-            [params.get("terms")],
-        )
-    result = []
-    for message, signature, term in zip(messages, signatures, terms, strict=True):
-        consent_terms = None
-        if term is not None:
-            consent_terms = ConsentTerms(
-                resident=term["resident"],
-                department=term["department"],
-                fields=tuple(bytes(f) for f in term["fields"]),
-                purpose=bytes(term["purpose"]),
-                valid_from=term["validFrom"],
-                valid_until=term["validUntil"],
-                max_uses=term["maxUses"],
-            )
-        result.append(SignedIntent(intent_name, dict(message), bytes(signature), consent_terms))
-    return result
 
 
 class _Authority:
@@ -478,8 +424,6 @@ class _Authority:
 
     def holds(self, role: str, account: str, at: tuple[int, int]) -> bool:
         """Whether ``account`` held ``role`` before the log at (block, log index) ``at``."""
-        from ledger.intents import role_id
-
         block, position = at
         key = (role, account, block - 1)
         if key not in self._cache:
@@ -497,24 +441,6 @@ class _Authority:
         return enrolled is not None and enrolled < at
 
 
-#: The authority an intent's signer needs besides being the address its message names.
-_SIGNER_ROLES = {
-    "RegisterDepartment": "admin",
-    "GrantRole": "admin",
-    "EnrollResident": "registrar",
-    "AccessRequest": "department",
-    "Access": "department",
-    "CommitRecord": "resident",
-    "Grant": "resident",
-    "Revoke": "resident",
-    "SetDepartmentActive": "admin",
-    "RevokeRole": "admin",
-    "DistrustIssuer": "admin",
-    "RotateDepartmentKey": "admin",
-    "Attest": "issuer",
-}
-
-
 def _authority_problem(
     authority: _Authority,
     intent: SignedIntent,
@@ -524,8 +450,6 @@ def _authority_problem(
 ) -> str | None:
     """Why ``signer`` could not sign ``intent`` whose effect (``event``) is logged at
     ``at``, if so."""
-    from ledger.intents import INTENTS
-
     spec = INTENTS[intent.name]
     if spec.signer_field:
         expected = intent.message[spec.signer_field]
@@ -535,7 +459,7 @@ def _authority_problem(
         # A refusal grants nothing: a department whose role was revoked is refused this
         # way (not_granted), on the record like any other query.
         return None
-    role = _SIGNER_ROLES[intent.name]
+    role = spec.role
     block = at[0]
     if role == "resident":
         if not authority.enrolled(signer, at):
@@ -550,13 +474,9 @@ def _authority_problem(
 
 @dataclass
 class _Consent:
-    resident: str
-    department: str
-    fields: set[str]
-    valid_from: int
-    valid_until: int
-    max_uses: int
-    purpose: bytes = b""
+    """A granted consent as the log goes: its terms, uses so far, when revoked."""
+
+    terms: ConsentTerms
     uses: int = 0
     revoked_at: tuple[int, int] | None = None
 
@@ -567,15 +487,7 @@ def _check_accesses(found: Iterable[ChainEvent], report: AuditReport) -> None:
         args = item.event.args
         name = item.event.name
         if name == "ConsentGranted":
-            known[int(args["consentId"])] = _Consent(
-                resident=args["resident"],
-                department=args["department"],
-                fields={bytes(f).hex() for f in args["fields"]},
-                valid_from=int(args["validFrom"]),
-                valid_until=int(args["validUntil"]),
-                max_uses=int(args["maxUses"]),
-                purpose=bytes(args["purpose"]),
-            )
+            known[int(args["consentId"])] = _Consent(ConsentTerms.from_event(args))
         elif name == "ConsentRevoked":
             consent = known.get(int(args["consentId"]))
             if consent is not None and consent.revoked_at is None:
@@ -594,18 +506,19 @@ def _access_problem(consent: _Consent | None, item: ChainEvent) -> str | None:
     consent_id = int(args["consentId"])
     if consent is None:
         return f"access under consent {consent_id}, which was never granted"
-    if (args["resident"], args["department"]) != (consent.resident, consent.department):
+    terms = consent.terms
+    if (args["resident"], args["department"]) != (terms.resident, terms.department):
         return f"access under consent {consent_id} by other parties"
-    if bytes(args["purpose"]) != consent.purpose:
+    if bytes(args["purpose"]) != terms.purpose:
         return f"access under consent {consent_id} for another purpose"
     if consent.revoked_at is not None:
         return f"access under consent {consent_id} after its revocation"
-    if not consent.valid_from <= item.block_timestamp < consent.valid_until:
+    if not terms.valid_from <= item.block_timestamp < terms.valid_until:
         return f"access under consent {consent_id} outside its window"
-    if not {bytes(f).hex() for f in args["fields"]} <= consent.fields:
+    if not {bytes(f) for f in args["fields"]} <= set(terms.fields):
         return f"access under consent {consent_id} to fields outside its scope"
-    if consent.max_uses and consent.uses >= consent.max_uses:
-        return f"access under consent {consent_id} beyond its {consent.max_uses} uses"
+    if terms.max_uses and consent.uses >= terms.max_uses:
+        return f"access under consent {consent_id} beyond its {terms.max_uses} uses"
     if int(args["use"]) != consent.uses + 1:
         expected = consent.uses + 1
         return f"access under consent {consent_id} counted as use {args['use']}, not {expected}"

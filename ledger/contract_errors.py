@@ -89,6 +89,84 @@ class ConsentDirectoryAttestationTime(ConsentDirectoryError):
         super().__init__(issuedAt, timestamp)
 
 
+class ConsentDirectoryBundleFieldOutsideService(ConsentDirectoryError):
+    signature = "ConsentDirectoryBundleFieldOutsideService(uint256,bytes32)"
+    selector = bytes.fromhex("4abd7390")
+    names = (
+        "index",
+        "field",
+    )
+
+    def __init__(self, index: int, field: bytes) -> None:
+        self.index = index
+        self.field = field
+        super().__init__(index, field)
+
+
+class ConsentDirectoryBundleItemCount(ConsentDirectoryError):
+    signature = "ConsentDirectoryBundleItemCount(bytes32,uint256,uint256)"
+    selector = bytes.fromhex("d191559c")
+    names = (
+        "service",
+        "expected",
+        "given",
+    )
+
+    def __init__(self, service: bytes, expected: int, given: int) -> None:
+        self.service = service
+        self.expected = expected
+        self.given = given
+        super().__init__(service, expected, given)
+
+
+class ConsentDirectoryBundleItemMismatch(ConsentDirectoryError):
+    signature = "ConsentDirectoryBundleItemMismatch(uint256,address,bytes32)"
+    selector = bytes.fromhex("b2817457")
+    names = (
+        "index",
+        "department",
+        "purpose",
+    )
+
+    def __init__(self, index: int, department: str, purpose: bytes) -> None:
+        self.index = index
+        self.department = department
+        self.purpose = purpose
+        super().__init__(index, department, purpose)
+
+
+class ConsentDirectoryBundleUsesAboveCap(ConsentDirectoryError):
+    signature = "ConsentDirectoryBundleUsesAboveCap(uint256,uint32,uint32)"
+    selector = bytes.fromhex("f475a1e8")
+    names = (
+        "index",
+        "maxUses",
+        "cap",
+    )
+
+    def __init__(self, index: int, maxUses: int, cap: int) -> None:
+        self.index = index
+        self.maxUses = maxUses
+        self.cap = cap
+        super().__init__(index, maxUses, cap)
+
+
+class ConsentDirectoryBundleWindowTooLong(ConsentDirectoryError):
+    signature = "ConsentDirectoryBundleWindowTooLong(uint256,uint64,uint64)"
+    selector = bytes.fromhex("2185bf5f")
+    names = (
+        "index",
+        "duration",
+        "maxDuration",
+    )
+
+    def __init__(self, index: int, duration: int, maxDuration: int) -> None:
+        self.index = index
+        self.duration = duration
+        self.maxDuration = maxDuration
+        super().__init__(index, duration, maxDuration)
+
+
 class ConsentDirectoryDepartmentExists(ConsentDirectoryError):
     signature = "ConsentDirectoryDepartmentExists(address)"
     selector = bytes.fromhex("bcb20cd8")
@@ -148,6 +226,29 @@ class ConsentDirectoryInvalidName(ConsentDirectoryError):
         super().__init__(name)
 
 
+class ConsentDirectoryInvalidServiceName(ConsentDirectoryError):
+    signature = "ConsentDirectoryInvalidServiceName()"
+    selector = bytes.fromhex("f3c6ab36")
+    names = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class ConsentDirectoryPolicyFieldNotAllowed(ConsentDirectoryError):
+    signature = "ConsentDirectoryPolicyFieldNotAllowed(bytes32,bytes32)"
+    selector = bytes.fromhex("25b158b5")
+    names = (
+        "purpose",
+        "field",
+    )
+
+    def __init__(self, purpose: bytes, field: bytes) -> None:
+        self.purpose = purpose
+        self.field = field
+        super().__init__(purpose, field)
+
+
 class ConsentDirectoryPurposeExists(ConsentDirectoryError):
     signature = "ConsentDirectoryPurposeExists(bytes32)"
     selector = bytes.fromhex("ec6b5388")
@@ -156,6 +257,30 @@ class ConsentDirectoryPurposeExists(ConsentDirectoryError):
     def __init__(self, purpose: bytes) -> None:
         self.purpose = purpose
         super().__init__(purpose)
+
+
+class ConsentDirectoryServiceItemCount(ConsentDirectoryError):
+    signature = "ConsentDirectoryServiceItemCount(uint256,uint256)"
+    selector = bytes.fromhex("44b9e423")
+    names = (
+        "count",
+        "max",
+    )
+
+    def __init__(self, count: int, max: int) -> None:
+        self.count = count
+        self.max = max
+        super().__init__(count, max)
+
+
+class ConsentDirectoryServiceZeroDuration(ConsentDirectoryError):
+    signature = "ConsentDirectoryServiceZeroDuration(uint256)"
+    selector = bytes.fromhex("842e0ccb")
+    names = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        super().__init__(index)
 
 
 class ConsentDirectoryUnauthorizedSigner(ConsentDirectoryError):
@@ -212,6 +337,16 @@ class ConsentDirectoryUnknownPurpose(ConsentDirectoryError):
         super().__init__(purpose)
 
 
+class ConsentDirectoryUnknownService(ConsentDirectoryError):
+    signature = "ConsentDirectoryUnknownService(bytes32)"
+    selector = bytes.fromhex("88d108dc")
+    names = ("service",)
+
+    def __init__(self, service: bytes) -> None:
+        self.service = service
+        super().__init__(service)
+
+
 class ConsentDirectoryUnsortedFields(ConsentDirectoryError):
     signature = "ConsentDirectoryUnsortedFields(uint256)"
     selector = bytes.fromhex("ab452033")
@@ -263,6 +398,46 @@ class ConsentLedgerAlreadyRevoked(ConsentLedgerError):
     def __init__(self, consentId: int) -> None:
         self.consentId = consentId
         super().__init__(consentId)
+
+
+class ConsentLedgerBundleItemRefused(ConsentLedgerError):
+    signature = "ConsentLedgerBundleItemRefused(uint256,bytes)"
+    selector = bytes.fromhex("a163d8f5")
+    names = (
+        "index",
+        "reason",
+    )
+
+    def __init__(self, index: int, reason: bytes) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(index, reason)
+
+
+class ConsentLedgerBundleRevoked(ConsentLedgerError):
+    signature = "ConsentLedgerBundleRevoked(uint256)"
+    selector = bytes.fromhex("019830d1")
+    names = ("bundleId",)
+
+    def __init__(self, bundleId: int) -> None:
+        self.bundleId = bundleId
+        super().__init__(bundleId)
+
+
+class ConsentLedgerBundleTermsCount(ConsentLedgerError):
+    signature = "ConsentLedgerBundleTermsCount(uint256,uint256,uint256)"
+    selector = bytes.fromhex("be074076")
+    names = (
+        "bundleId",
+        "expected",
+        "given",
+    )
+
+    def __init__(self, bundleId: int, expected: int, given: int) -> None:
+        self.bundleId = bundleId
+        self.expected = expected
+        self.given = given
+        super().__init__(bundleId, expected, given)
 
 
 class ConsentLedgerConsentIdsExhausted(ConsentLedgerError):
@@ -344,6 +519,20 @@ class ConsentLedgerInvalidWindow(ConsentLedgerError):
         super().__init__(validFrom, validUntil)
 
 
+class ConsentLedgerNotBundleResident(ConsentLedgerError):
+    signature = "ConsentLedgerNotBundleResident(uint256,address)"
+    selector = bytes.fromhex("02799987")
+    names = (
+        "bundleId",
+        "resident",
+    )
+
+    def __init__(self, bundleId: int, resident: str) -> None:
+        self.bundleId = bundleId
+        self.resident = resident
+        super().__init__(bundleId, resident)
+
+
 class ConsentLedgerNotConsentResident(ConsentLedgerError):
     signature = "ConsentLedgerNotConsentResident(uint256,address)"
     selector = bytes.fromhex("e7fe48a0")
@@ -356,6 +545,64 @@ class ConsentLedgerNotConsentResident(ConsentLedgerError):
         self.consentId = consentId
         self.resident = resident
         super().__init__(consentId, resident)
+
+
+class ConsentLedgerNotRequestDepartment(ConsentLedgerError):
+    signature = "ConsentLedgerNotRequestDepartment(bytes32,address)"
+    selector = bytes.fromhex("60121f1d")
+    names = (
+        "requestId",
+        "department",
+    )
+
+    def __init__(self, requestId: bytes, department: str) -> None:
+        self.requestId = requestId
+        self.department = department
+        super().__init__(requestId, department)
+
+
+class ConsentLedgerPolicyDurationTooLong(ConsentLedgerError):
+    signature = "ConsentLedgerPolicyDurationTooLong(bytes32,uint64,uint64)"
+    selector = bytes.fromhex("6efb64d4")
+    names = (
+        "purpose",
+        "duration",
+        "maxDuration",
+    )
+
+    def __init__(self, purpose: bytes, duration: int, maxDuration: int) -> None:
+        self.purpose = purpose
+        self.duration = duration
+        self.maxDuration = maxDuration
+        super().__init__(purpose, duration, maxDuration)
+
+
+class ConsentLedgerRequestAnswered(ConsentLedgerError):
+    signature = "ConsentLedgerRequestAnswered(bytes32,uint8)"
+    selector = bytes.fromhex("9f06b2ba")
+    names = (
+        "requestId",
+        "status",
+    )
+
+    def __init__(self, requestId: bytes, status: int) -> None:
+        self.requestId = requestId
+        self.status = status
+        super().__init__(requestId, status)
+
+
+class ConsentLedgerRequestExpired(ConsentLedgerError):
+    signature = "ConsentLedgerRequestExpired(bytes32,uint64)"
+    selector = bytes.fromhex("69340fff")
+    names = (
+        "requestId",
+        "expiredAt",
+    )
+
+    def __init__(self, requestId: bytes, expiredAt: int) -> None:
+        self.requestId = requestId
+        self.expiredAt = expiredAt
+        super().__init__(requestId, expiredAt)
 
 
 class ConsentLedgerResidentExists(ConsentLedgerError):
@@ -408,6 +655,16 @@ class ConsentLedgerUnauthorizedSigner(ConsentLedgerError):
         super().__init__(signer, role)
 
 
+class ConsentLedgerUnknownBundle(ConsentLedgerError):
+    signature = "ConsentLedgerUnknownBundle(uint256)"
+    selector = bytes.fromhex("f8db78e5")
+    names = ("bundleId",)
+
+    def __init__(self, bundleId: int) -> None:
+        self.bundleId = bundleId
+        super().__init__(bundleId)
+
+
 class ConsentLedgerUnknownConsent(ConsentLedgerError):
     signature = "ConsentLedgerUnknownConsent(uint256)"
     selector = bytes.fromhex("f470a3ee")
@@ -426,6 +683,16 @@ class ConsentLedgerUnknownDepartment(ConsentLedgerError):
     def __init__(self, department: str) -> None:
         self.department = department
         super().__init__(department)
+
+
+class ConsentLedgerUnknownReason(ConsentLedgerError):
+    signature = "ConsentLedgerUnknownReason(bytes32)"
+    selector = bytes.fromhex("e05f9d84")
+    names = ("reason",)
+
+    def __init__(self, reason: bytes) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class ConsentLedgerUnknownRequest(ConsentLedgerError):
@@ -623,13 +890,46 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
         ConsentDirectoryAttestationTime,
         ("uint64", "uint256"),
     ),
+    ConsentDirectoryBundleFieldOutsideService.selector: (
+        ConsentDirectoryBundleFieldOutsideService,
+        ("uint256", "bytes32"),
+    ),
+    ConsentDirectoryBundleItemCount.selector: (
+        ConsentDirectoryBundleItemCount,
+        ("bytes32", "uint256", "uint256"),
+    ),
+    ConsentDirectoryBundleItemMismatch.selector: (
+        ConsentDirectoryBundleItemMismatch,
+        ("uint256", "address", "bytes32"),
+    ),
+    ConsentDirectoryBundleUsesAboveCap.selector: (
+        ConsentDirectoryBundleUsesAboveCap,
+        ("uint256", "uint32", "uint32"),
+    ),
+    ConsentDirectoryBundleWindowTooLong.selector: (
+        ConsentDirectoryBundleWindowTooLong,
+        ("uint256", "uint64", "uint64"),
+    ),
     ConsentDirectoryDepartmentExists.selector: (ConsentDirectoryDepartmentExists, ("address",)),
     ConsentDirectoryDepartmentRevoked.selector: (ConsentDirectoryDepartmentRevoked, ("address",)),
     ConsentDirectoryEmptyFields.selector: (ConsentDirectoryEmptyFields, ()),
     ConsentDirectoryFieldExists.selector: (ConsentDirectoryFieldExists, ("bytes32",)),
     ConsentDirectoryInvalidDepartment.selector: (ConsentDirectoryInvalidDepartment, ("address",)),
     ConsentDirectoryInvalidName.selector: (ConsentDirectoryInvalidName, ("bytes32",)),
+    ConsentDirectoryInvalidServiceName.selector: (ConsentDirectoryInvalidServiceName, ()),
+    ConsentDirectoryPolicyFieldNotAllowed.selector: (
+        ConsentDirectoryPolicyFieldNotAllowed,
+        ("bytes32", "bytes32"),
+    ),
     ConsentDirectoryPurposeExists.selector: (ConsentDirectoryPurposeExists, ("bytes32",)),
+    ConsentDirectoryServiceItemCount.selector: (
+        ConsentDirectoryServiceItemCount,
+        ("uint256", "uint256"),
+    ),
+    ConsentDirectoryServiceZeroDuration.selector: (
+        ConsentDirectoryServiceZeroDuration,
+        ("uint256",),
+    ),
     ConsentDirectoryUnauthorizedSigner.selector: (
         ConsentDirectoryUnauthorizedSigner,
         ("address", "bytes32"),
@@ -638,6 +938,7 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
     ConsentDirectoryUnknownDepartment.selector: (ConsentDirectoryUnknownDepartment, ("address",)),
     ConsentDirectoryUnknownField.selector: (ConsentDirectoryUnknownField, ("bytes32",)),
     ConsentDirectoryUnknownPurpose.selector: (ConsentDirectoryUnknownPurpose, ("bytes32",)),
+    ConsentDirectoryUnknownService.selector: (ConsentDirectoryUnknownService, ("bytes32",)),
     ConsentDirectoryUnsortedFields.selector: (ConsentDirectoryUnsortedFields, ("uint256",)),
     ConsentDirectoryUnsupportedRole.selector: (ConsentDirectoryUnsupportedRole, ("bytes32",)),
     ConsentDirectoryUntrustedIssuer.selector: (
@@ -646,6 +947,12 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
     ),
     ConsentDirectoryZeroAddress.selector: (ConsentDirectoryZeroAddress, ()),
     ConsentLedgerAlreadyRevoked.selector: (ConsentLedgerAlreadyRevoked, ("uint256",)),
+    ConsentLedgerBundleItemRefused.selector: (ConsentLedgerBundleItemRefused, ("uint256", "bytes")),
+    ConsentLedgerBundleRevoked.selector: (ConsentLedgerBundleRevoked, ("uint256",)),
+    ConsentLedgerBundleTermsCount.selector: (
+        ConsentLedgerBundleTermsCount,
+        ("uint256", "uint256", "uint256"),
+    ),
     ConsentLedgerConsentIdsExhausted.selector: (ConsentLedgerConsentIdsExhausted, ()),
     ConsentLedgerEmptyFields.selector: (ConsentLedgerEmptyFields, ()),
     ConsentLedgerIdCommitmentUsed.selector: (ConsentLedgerIdCommitmentUsed, ("bytes32",)),
@@ -654,10 +961,24 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
     ConsentLedgerInvalidIdCommitment.selector: (ConsentLedgerInvalidIdCommitment, ()),
     ConsentLedgerInvalidRoot.selector: (ConsentLedgerInvalidRoot, ()),
     ConsentLedgerInvalidWindow.selector: (ConsentLedgerInvalidWindow, ("uint64", "uint64")),
+    ConsentLedgerNotBundleResident.selector: (
+        ConsentLedgerNotBundleResident,
+        ("uint256", "address"),
+    ),
     ConsentLedgerNotConsentResident.selector: (
         ConsentLedgerNotConsentResident,
         ("uint256", "address"),
     ),
+    ConsentLedgerNotRequestDepartment.selector: (
+        ConsentLedgerNotRequestDepartment,
+        ("bytes32", "address"),
+    ),
+    ConsentLedgerPolicyDurationTooLong.selector: (
+        ConsentLedgerPolicyDurationTooLong,
+        ("bytes32", "uint64", "uint64"),
+    ),
+    ConsentLedgerRequestAnswered.selector: (ConsentLedgerRequestAnswered, ("bytes32", "uint8")),
+    ConsentLedgerRequestExpired.selector: (ConsentLedgerRequestExpired, ("bytes32", "uint64")),
     ConsentLedgerResidentExists.selector: (ConsentLedgerResidentExists, ("address",)),
     ConsentLedgerStaleVersion.selector: (
         ConsentLedgerStaleVersion,
@@ -668,8 +989,10 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
         ConsentLedgerUnauthorizedSigner,
         ("address", "bytes32"),
     ),
+    ConsentLedgerUnknownBundle.selector: (ConsentLedgerUnknownBundle, ("uint256",)),
     ConsentLedgerUnknownConsent.selector: (ConsentLedgerUnknownConsent, ("uint256",)),
     ConsentLedgerUnknownDepartment.selector: (ConsentLedgerUnknownDepartment, ("address",)),
+    ConsentLedgerUnknownReason.selector: (ConsentLedgerUnknownReason, ("bytes32",)),
     ConsentLedgerUnknownRequest.selector: (ConsentLedgerUnknownRequest, ("bytes32",)),
     ConsentLedgerUnknownResident.selector: (ConsentLedgerUnknownResident, ("address",)),
     ConsentLedgerUnsortedFields.selector: (ConsentLedgerUnsortedFields, ("uint256",)),
@@ -697,23 +1020,36 @@ __all__: list[Any] = [
     "ConsentDirectoryAttestationPeriod",
     "ConsentDirectoryAttestationRecorded",
     "ConsentDirectoryAttestationTime",
+    "ConsentDirectoryBundleFieldOutsideService",
+    "ConsentDirectoryBundleItemCount",
+    "ConsentDirectoryBundleItemMismatch",
+    "ConsentDirectoryBundleUsesAboveCap",
+    "ConsentDirectoryBundleWindowTooLong",
     "ConsentDirectoryDepartmentExists",
     "ConsentDirectoryDepartmentRevoked",
     "ConsentDirectoryEmptyFields",
     "ConsentDirectoryFieldExists",
     "ConsentDirectoryInvalidDepartment",
     "ConsentDirectoryInvalidName",
+    "ConsentDirectoryInvalidServiceName",
+    "ConsentDirectoryPolicyFieldNotAllowed",
     "ConsentDirectoryPurposeExists",
+    "ConsentDirectoryServiceItemCount",
+    "ConsentDirectoryServiceZeroDuration",
     "ConsentDirectoryUnauthorizedSigner",
     "ConsentDirectoryUnexpectedFields",
     "ConsentDirectoryUnknownDepartment",
     "ConsentDirectoryUnknownField",
     "ConsentDirectoryUnknownPurpose",
+    "ConsentDirectoryUnknownService",
     "ConsentDirectoryUnsortedFields",
     "ConsentDirectoryUnsupportedRole",
     "ConsentDirectoryUntrustedIssuer",
     "ConsentDirectoryZeroAddress",
     "ConsentLedgerAlreadyRevoked",
+    "ConsentLedgerBundleItemRefused",
+    "ConsentLedgerBundleRevoked",
+    "ConsentLedgerBundleTermsCount",
     "ConsentLedgerConsentIdsExhausted",
     "ConsentLedgerEmptyFields",
     "ConsentLedgerIdCommitmentUsed",
@@ -722,13 +1058,20 @@ __all__: list[Any] = [
     "ConsentLedgerInvalidIdCommitment",
     "ConsentLedgerInvalidRoot",
     "ConsentLedgerInvalidWindow",
+    "ConsentLedgerNotBundleResident",
     "ConsentLedgerNotConsentResident",
+    "ConsentLedgerNotRequestDepartment",
+    "ConsentLedgerPolicyDurationTooLong",
+    "ConsentLedgerRequestAnswered",
+    "ConsentLedgerRequestExpired",
     "ConsentLedgerResidentExists",
     "ConsentLedgerStaleVersion",
     "ConsentLedgerTermsMismatch",
     "ConsentLedgerUnauthorizedSigner",
+    "ConsentLedgerUnknownBundle",
     "ConsentLedgerUnknownConsent",
     "ConsentLedgerUnknownDepartment",
+    "ConsentLedgerUnknownReason",
     "ConsentLedgerUnknownRequest",
     "ConsentLedgerUnknownResident",
     "ConsentLedgerUnsortedFields",

@@ -20,11 +20,12 @@ from web3.utils.address import get_create_address
 
 from ledger.artifacts import load_artifact
 from ledger.chain import Chain, TransactionSigner
+from ledger.codec import to_hex
 from ledger.errors import DeploymentError
-from ledger.intents import SEED_FIELDS, SEED_PURPOSES, name_to_bytes32
+from ledger.vocabulary import SEED_FIELDS, SEED_PURPOSES, name_to_bytes32
 
 DEPLOYMENT_FILE = "deployment.json"
-_DEPLOY_GAS = 6_000_000
+_DEPLOY_GAS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Deployment:
 
 
 def genesis_hash(chain: Chain) -> str:
-    return "0x" + bytes(chain.w3.eth.get_block(0)["hash"]).hex()
+    return to_hex(chain.w3.eth.get_block(0)["hash"])
 
 
 def deploy(chain: Chain, signer: TransactionSigner, *, admin: str) -> Deployment:
@@ -146,4 +147,4 @@ def write_deployment(path: Path, deployment: Deployment) -> None:
 
 
 def _code_hash(w3: Web3, address: str) -> str:
-    return "0x" + keccak(bytes(w3.eth.get_code(to_checksum_address(address)))).hex()
+    return to_hex(keccak(bytes(w3.eth.get_code(to_checksum_address(address)))))

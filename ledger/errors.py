@@ -9,7 +9,8 @@ Hierarchy::
     │   ├── ReadModelUnavailable  the database or the indexer cannot follow the chain
     │   └── RelayerBusy           the relayer's queue is at its bound
     ├── IntentRefused             over a bound of the relayer's own (no contract rule)
-    │   └── TooManyFields         a fields list longer than the relayer relays
+    │   ├── TooManyFields         a fields list longer than the relayer relays
+    │   └── MalformedIntent       a value its EIP-712 type cannot hold
     ├── InvalidTransaction        the node refused a transaction before mining it
     ├── DeploymentError           contracts missing, mismatched or not deployable
     ├── TransactionFailed         reverted with data no ABI explains (or out of gas)
@@ -74,6 +75,11 @@ class TooManyFields(IntentRefused):
         super().__init__(f"{count} fields in one intent, over the limit of {limit}")
         self.count = count
         self.limit = limit
+
+
+class MalformedIntent(IntentRefused):
+    """An intent with a value its EIP-712 type cannot hold: it hashes to nothing any
+    contract would accept (the API refuses such a body before it gets here)."""
 
 
 class DeploymentError(LedgerError):

@@ -21,18 +21,22 @@ from eth_utils import to_checksum_address
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, select, update
 from web3.exceptions import BlockNotFound
 
-from ledger.client import Event, LedgerClient
-from ledger.intents import hex32_label
+from ledger.client import LedgerClient
+from ledger.codec import dumps, to_hex
 from ledger.store import (
     Store,
     access_requests,
+    bundles,
     consents,
-    dumps,
     events,
     indexed_blocks,
     record_versions,
+    request_answers,
     residents,
+    services,
 )
+from ledger.types import Event
+from ledger.vocabulary import hex32_label
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,11 @@ def event_json(args: Mapping[str, Any]) -> dict[str, Any]:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
+        return to_hex(value)
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 
@@ -133,7 +139,7 @@ class Indexer:
                 block = w3.eth.get_block(int(number))
             except BlockNotFound:
                 continue  # the chain is shorter now (a revert): the block is gone
-            if "0x" + bytes(block["hash"]).hex() == stored_hash:
+            if to_hex(block["hash"]) == stored_hash:
                 if int(number) != last:
                     log.warning(
                         "chain replaced blocks after %s; re-deriving the read model", number
@@ -149,7 +155,16 @@ class Indexer:
         with self.store.begin() as c:
             c.execute(delete(events).where(events.c.block_number > fork_point))
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number > fork_point))
-            for table in (residents, record_versions, consents, access_requests):
+            derived = (
+                residents,
+                record_versions,
+                consents,
+                access_requests,
+                request_answers,
+                services,
+                bundles,
+            )
+            for table in derived:
                 c.execute(table.delete())
             rows = c.execute(select(events).order_by(events.c.block_number, events.c.log_index))
             derive(c, self.store, rows.mappings().all())
@@ -161,7 +176,7 @@ class Indexer:
         hashes: dict[int, str] = {}
         for number in {int(entry["blockNumber"]) for entry in logs} | {end}:
             raw_hash, timestamps[number] = chain.block_stamp(number)
-            hashes[number] = "0x" + raw_hash.hex()
+            hashes[number] = to_hex(raw_hash)
         rows: list[dict[str, Any]] = []
         derivation = _Derivation()
         for entry in logs:
@@ -169,7 +184,14 @@ class Indexer:
             if event is None:
                 continue
             number = int(entry["blockNumber"])
-            row = self._event_row(event, entry, timestamps[number])
+            row = event_row(
+                self.client,
+                event,
+                block_number=int(entry["blockNumber"]),
+                log_index=int(entry["logIndex"]),
+                tx_hash=to_hex(entry["transactionHash"]),
+                timestamp=timestamps[number],
+            )
             rows.append(row)
             derivation.add(event.name, event_json(event.args), row)
         with self.store.begin() as c:
@@ -191,25 +213,32 @@ class Indexer:
             )
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number <= oldest_kept))
 
-    def _event_row(self, event: Event, entry: Mapping[str, Any], timestamp: int) -> dict[str, Any]:
-        args = event_json(event.args)
-        contract = (
-            "ConsentDirectory"
-            if event.address == self.client.directory.address
-            else "ConsentLedger"
-        )
-        return {
-            "block_number": int(entry["blockNumber"]),
-            "log_index": int(entry["logIndex"]),
-            "tx_hash": "0x" + bytes(entry["transactionHash"]).hex(),
-            "block_timestamp": timestamp,
-            "contract": contract,
-            "name": event.name,
-            "resident": _address(args.get("resident")),
-            "department": _address(args.get("department")),
-            "consent_id": stored_consent_id(args.get("consentId")),
-            "args": dumps(args),
-        }
+
+def event_row(
+    client: LedgerClient,
+    event: Event,
+    *,
+    block_number: int,
+    log_index: int,
+    tx_hash: str,
+    timestamp: int,
+) -> dict[str, Any]:
+    """The ``events`` row of a decoded log: what the indexer stores and the audit
+    expects to find."""
+    args = event_json(event.args)
+    contract = "ConsentDirectory" if event.address == client.directory.address else "ConsentLedger"
+    return {
+        "block_number": block_number,
+        "log_index": log_index,
+        "tx_hash": tx_hash,
+        "block_timestamp": timestamp,
+        "contract": contract,
+        "name": event.name,
+        "resident": _address(args.get("resident")),
+        "department": _address(args.get("department")),
+        "consent_id": stored_consent_id(args.get("consentId")),
+        "args": dumps(args),
+    }
 
 
 _SET_RESIDENT_VERSION = (
@@ -237,6 +266,21 @@ _SET_USES = (
     .where(consents.c.consent_id == bindparam("b_consent"))
     .values(uses=bindparam("b_uses"))
 )
+_REVOKE_BUNDLE = (
+    update(bundles)
+    .where(bundles.c.bundle_id == bindparam("b_bundle"))
+    .values(revoked=True, revoked_at=bindparam("b_at"))
+)
+
+
+def _service_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "department": to_checksum_address(item["department"]),
+        "fields": [hex32_label(f) for f in item["fields"]],
+        "purpose": hex32_label(item["purpose"]),
+        "duration": int(item["duration"]),
+        "max_uses": int(item["maxUses"]),
+    }
 
 
 def derive(c: Connection, store: Store, rows: Iterable[Mapping[Any, Any]]) -> None:
@@ -260,9 +304,14 @@ class _Derivation:
             residents: [],
             record_versions: [],
             access_requests: [],
+            request_answers: [],
             consents: [],
+            bundles: [],
         }
+        #: Services by id, the last definition of the run winning (a redefinition replaces).
+        self.services: dict[str, dict[str, Any]] = {}
         self.updates: dict[Any, list[dict[str, Any]]] = {
+            _REVOKE_BUNDLE: [],
             _SET_RESIDENT_VERSION: [],
             _LINK_REQUEST: [],
             _REVOKE: [],
@@ -340,6 +389,46 @@ class _Derivation:
                 self.updates[_LINK_REQUEST].append(
                     {"b_request": request_id, "b_consent": args["consentId"]}
                 )
+        elif name in ("RequestDeclined", "RequestWithdrawn"):
+            declined = name == "RequestDeclined"
+            self.inserts[request_answers].append(
+                {
+                    "request_id": args["requestId"],
+                    "answer": "declined" if declined else "withdrawn",
+                    "reason": hex32_label(args["reason"]) if declined else None,
+                    "answered_at": timestamp,
+                    "block_number": number,
+                    "tx_hash": row["tx_hash"],
+                }
+            )
+        elif name == "ServiceDefined":
+            service = hex32_label(args["service"])
+            self.services[service] = {
+                "service": service,
+                "name": args["name"],
+                "items": json.dumps([_service_item(item) for item in args["items"]]),
+                "admin": args["admin"],
+                "defined_at": timestamp,
+                "block_number": number,
+                "tx_hash": row["tx_hash"],
+            }
+        elif name == "BundleGranted":
+            self.inserts[bundles].append(
+                {
+                    "bundle_id": args["bundleId"],
+                    "resident": args["resident"],
+                    "service": hex32_label(args["service"]),
+                    "first_consent_id": args["firstConsentId"],
+                    "count": args["count"],
+                    "revoked": False,
+                    "revoked_at": None,
+                    "granted_at": timestamp,
+                    "block_number": number,
+                    "tx_hash": row["tx_hash"],
+                }
+            )
+        elif name == "BundleRevoked":
+            self.updates[_REVOKE_BUNDLE].append({"b_bundle": args["bundleId"], "b_at": timestamp})
         elif name == "ConsentRevoked":
             self.updates[_REVOKE].append({"b_consent": args["consentId"], "b_at": timestamp})
         elif name == "AccessLogged":
@@ -349,6 +438,9 @@ class _Derivation:
         for table, rows in self.inserts.items():
             if rows:
                 c.execute(store.upsert_ignore(table), rows)
+        if self.services:
+            c.execute(delete(services).where(services.c.service.in_(list(self.services))))
+            c.execute(services.insert(), list(self.services.values()))
         for statement, params in self.updates.items():
             if params:
                 c.execute(statement, params)

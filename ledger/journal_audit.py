@@ -1,7 +1,7 @@
 """Intents the relayer took on that the chain does not hold: its journal against the chain.
 
 The relayer answers every intent whose transaction was mined with a signed acceptance
-(:mod:`wallets.acceptance`), and its journal says, per entry, where the intent went. An
+(:mod:`ledger.acceptance`), and its journal says, per entry, where the intent went. An
 auditor checks that journal against the chain (:func:`journal_findings`):
 
 - an entry journalled ``done`` or ``rejected`` was answered as recorded: its transaction
@@ -26,9 +26,11 @@ from typing import Any
 from sqlalchemy import RowMapping, select
 from web3.exceptions import TransactionNotFound
 
-from ledger.client import LedgerClient, SignedIntent
+from ledger.calldata import intents_of_call
+from ledger.client import LedgerClient
+from ledger.codec import to_hex
 from ledger.store import Store, journal
-from wallets.signing import intent_digest
+from ledger.types import SignedIntent
 
 #: Seconds an entry may stay in flight (queued or submitted) before it counts as held
 #: back: well past a node's receipt timeout (30 s) and a request's wait (120 s).
@@ -118,7 +120,7 @@ def _answered_problem(client: LedgerClient, row: RowMapping, known: Carried) -> 
         )
     index = int(position)
     signature = json.loads(row["body"])["signature"]
-    if index >= len(intents) or "0x" + bytes(intents[index].signature).hex() != signature:
+    if index >= len(intents) or to_hex(intents[index].signature) != signature:
         return (
             f"{row['name']} was answered as recorded ({row['state']}) at position {index} of"
             f" {tx_hash}, which carries another intent there"
@@ -128,8 +130,6 @@ def _answered_problem(client: LedgerClient, row: RowMapping, known: Carried) -> 
 
 def _on_chain(client: LedgerClient, tx_hash: str) -> list[SignedIntent] | None:
     """The intents a mined transaction carries; ``None`` if the chain has no such one."""
-    from ledger.audit import intents_of_call
-
     eth = client.chain.w3.eth
     try:
         eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
@@ -147,15 +147,7 @@ def _accepted(client: LedgerClient, row: RowMapping) -> Accepted:
     body = json.loads(row["body"])
     name = str(row["name"])
     try:
-        digest = (
-            "0x"
-            + intent_digest(
-                name,
-                body["message"],
-                chain_id=client.chain_id,
-                verifying_contract=client.verifying_contract(name),
-            ).hex()
-        )
+        digest = to_hex(client.intent_digest(name, body["message"]))
     except Exception:  # a body this code cannot hash is reported all the same
         digest = ""
     return Accepted(

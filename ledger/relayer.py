@@ -21,7 +21,7 @@ every ``retry_interval`` while idle, as soon as database and indexer work again:
 answered intent is never lost, none is ever half-applied, and no restart is needed.
 
 Every intent whose transaction was mined is answered with the relayer's signed
-*acceptance* (:mod:`wallets.acceptance`: the intent's EIP-712 digest, the time it was
+*acceptance* (:mod:`ledger.acceptance`: the intent's EIP-712 digest, the time it was
 journalled, its journal id), on success, on the contract's refusal and on the 503 of a
 round mined but not yet settled. :meth:`Relayer.submit` hands it to whoever collects in
 :data:`acceptances` (the API puts it into the answer); an answer that cannot say the
@@ -45,17 +45,17 @@ from eth_utils import to_checksum_address
 from sqlalchemy import Connection, select, update
 from web3.exceptions import TransactionNotFound
 
+from ledger.acceptance import Acceptance, sign_acceptance
 from ledger.admission import Admission
-from ledger.admission import recover_signer as recover_signer  # where ledger.audit looks
 from ledger.attestations import replay_key
-from ledger.client import BatchTx, ConsentTerms, LedgerClient, Outcome, SignedIntent
+from ledger.client import LedgerClient
+from ledger.codec import dumps
 from ledger.contract_errors import SignedIntentNonceUsed, SignedIntentWrongSigner
 from ledger.errors import LedgerError, ReadModelUnavailable, RelayerBusy, Unavailable
 from ledger.indexer import Indexer
 from ledger.intents import INTENTS
-from ledger.store import Store, dumps, journal
-from wallets.acceptance import Acceptance, sign_acceptance
-from wallets.eip712 import digest as intent_digest
+from ledger.store import Store, journal
+from ledger.types import BatchTx, Outcome, SignedIntent
 
 log = logging.getLogger(__name__)
 
@@ -205,12 +205,7 @@ class Relayer:
 
         Signed in the caller's thread, not the loop's: a round of a thousand intents
         must not wait for a thousand signatures."""
-        digest = intent_digest(
-            intent.name,
-            intent.message,
-            chain_id=self.client.chain_id,
-            verifying_contract=self.client.verifying_contract(intent.name),
-        )
+        digest = self.client.intent_digest(intent.name, intent.message)
         return sign_acceptance(
             bytes(self.client.relayer.account.key),
             intent=digest,
@@ -309,7 +304,7 @@ class Relayer:
                     result = c.execute(
                         journal.insert().values(
                             name=job.intent.name,
-                            body=dumps(intent_to_json(job.intent)),
+                            body=dumps(job.intent.to_json()),
                             side_effects=dumps(job.side_effects),
                             state="queued",
                             created_at=accepted_at,
@@ -372,7 +367,11 @@ class Relayer:
                             .values(state="failed")
                         )
         except Exception:
-            log.exception("relayer: cannot mark unsent intents failed (recovery marks them lost)")
+            # The database went away mid-round: the entries stay ``queued``, and the
+            # loop marks them ``lost`` (never sent) between rounds once it is back.
+            log.exception("relayer: cannot mark unsent intents failed yet")
+            self._add_unsettled(job.journal_id for job in jobs)
+            return
         self._add_unsettled(sent_ids)
 
     def _settle(self, done: Sequence[tuple[_Job, Outcome]]) -> None:
@@ -444,7 +443,7 @@ class Relayer:
             if receipt == "pending":
                 pending.update(row["id"] for _, row in entries)
                 continue
-            intents = [intent_from_json(json.loads(row["body"])) for _, row in entries]
+            intents = [SignedIntent.from_json(json.loads(row["body"])) for _, row in entries]
             outcomes = self.client.outcomes_for(intents[0].name, intents, receipt)
             group = []
             for (_, row), intent, outcome in zip(entries, intents, outcomes, strict=True):
@@ -505,40 +504,3 @@ class Relayer:
         except TransactionNotFound:
             return None
         return "pending"
-
-
-def intent_to_json(intent: SignedIntent) -> dict[str, Any]:
-    terms = None
-    if intent.terms is not None:
-        t = intent.terms
-        terms = {
-            "resident": t.resident,
-            "department": t.department,
-            "fields": ["0x" + f.hex() for f in t.fields],
-            "purpose": "0x" + t.purpose.hex(),
-            "valid_from": t.valid_from,
-            "valid_until": t.valid_until,
-            "max_uses": t.max_uses,
-        }
-    return {
-        "name": intent.name,
-        "message": json.loads(dumps(intent.message)),
-        "signature": "0x" + bytes(intent.signature).hex(),
-        "terms": terms,
-    }
-
-
-def intent_from_json(body: Mapping[str, Any]) -> SignedIntent:
-    terms = None
-    if body.get("terms"):
-        t = body["terms"]
-        terms = ConsentTerms(
-            resident=t["resident"],
-            department=t["department"],
-            fields=tuple(bytes.fromhex(f[2:]) for f in t["fields"]),
-            purpose=bytes.fromhex(t["purpose"][2:]),
-            valid_from=int(t["valid_from"]),
-            valid_until=int(t["valid_until"]),
-            max_uses=int(t["max_uses"]),
-        )
-    return SignedIntent(body["name"], body["message"], bytes.fromhex(body["signature"][2:]), terms)

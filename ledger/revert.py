@@ -5,6 +5,7 @@ from __future__ import annotations
 from eth_abi import decode
 from eth_utils import keccak
 
+from ledger.codec import checksum, to_hex
 from ledger.contract_errors import BY_SELECTOR
 from ledger.errors import ContractError, TransactionFailed
 
@@ -29,12 +30,10 @@ def decode_revert(data: bytes) -> ContractError | TransactionFailed:
         return TransactionFailed(f"panic 0x{decode(['uint256'], payload)[0]:02x}")
     if not data:
         return TransactionFailed("reverted without data (out of gas, or a failed call)")
-    return TransactionFailed(f"reverted with unknown data 0x{data.hex()}")
+    return TransactionFailed(f"reverted with unknown data {to_hex(data)}")
 
 
 def _normalise(abi_type: str, value: object) -> object:
     if abi_type == "address" and isinstance(value, str):
-        from eth_utils import to_checksum_address
-
-        return to_checksum_address(value)
+        return checksum(value)
     return value

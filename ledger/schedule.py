@@ -12,7 +12,8 @@ The rule. Two intents *conflict* when one's outcome can depend on the other:
 - both name the same resident (a message's ``resident``, or the resident of the consent
   terms an ``Access``/``Revoke`` carries), or the same consent (``consentId``): enrolment
   before records and grants, a request before the grant that answers it, a grant's
-  record version, a revocation before queries, a consent's use count;
+  record version, a revocation before queries, a consent's use count; or the same
+  request (a non-zero ``requestId``): a grant, decline or withdrawal answers it once;
 - one is signed by an authority its message does not name (``signer_field`` empty in
   :data:`ledger.intents.INTENTS`: the admin's ``RegisterDepartment`` and ``GrantRole``,
   and any admin intent added there later). Those decide who may do what — a
@@ -44,12 +45,10 @@ queries of one consent with its revocation accepted in the middle are three
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
 
+from ledger.codec import as_bytes
 from ledger.intents import INTENTS
-
-if TYPE_CHECKING:
-    from ledger.client import SignedIntent
+from ledger.types import SignedIntent
 
 #: What an intent names, for the conflict rule; ``None`` for a barrier.
 Keys = frozenset[Hashable] | None
@@ -60,7 +59,7 @@ RESIDENT_SCOPED = frozenset({"EnrollResident"})
 
 
 def conflict_keys(intent: SignedIntent) -> Keys:
-    """The residents and consents ``intent`` names, or ``None`` if it is a barrier."""
+    """The residents, consents and requests ``intent`` names, or ``None`` if it is a barrier."""
     if not INTENTS[intent.name].signer_field and intent.name not in RESIDENT_SCOPED:
         return None
     message = intent.message
@@ -69,8 +68,11 @@ def conflict_keys(intent: SignedIntent) -> Keys:
         keys.add(("resident", str(message["resident"]).lower()))
     if "consentId" in message:
         keys.add(("consent", int(message["consentId"])))
-    if intent.terms is not None:
-        keys.add(("resident", str(intent.terms.resident).lower()))
+    request = message.get("requestId")
+    if request is not None and as_bytes(request) != bytes(32):
+        keys.add(("request", as_bytes(request)))
+    terms = intent.terms if isinstance(intent.terms, tuple) else (intent.terms,)
+    keys.update(("resident", str(t.resident).lower()) for t in terms if t is not None)
     return frozenset(keys)
 
 

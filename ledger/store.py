@@ -1,5 +1,8 @@
 """The service's database: the vault (envelopes, wrapped keys, attestations), the read
-model the indexer derives from chain events, the relayer's journal and sign-in nonces.
+model the indexer derives from chain events, the relayer's journal and ended bearer
+tokens. The API registers its sign-in challenges on the same :data:`metadata`
+(:mod:`api.challenges`), so one :class:`Store` creates them all; this layer never
+imports the API.
 
 SQLAlchemy Core over SQLite (a file in the data directory, WAL) by default, or any
 PostgreSQL by URL. The chain is the source of truth for everything but the vault: the
@@ -15,7 +18,6 @@ when a :class:`Store` opens it (see :func:`_open_schema`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,7 +53,7 @@ metadata = MetaData()
 ADDRESS = String(42)
 HASH = String(66)
 #: A field id or purpose code as the read side shows it: a name, or 0x-hex when the
-#: ``bytes32`` is not one (:func:`ledger.intents.bytes32_label`).
+#: ``bytes32`` is not one (:func:`ledger.vocabulary.bytes32_label`).
 LABEL = String(66)
 
 #: Where the indexer stands, and the hashes of recent blocks to notice a replaced one.
@@ -140,6 +142,50 @@ access_requests = Table(
     Column("consent_id", BigInteger),
 )
 
+#: A request's answer other than a grant (a grant is the consent naming it): declined by
+#: its resident (with a reason code) or withdrawn by its department; one per request.
+request_answers = Table(
+    "request_answers",
+    metadata,
+    Column("request_id", HASH, primary_key=True),
+    Column("answer", Text, nullable=False),
+    Column("reason", LABEL),
+    Column("answered_at", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", HASH, nullable=False),
+)
+
+#: Services as last defined (``ServiceDefined``): ``items`` is the JSON list of
+#: ``{department, fields, purpose, duration, max_uses}`` with field and purpose labels.
+services = Table(
+    "services",
+    metadata,
+    Column("service", LABEL, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("items", Text, nullable=False),
+    Column("admin", ADDRESS, nullable=False),
+    Column("defined_at", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", HASH, nullable=False),
+)
+
+#: Granted bundles (``BundleGranted``): consents ``first_consent_id`` to
+#: ``first_consent_id + count - 1`` are the bundle's, one per item in order.
+bundles = Table(
+    "bundles",
+    metadata,
+    Column("bundle_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("resident", ADDRESS, nullable=False, index=True),
+    Column("service", LABEL, nullable=False),
+    Column("first_consent_id", BigInteger, nullable=False, index=True),
+    Column("count", Integer, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("revoked_at", BigInteger),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", HASH, nullable=False),
+)
+
 envelopes = Table(
     "envelopes",
     metadata,
@@ -204,29 +250,9 @@ journal = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-challenges = Table(
-    "auth_challenges",
-    metadata,
-    Column("nonce", String(64), primary_key=True),
-    Column("address", ADDRESS, nullable=False),
-    Column("message", Text, nullable=False),
-    Column("expires_at", BigInteger, nullable=False),
-    Column("used", Boolean, nullable=False, default=False),
-    Index("ix_auth_challenges_address", "address", "expires_at"),
-    Index("ix_auth_challenges_expires", "expires_at"),
-)
-
 #: Bearer tokens ended before their expiry (``POST /auth/logout``), by SHA-256 of the
 #: token; kept until the token would have expired. In the database, so every process
 #: serving the same database refuses them.
-revoked_tokens = Table(
-    "revoked_tokens",
-    metadata,
-    Column("digest", String(64), primary_key=True),
-    Column("subject", ADDRESS, nullable=False),
-    Column("expires_at", BigInteger, nullable=False, index=True),
-)
-
 #: Which layout the stored values follow (one row, ``id`` 1); see :func:`_open_schema`.
 store_layout = Table(
     "store_layout",
@@ -244,6 +270,9 @@ READ_MODEL: tuple[Table, ...] = (
     record_versions,
     consents,
     access_requests,
+    request_answers,
+    services,
+    bundles,
     indexed_blocks,
 )
 #: The vault's uint64 columns and label column, upgraded in place: the vault is not the
@@ -254,17 +283,6 @@ _VAULT_UINT64 = {
     "attestations": ("version", "issued_at", "expires_at"),
 }
 _LOCK_KEY = 0x636F6E73656E74  # any constant: one advisory lock for schema work
-
-
-def dumps(value: Any) -> str:
-    """Canonical JSON for stored documents (sorted keys, bytes as 0x-hex)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def default_url(data_dir: Path) -> str:

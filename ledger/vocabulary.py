@@ -1,19 +1,175 @@
-"""What the schema's names mean, in plain words: one table for the CLI, the demo and the
-portal, beside the seeded names of :mod:`ledger.intents` (which stay the only list of
-what is seeded; this module only describes them).
+"""The schema's vocabulary: field ids, purpose codes, denial reasons and roles, how they
+travel as ``bytes32``, and what they mean in plain words.
 
-The chain knows names, not meanings: an admin may add fields and purposes that have no
-entry here, so every lookup has a fallback (:func:`describe`), and a test checks that
-every seeded name is described. Terms are the few words of the protocol a user meets
-(intent, relayer, record root, salted commitment), each said once in one line.
+One table per kind, for the contracts' seed (:mod:`ledger.deployment`), the relayer's
+checks, the API, the CLI, the demo and the portal. The chain knows names, not
+meanings: an admin may add fields and purposes that have no entry here, so every
+lookup has a fallback (:func:`describe`), and a test checks that every seeded name
+is described. Terms are the few words of the protocol a user meets (intent, relayer,
+record root, salted commitment), each said once in one line.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from ledger.intents import ROLE_NAMES, SEED_FIELDS, SEED_PURPOSES
+from eth_utils import keccak
+
+from ledger.codec import as_bytes, to_hex
+
+SEED_FIELDS: tuple[str, ...] = (
+    "name",
+    "id_number",
+    "birth_date",
+    "household_registration",
+    "address",
+    "phone",
+    "marital_status",
+    "income",
+    "social_insurance",
+    "health_summary",
+    "vehicle",
+    "property",
+)
+
+SEED_PURPOSES: tuple[str, ...] = (
+    "HOUSING",
+    "SOCIAL_ASSISTANCE",
+    "HEALTHCARE",
+    "EDUCATION",
+    "EMPLOYMENT",
+    "PUBLIC_SECURITY",
+    "TAXATION",
+    "EMERGENCY",
+)
+
+#: Denial reasons, as ``AccessDenied`` carries them (``bytes32`` ASCII) and the API names them.
+DENIAL_REASONS: tuple[str, ...] = (
+    "unknown_consent",
+    "not_granted",
+    "revoked",
+    "not_yet_valid",
+    "expired",
+    "uses_exhausted",
+    "field_not_in_scope",
+)
+
+#: Why a resident declines an access request (``DeclineRequest.reason``, ``bytes32`` ASCII
+#: like purposes); the ledger contract accepts exactly these (its ``declineReasons``).
+DECLINE_REASONS: dict[str, str] = {
+    "NOT_NEEDED": "the department does not need this to serve me",
+    "TOO_MANY_FIELDS": "it asks for more fields than its purpose needs",
+    "TOO_LONG": "it asks for access for longer than its purpose needs",
+    "UNKNOWN_DEPARTMENT": "I do not know this department or did not expect its request",
+    "OTHER": "another reason",
+}
+
+#: A request's status, derived from the chain: filed, then answered at most once (a grant
+#: naming it, a decline, a withdrawal), or expired when no answer came in time.
+REQUEST_STATUSES: tuple[str, ...] = ("pending", "granted", "declined", "withdrawn", "expired")
+#: How long a grant may answer a request after the block that filed it: the ledger's
+#: ``REQUEST_ANSWER_WINDOW`` (a test holds them equal); later it is shown expired and a
+#: grant naming it is refused (``ConsentLedgerRequestExpired``).
+REQUEST_ANSWER_WINDOW = 30 * 86_400
+
+
+def request_status(answer: str | None, granted: bool, requested_at: int, now: int) -> str:
+    """A request's status from its answer event (``declined``/``withdrawn``), whether a
+    consent names it, and chain time."""
+    if granted:
+        return "granted"
+    if answer is not None:
+        return answer
+    return "expired" if now >= requested_at + REQUEST_ANSWER_WINDOW else "pending"
+
+
+@dataclass(frozen=True)
+class Role:
+    """One row of the role table. ``granted``: an AccessControl role the admin grants
+    (``resident`` is enrolment, not a role, but ``rolesOf`` reports it as one more bit)."""
+
+    name: str
+    meaning: str
+    granted: bool = True
+
+    @property
+    def id(self) -> bytes:
+        return role_id(self.name)
+
+
+#: Every role, in the bit order of the directory's ``rolesOf``.
+ROLE_TABLE: tuple[Role, ...] = (
+    Role("admin", "data-governance office: registers departments, grants roles"),
+    Role("registrar", "enrols residents (a salted commitment to the ID number)"),
+    Role("department", "asks residents for fields and reads them under consent"),
+    Role("issuer", "vouches for field values it knows (attestations)"),
+    Role("auditor", "reads, exports and verifies the whole log"),
+    Role("relayer", "submits signed intents to the chain (the API's own account)"),
+    Role("resident", "keeps a record and grants, narrows or revokes access to it", granted=False),
+)
+ROLE_BITS: tuple[str, ...] = tuple(r.name for r in ROLE_TABLE)
+#: The roles an admin grants and revokes (``GrantRole``, ``RevokeRole``).
+ROLE_NAMES: tuple[str, ...] = tuple(r.name for r in ROLE_TABLE if r.granted)
+
+
+def role_id(name: str) -> bytes:
+    """OpenZeppelin's convention: ``keccak256("REGISTRAR_ROLE")``; admin is ``bytes32(0)``."""
+    if name == "admin":
+        return b"\0" * 32
+    return keccak(text=f"{name.upper()}_ROLE")
+
+
+# ---------------------------------------------------------------------- bytes32 names
+
+
+def is_schema_name(value: bytes) -> bool:
+    """Whether 32 bytes can be a field id or purpose code at all (the contract's
+    ``_checkName``: printable ASCII without spaces, right-padded with zero bytes)."""
+    raw = value.rstrip(b"\0")
+    return len(value) == 32 and bool(raw) and all(0x21 <= b <= 0x7E for b in raw)
+
+
+def name_to_bytes32(name: str) -> bytes:
+    """Field ids and purpose codes: short ASCII names right-padded into ``bytes32``."""
+    raw = name.encode("ascii")
+    if not raw or len(raw) > 32 or not all(0x21 <= b <= 0x7E for b in raw):
+        raise ValueError(f"not a schema name (1-32 printable ASCII, no spaces): {name!r}")
+    return raw.ljust(32, b"\0")
+
+
+def bytes32_to_name(value: bytes) -> str:
+    if len(value) != 32:
+        raise ValueError("expected 32 bytes")
+    return value.rstrip(b"\0").decode("ascii")
+
+
+def bytes32_label(value: bytes) -> str:
+    """How the read side shows a field id, purpose code or reason: its name when the bytes
+    are one (what :func:`name_to_bytes32` makes), else ``0x``-hex. Never raises for 32
+    bytes: the directory only defines names, but a query may name any ``bytes32`` and its
+    refusal records it. The hex form is 66 characters, so it is never taken for a name."""
+    if len(value) != 32:
+        raise ValueError("expected 32 bytes")
+    if is_schema_name(value):
+        return value.rstrip(b"\0").decode("ascii")
+    return to_hex(value)
+
+
+def hex32_label(value: str) -> str:
+    """:func:`bytes32_label` of a ``0x``-hex ``bytes32`` as the event args store it."""
+    return bytes32_label(as_bytes(value))
+
+
+def label_to_bytes32(label: str) -> bytes:
+    """The inverse of :func:`bytes32_label`."""
+    if len(label) == 66 and label.startswith("0x"):
+        return as_bytes(label)
+    return name_to_bytes32(label)
+
+
+# ---------------------------------------------------------------------- meanings
 
 FIELDS: dict[str, str] = {
     "name": "full legal name",
@@ -41,14 +197,8 @@ PURPOSES: dict[str, str] = {
     "EMERGENCY": "emergencies: reaching the resident or their family",
 }
 
-ROLES: dict[str, str] = {
-    "admin": "data-governance office: registers departments, grants roles",
-    "registrar": "enrols residents (a salted commitment to the ID number)",
-    "department": "asks residents for fields and reads them under consent",
-    "issuer": "vouches for field values it knows (attestations)",
-    "auditor": "reads, exports and verifies the whole log",
-    "relayer": "submits signed intents to the chain (the API's own account)",
-}
+
+ROLES: dict[str, str] = {r.name: r.meaning for r in ROLE_TABLE if r.granted}
 
 TERMS: dict[str, str] = {
     "intent": "a message signed in the wallet (EIP-712) saying what its signer wants done;"
@@ -90,7 +240,7 @@ def did_you_mean(name: str, known: Iterable[str]) -> str | None:
 
 def mismatches() -> dict[str, tuple[list[str], list[str]]]:
     """Per kind, the seeded names without a description and the described names that are
-    not seeded; empty when the tables match :mod:`ledger.intents` (a test holds it so)."""
+    not seeded; empty when the tables match the seed above (a test holds it so)."""
     found: dict[str, tuple[list[str], list[str]]] = {}
     for kind, seeded in (
         ("field", SEED_FIELDS),

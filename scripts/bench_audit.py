@@ -28,22 +28,36 @@ import argparse
 import time
 from typing import Any
 
-import bench_common as bc
-import httpx
+from benchlib.direct import (
+    consent_terms,
+    count_all_events,
+    open_ledger,
+    submit_batches,
+    to_intent,
+)
+from benchlib.presign import access_item, presign_stream, sign_messages
+from benchlib.processes import ResourceSampler, start_served
+from benchlib.results import RESULTS, file_mib, machine_info, say, write_results
+from benchlib.scenario import DAY, QUERY_FIELDS
+from benchlib.served import ServedLedger, grant_consents, grant_jobs, populate
+
+from api.client import ConsentApi
+from ledger.vocabulary import name_to_bytes32
+
+#: ``Access`` intents per batch transaction when producing events: as many as the
+#: recorded runs used, so blocks and transactions are shaped as they were.
+ACCESSES_PER_TX = 500
+#: No client-side limit on the export and the verification (a million events take minutes).
+NO_TIMEOUT = 24 * 3600.0
 
 
-def stream_export(url: str, token: str) -> dict[str, Any]:
+def stream_export(auditor: ConsentApi) -> dict[str, Any]:
+    """``GET /audit/export?format=jsonl`` through the auditor's client, to /dev/null."""
     lines = size = 0
+    auditor.sign_in()  # before the clock starts
     started = time.perf_counter()
-    headers = {"Authorization": f"Bearer {token}"}
-    with (
-        httpx.stream(
-            "GET", url + "/audit/export", params={"format": "jsonl"}, headers=headers, timeout=None
-        ) as response,
-        open("/dev/null", "wb") as sink,
-    ):
-        response.raise_for_status()
-        for chunk in response.iter_bytes():
+    with open("/dev/null", "wb") as sink:
+        for chunk in auditor.audit_export("jsonl"):
             sink.write(chunk)
             size += len(chunk)
             lines += chunk.count(b"\n")
@@ -57,52 +71,39 @@ def stream_export(url: str, token: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from ledger.intents import name_to_bytes32
-
     chain = args.chain
-    bc.say(f"\n== audit on the {chain} chain: up to {args.events} events or {args.budget} s ==")
-    workdir = bc.work_dir(f"audit-{chain}")
+    say(f"\n== audit on the {chain} chain: up to {args.events} events or {args.budget} s ==")
+    workdir, anvil, server = start_served("audit", chain, args.block_period)
     data = workdir / "data"
-    anvil = bc.start_anvil() if chain == "anvil" else None
     url = anvil.url if anvil is not None else None
-    extra = ["--chain-url", url] if url else ["--block-period", str(args.block_period)]
-    server = bc.Server(data, *extra).start()
-    bc.say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
     try:
-        ledger = bc.Ledger.connect(server)
+        ledger = ServedLedger.connect(server)
         departments = ledger.register_departments(args.departments)
         registrar = ledger.grant_role("registrar")
         auditor = ledger.grant_role("auditor")
-        population, bundles = bc.populate(
+        population, bundles = populate(
             ledger,
             departments,
             args.residents,
-            registrar_key=registrar,
+            registrar=registrar,
             grants_per_resident=len(departments),
             concurrency=64,
         )
-        granted = bc.setup_fire(
-            server.url,
-            bc.grant_jobs(bundles, population.tokens),
-            64,
-            "granting",
-            keep_body=True,
-        )
-        consents = bc.consents_of(granted)
-        bc.say(f"  {len(consents)} consents granted through the API")
+        consents = grant_consents(server.url, grant_jobs(bundles, population.tokens), 64)
+        say(f"  {len(consents)} consents granted through the API")
         server.stop()
 
-        client = bc.open_ledger(data, url, 0)
+        client = open_ledger(data, url, 0)
         try:
-            terms = bc.consent_terms(client, [c["id"] for c in consents])
+            terms = consent_terms(client, [c["id"] for c in consents])
             context = {"chain_id": client.chain_id, "contracts": client.deployment.contracts}
-            deadline = client.chain.latest_timestamp() + 2 * bc.DAY
-            fields = sorted(name_to_bytes32(f) for f in bc.QUERY_FIELDS)
+            deadline = client.chain.latest_timestamp() + 2 * DAY
+            fields = sorted(name_to_bytes32(f) for f in QUERY_FIELDS)
             dept_key = {d.address: d.key for d in departments}
             of_department: dict[str, list[dict[str, Any]]] = {d: [] for d in dept_key}
             for consent in consents:
                 of_department[consent["department"]].append(consent)
-            start_events = _count_all(client)
+            start_events = count_all_events(client)
             produced = 0
             nonce = dict.fromkeys(dept_key, 0)
             started = time.perf_counter()
@@ -116,60 +117,50 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     dept = departments[(produced + j) % len(departments)].address
                     consent = of_department[dept][(produced + j) % len(of_department[dept])]
                     items.append(
-                        (
+                        access_item(
                             dept_key[dept],
-                            "Access",
-                            {
-                                "department": dept,
-                                "resident": consent["resident"],
-                                "consentId": consent["id"],
-                                "fields": fields,
-                                "nonce": nonce[dept],
-                                "deadline": deadline,
-                            },
+                            dept,
+                            consent,
+                            fields,
+                            nonce=nonce[dept],
+                            deadline=deadline,
                         )
                     )
                     nonce[dept] += 1
-                for part in bc.presign_stream(bc.fast_sign_intents, context, items, chunk=5000):
-                    intents = [bc.to_intent("Access", x, terms[x[0]["consentId"]]) for x in part]
-                    produced += bc.bulk_submit(client, "Access", intents)["ok"]
+                for part in presign_stream(sign_messages, context, items, chunk=5000):
+                    intents = [to_intent("Access", x, terms[x[0]["consentId"]]) for x in part]
+                    produced += submit_batches(client, intents, per_tx=ACCESSES_PER_TX)["ok"]
                     if time.perf_counter() - started > args.budget:
                         break
-                bc.say(
+                say(
                     f"  {start_events + produced} events on chain "
                     f"({time.perf_counter() - started:.0f} s)"
                 )
             produce_seconds = time.perf_counter() - started
-            total_events = _count_all(client)
+            total_events = count_all_events(client)
         finally:
             client.chain.close()
-        bc.say(
+        say(
             f"  produced {produced} AccessLogged events in {produce_seconds:.0f} s; "
             f"{total_events} events on chain in all"
         )
 
         server.start()
-        bc.say(f"  restart-to-ready {server.ready_seconds:.1f} s (indexing {produced} events)")
-        token = bc.sign_in_many(server.url, [auditor])
-        token_value = next(iter(token.values()))
-        with bc.ResourceSampler(server.pid, interval=0.05) as export_rss:
-            export = stream_export(server.url, token_value)
-        bc.say(
+        say(f"  restart-to-ready {server.ready_seconds:.1f} s (indexing {produced} events)")
+        auditor_api = ConsentApi(server.url, auditor, timeout=NO_TIMEOUT)
+        with ResourceSampler(server.pid, interval=0.05) as export_rss:
+            export = stream_export(auditor_api)
+        say(
             f"  export: {export['lines']} lines, {export['bytes'] / 2**20:.1f} MiB in "
             f"{export['seconds']} s; server RSS {export_rss.summary()}"
         )
-        token_value = next(iter(bc.sign_in_many(server.url, [auditor]).values()))
-        with bc.ResourceSampler(server.pid, interval=0.05) as verify_rss:
+        auditor_api.sign_in()  # a fresh token: the export may have outlived the last one
+        with ResourceSampler(server.pid, interval=0.05) as verify_rss:
             verify_started = time.perf_counter()
-            answer = httpx.get(
-                server.url + "/audit/verify",
-                headers={"Authorization": f"Bearer {token_value}"},
-                timeout=None,
-            )
+            report = auditor_api.audit_verify()
             verify_seconds = time.perf_counter() - verify_started
-        answer.raise_for_status()
-        report = answer.json()
-        bc.say(
+        auditor_api.close()
+        say(
             f"  verify: ok={report['ok']} {report['events']} events, "
             f"{report['signatures_verified']} signatures in {verify_seconds:.1f} s = "
             f"{report['events'] / verify_seconds:.0f} events/s; server RSS {verify_rss.summary()}"
@@ -199,23 +190,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "events_per_s": round(report["events"] / verify_seconds, 1),
             "server_rss": verify_rss.summary(),
         },
-        "database_mib": bc.file_mib(data / "consent.sqlite3"),
+        "database_mib": file_mib(data / "consent.sqlite3"),
     }
-
-
-def _count_all(client: Any) -> int:
-    """Events of both contracts from the deployment block to the head."""
-    w3 = client.chain.w3
-    head = int(w3.eth.block_number)
-    total = 0
-    addresses = [client.directory.address, client.ledger.address]
-    for first in range(int(client.deployment.block_number), head + 1, 1000):
-        total += len(
-            w3.eth.get_logs(
-                {"fromBlock": first, "toBlock": min(head, first + 999), "address": addresses}
-            )
-        )
-    return total
 
 
 def main() -> None:
@@ -230,12 +206,12 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=16)
     parser.add_argument("--wave", type=int, default=50_000, help="intents signed per wave")
     args = parser.parse_args()
-    machine = bc.machine_info()
+    machine = machine_info()
     figures = run(args)
-    bc.write_results("audit", {**figures, **machine}, sub=args.chain)
+    write_results("audit", {**figures, **machine}, sub=args.chain)
     verify, export = figures["verify"], figures["export"]
-    bc.say("\nsummary (audit):")
-    bc.say(
+    say("\nsummary (audit):")
+    say(
         f"  {figures['events_on_chain']} events on chain ({figures['chain']}); verify "
         f"{verify['events_per_s']} events/s (ok={verify['ok']}, {verify['seconds']} s, peak RSS "
         f"{verify['server_rss']['rss_peak_mib']} MiB); export {export['events_per_s']} events/s, "
@@ -243,7 +219,7 @@ def main() -> None:
         f"{export['server_rss']['rss_peak_mib']} MiB; restart-to-ready "
         f"{figures['restart_to_ready_s']} s ({figures['index_events_per_s']} events/s indexed)"
     )
-    bc.say(f"written to {bc.RESULTS}")
+    say(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

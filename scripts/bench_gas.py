@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Gas of one grant and one access, alone and batched, on a fresh embedded chain.
+"""Gas of one grant and one access, alone and batched, on a fresh embedded chain, and
+of a three-department bundle against the three grants it replaces.
 
 "Alone" is a batch of one (the relayer's path for a lone intent); "batched" is one
 transaction carrying ``--batch`` intents, reported per intent. Residents have already
 committed a record, as they must before granting, so their nonce word is warm as in
 real use. Writes the figures to ``bench/results.json`` under ``gas``, with the machine
-and the command (``bench_common``).
+and the command (``benchlib.results``).
 
     python scripts/bench_gas.py [--batch 100]
 """
@@ -18,14 +19,15 @@ import secrets
 import time
 from typing import Any
 
-import bench_common as bc
+from benchlib.results import machine_info, write_results
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import TransactionSigner, open_chain
-from ledger.client import ConsentTerms, LedgerClient, SignedIntent
+from ledger.client import LedgerClient
 from ledger.deployment import deploy
-from ledger.intents import name_to_bytes32, role_id
+from ledger.types import ConsentTerms, SignedIntent
+from ledger.vocabulary import name_to_bytes32, role_id
 from wallets.signing import sign_intent
 
 
@@ -172,7 +174,9 @@ def main() -> None:
 
     access_alone = submit([access(0)])
     access_batched = submit([access(i) for i in range(n)])
+    bundle = bundle_gas(chain, client, admin, residents[:2], sign, submit, gas_of, now)
     figures = {
+        **bundle,
         "grant_alone": gas_of(alone),
         "grant_batched_per_intent": gas_of(batched) // n,
         "access_alone": gas_of(access_alone),
@@ -184,7 +188,98 @@ def main() -> None:
     print(json.dumps(figures, indent=2))
     print(f"(embedded chain: {n} grants submitted in {grant_seconds:.2f} s)")
     figures["chain"] = "embedded (py-evm, Prague)"
-    print(f"written to {bc.write_results('gas', {**figures, **bc.machine_info()})}")
+    print(f"written to {write_results('gas', {**figures, **machine_info()})}")
+
+
+def bundle_gas(
+    chain: Any,
+    client: LedgerClient,
+    admin: LocalAccount,
+    residents: list[LocalAccount],
+    sign: Any,
+    submit: Any,
+    gas_of: Any,
+    now: int,
+) -> dict[str, int]:
+    """A three-department bundle (three fields each) against the three grants it replaces:
+    one signature and one transaction against three of each, alone or in one batch; and
+    its revocation against three revocations."""
+    departments = [Account.create() for _ in range(3)]
+    submit(
+        [
+            sign(
+                "RegisterDepartment",
+                admin,
+                {
+                    "department": d.address,
+                    "name": f"Department {i}",
+                    "code": f"D{i}",
+                    "encryptionKey": secrets.token_bytes(32),
+                },
+            )
+            for i, d in enumerate(departments)
+        ]
+    )
+    fields = sorted(name_to_bytes32(f) for f in ("address", "income", "name"))
+    purposes = [name_to_bytes32(p) for p in ("HOUSING", "HEALTHCARE", "SOCIAL_ASSISTANCE")]
+    items = [
+        {"department": d.address, "fields": fields, "purpose": p, "duration": 30 * 86400,
+         "maxUses": 0}
+        for d, p in zip(departments, purposes, strict=True)
+    ]  # fmt: skip
+    service = name_to_bytes32("NEWBORN_REGISTRATION")
+    defined = submit([sign("DefineService", admin, {"service": service, "name": "Newborn",
+                                                     "items": items})])  # fmt: skip
+    bundler, granter = residents
+    bundle_items = [
+        {"department": i["department"], "fields": fields, "purpose": i["purpose"],
+         "validUntil": now + 30 * 86400, "maxUses": 0}
+        for i in items
+    ]  # fmt: skip
+    bundle = submit(
+        [sign("GrantBundle", bundler, {"resident": bundler.address, "service": service,
+                                       "items": bundle_items, "validFrom": now})]
+    )  # fmt: skip
+
+    def grant(item: dict[str, Any]) -> SignedIntent:
+        return sign(
+            "Grant",
+            granter,
+            {"resident": granter.address, "department": item["department"], "fields": fields,
+             "purpose": item["purpose"], "validFrom": now, "validUntil": item["validUntil"],
+             "maxUses": 0, "requestId": b"\0" * 32},
+        )  # fmt: skip
+
+    grants_alone = [submit([grant(item)]) for item in bundle_items]
+    grants_batched = submit([grant(item) for item in bundle_items])
+    terms = tuple(
+        ConsentTerms.from_event(e.args)
+        for e in bundle[0].extra_events
+        if e.name == "ConsentGranted"
+    )
+    bundle_id = int(bundle[0].event.args["bundleId"])
+    revoked = submit(
+        [sign("RevokeBundle", bundler, {"resident": bundler.address, "bundleId": bundle_id}, terms)]
+    )
+    revokes = submit(
+        [
+            sign(
+                "Revoke",
+                granter,
+                {"resident": granter.address, "consentId": int(o.event.args["consentId"])},
+                ConsentTerms.from_event(o.event.args),
+            )
+            for o in grants_batched
+        ]
+    )
+    return {
+        "define_service_3_items": gas_of(defined),
+        "bundle_3_items_alone": gas_of(bundle),
+        "three_grants_alone_total": sum(gas_of(g) for g in grants_alone),
+        "three_grants_one_batch_total": gas_of(grants_batched),
+        "revoke_bundle_3": gas_of(revoked),
+        "three_revokes_one_batch_total": gas_of(revokes),
+    }
 
 
 if __name__ == "__main__":

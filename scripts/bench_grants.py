@@ -31,7 +31,18 @@ import argparse
 import time
 from typing import Any
 
-import bench_common as bc
+from benchlib.direct import open_ledger
+from benchlib.load import fire, status_counts, throughput
+from benchlib.processes import ResourceSampler, start_served
+from benchlib.profiler import Profiler
+from benchlib.results import RESULTS, latency_summary, machine_info, say, write_results
+from benchlib.scenario import GRANT_FIELDS
+from benchlib.served import ServedLedger, grant_jobs, populate
+
+from ledger.client import LedgerClient
+from ledger.codec import from_hex
+from ledger.types import SignedIntent
+from wallets.signing import normalize_message
 
 #: Where a grant's server time goes, for ``--profile``: each sample is counted under the
 #: first category whose frame it contains.
@@ -52,7 +63,7 @@ GRANT_PATH = (
 )
 
 
-def naive_loop(client: Any, intents: list[Any]) -> dict[str, Any]:
+def naive_loop(client: LedgerClient, intents: list[SignedIntent]) -> dict[str, Any]:
     """One ``grant`` transaction per intent, each awaited before the next is sent."""
     w3 = client.chain.w3
     signer = client.relayer
@@ -76,49 +87,38 @@ def naive_loop(client: Any, intents: list[Any]) -> dict[str, Any]:
 
 
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
-    from ledger.client import SignedIntent
-    from wallets.signing import normalize_message
-
-    bc.say(f"\n== grants on the {chain} chain ==")
-    workdir = bc.work_dir(f"grants-{chain}")
-    anvil = bc.start_anvil() if chain == "anvil" else None
-    extra = (
-        ["--chain-url", anvil.url]
-        if anvil is not None
-        else ["--block-period", str(args.block_period)]
-    )
-    server = bc.Server(workdir / "data", *extra).start()
-    bc.say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
+    say(f"\n== grants on the {chain} chain ==")
+    workdir, anvil, server = start_served("grants", chain, args.block_period)
     try:
-        ledger = bc.Ledger.connect(server)
+        ledger = ServedLedger.connect(server)
         departments = ledger.register_departments(1)
         registrar = ledger.grant_role("registrar")
-        population, bundles = bc.populate(
+        population, bundles = populate(
             ledger,
             departments,
             args.n,
-            registrar_key=registrar,
+            registrar=registrar,
             grants_per_resident=1,
             naive=True,
             concurrency=args.setup_concurrency,
         )
-        jobs = bc.grant_jobs(bundles, population.tokens)
+        jobs = grant_jobs(bundles, population.tokens)
         head_before = int(server.health()["block_number"])
         profiler = (
-            bc.Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
+            Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
             if args.profile
             else None
         )
-        anvil_pid = bc.anvil_pid(anvil) if anvil is not None else None
-        anvil_sampler = bc.ResourceSampler(anvil_pid) if anvil_pid else None
-        bc.say(f"  firing {len(jobs)} grants with {args.concurrency} concurrent clients")
+        anvil_process = anvil.pid if anvil is not None else None
+        anvil_sampler = ResourceSampler(anvil_process) if anvil_process else None
+        say(f"  firing {len(jobs)} grants with {args.concurrency} concurrent clients")
         if profiler is not None:
             profiler.__enter__()
         try:
-            with bc.ResourceSampler(server.pid) as sampler:
+            with ResourceSampler(server.pid) as sampler:
                 if anvil_sampler is not None:
                     anvil_sampler.__enter__()
-                answers = bc.fire(server.url, jobs, args.concurrency)
+                answers = fire(server.url, jobs, args.concurrency)
                 if anvil_sampler is not None:
                     anvil_sampler.__exit__()
         finally:
@@ -128,18 +128,18 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.stop()
     ok = [a for a in answers if a.status == 201]
-    _, span = bc.throughput(answers)
+    _, span = throughput(answers)
     figures: dict[str, Any] = {
         "chain": chain,
         "block_period_s": args.block_period if chain == "embedded" else "anvil automine",
         "residents": args.n,
         "concurrency": args.concurrency,
-        "fields_per_grant": len(bc.GRANT_FIELDS),
+        "fields_per_grant": len(GRANT_FIELDS),
         "grants_ok": len(ok),
-        "status_counts": bc.status_counts(answers),
+        "status_counts": status_counts(answers),
         "grants_per_s": round(len(ok) / span, 1) if span else None,
         "span_s": round(span, 2),
-        "latency_2xx": bc.latency_summary([a.latency for a in ok]),
+        "latency_2xx": latency_summary([a.latency for a in ok]),
         "blocks": head_after - head_before,
         "grants_per_block": round(len(ok) / max(1, head_after - head_before), 1),
         "server": sampler.summary(),
@@ -150,7 +150,7 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     if anvil_sampler is not None:
         figures["anvil_process"] = anvil_sampler.summary()
     latency = figures["latency_2xx"]
-    bc.say(
+    say(
         f"  API: {figures['grants_ok']}/{len(jobs)} granted, {figures['grants_per_s']} grants/s, "
         f"p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms, "
         f"{figures['blocks']} blocks; server CPU {figures['server']['cpu_percent_of_one_core']}% "
@@ -167,13 +167,13 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         SignedIntent(
             "Grant",
             normalize_message("Grant", b["naive"]["message"]),
-            bytes.fromhex(b["naive"]["signature"][2:]),
+            from_hex(b["naive"]["signature"], what="signature"),
         )
         for b in bundles[: min(args.n, args.naive)]
     ]
     if chain == "embedded":
         periodic = naive[: args.naive_periodic]
-        client = bc.open_ledger(workdir / "data", None, args.block_period)
+        client = open_ledger(workdir / "data", None, args.block_period)
         try:
             result = naive_loop(client, periodic)
         finally:
@@ -184,19 +184,19 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             f"~{1 / args.block_period if args.block_period else 'inf'} grants/s by construction"
         )
         figures["naive_same_block_period"] = result
-        bc.say(
+        say(
             f"  naive web3 loop, block period {args.block_period} s (the server's): "
             f"{result['grants_per_s']} grants/s over {result['grants']} grants "
             "(one block per period: bounded by construction)"
         )
-        client = bc.open_ledger(workdir / "data", None, 0)
+        client = open_ledger(workdir / "data", None, 0)
         try:
             result = naive_loop(client, naive[args.naive_periodic :])
         finally:
             client.chain.close()
         result["block_period_s"] = 0
         figures["naive_unthrottled"] = result
-        bc.say(
+        say(
             f"  naive web3 loop, block period 0 (EVM speed): {result['grants_per_s']} grants/s "
             f"over {result['grants']} grants, {result['gas_per_grant']} gas each"
         )
@@ -209,14 +209,14 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             )
     else:
         assert anvil is not None
-        client = bc.open_ledger(workdir / "data", anvil.url, 0)
+        client = open_ledger(workdir / "data", anvil.url, 0)
         try:
             result = naive_loop(client, naive)
         finally:
             client.chain.close()
             anvil.stop()
         figures["naive"] = result
-        bc.say(
+        say(
             f"  naive web3 loop on anvil: {result['grants_per_s']} grants/s over "
             f"{result['grants']} grants, {result['gas_per_grant']} gas each"
         )
@@ -249,33 +249,33 @@ def main() -> None:
     )
     args = parser.parse_args()
     chains = ("embedded", "anvil") if args.chain == "both" else (args.chain,)
-    machine = bc.machine_info()
+    machine = machine_info()
     summaries = {}
     for chain in chains:
         figures = run(chain, args)
         summaries[chain] = figures
         # A profiled run is slowed by the profiler: kept apart from the headline figures.
         section = "grants_profiled" if args.profile else "grants"
-        bc.write_results(section, {**figures, **machine}, sub=chain)
-    bc.say("\nsummary (grants):")
+        write_results(section, {**figures, **machine}, sub=chain)
+    say("\nsummary (grants):")
     for chain, f in summaries.items():
         latency = f["latency_2xx"]
         ratio = f.get("ratio_api_over_naive") or f.get("ratio_api_over_naive_unthrottled")
-        bc.say(
+        say(
             f"  {chain:9s} {f['grants_per_s']:>8} grants/s  p50 {latency.get('p50_ms')} ms  "
             f"p99 {latency.get('p99_ms')} ms  API/naive {ratio}"
         )
         if "profile" in f:
-            bc.say(f"  grant path, {f['profile']['mode']}, share of server samples:")
+            say(f"  grant path, {f['profile']['mode']}, share of server samples:")
             for name, share in f["profile"]["grant_path"]:
-                bc.say(f"    {share:6.1%}  {name}")
-            bc.say("  top functions (inclusive):")
+                say(f"    {share:6.1%}  {name}")
+            say("  top functions (inclusive):")
             for name, share in f["profile"].get("inclusive", [])[:15]:
-                bc.say(f"    {share:6.1%}  {name}")
-            bc.say("  top costs (self):")
+                say(f"    {share:6.1%}  {name}")
+            say("  top costs (self):")
             for name, share in f["profile"].get("self", [])[:15]:
-                bc.say(f"    {share:6.1%}  {name}")
-    bc.say(f"written to {bc.RESULTS}")
+                say(f"    {share:6.1%}  {name}")
+    say(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

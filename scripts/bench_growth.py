@@ -8,12 +8,13 @@ On one chain (anvil by default; ``--chain embedded`` for the embedded one):
    residents with records who grant every department (the consents the measured
    queries use: they have wrapped keys in the vault);
 2. for each size in ``--sizes``: stop the server; grow the number of consents on chain
-   to that size directly with ``LedgerClient.submit`` (the server's relayer key, big
-   batches; the grants are signed by bulk residents in worker processes while earlier
-   ones are submitted); start the server again and time restart-to-ready (process start
-   → ``/health`` answers with ``indexer_lag`` 0: the indexer has caught up with the
-   growth); then fire ``--samples`` pre-signed queries under the probe consents with
-   ``--query-concurrency`` clients and read the server's RSS from ``/proc``;
+   to that size directly (the server's relayer key, big batch transactions encoded by
+   ``ledger.client.batch_calldata``; the grants are signed by bulk residents in worker
+   processes while earlier ones are submitted); start the server again and time
+   restart-to-ready (process start → ``/health`` answers with ``indexer_lag`` 0: the
+   indexer has caught up with the growth); then fire ``--samples`` pre-signed queries
+   under the probe consents with ``--query-concurrency`` clients and read the server's
+   RSS from ``/proc``;
 3. at the largest size, one more restart with nothing new to index (warm restart).
 
 Writes ``growth.<chain>`` in ``bench/results.json``.
@@ -28,118 +29,127 @@ import secrets
 import time
 from typing import Any
 
-import bench_common as bc
+import httpx
+from benchlib.direct import open_ledger, submit_batches, to_intent
+from benchlib.load import Job, fire, require_ok, throughput
+from benchlib.presign import access_item, presign, presign_stream, sign_bodies, sign_messages
+from benchlib.processes import ResourceSampler, proc_status, start_served
+from benchlib.profiler import Profiler
+from benchlib.results import (
+    RESULTS,
+    file_mib,
+    latency_summary,
+    machine_info,
+    say,
+    write_results,
+)
+from benchlib.scenario import DAY, GRANT_FIELDS, PURPOSE, QUERY_FIELDS
+from benchlib.served import ServedLedger, grant_consents, grant_jobs, populate, sign_in_many
+from eth_abi import encode
+
+from ledger.abi import function_codec
+from ledger.codec import to_hex
+from ledger.vocabulary import name_to_bytes32, role_id
+from wallets.signing import address_of
+
+#: Intents per batch transaction when growing the chain: as many as the recorded runs
+#: used, so blocks and transactions are shaped as they were.
+GRANTS_PER_TX = 350
+ENROLMENTS_PER_TX = 250
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from ledger.intents import name_to_bytes32
-
     chain = args.chain
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    bc.say(f"\n== growth on the {chain} chain: sizes {sizes} ==")
-    workdir = bc.work_dir(f"growth-{chain}")
+    say(f"\n== growth on the {chain} chain: sizes {sizes} ==")
+    workdir, anvil, server = start_served("growth", chain, args.block_period)
     data = workdir / "data"
-    anvil = bc.start_anvil() if chain == "anvil" else None
     url = anvil.url if anvil is not None else None
-    extra = ["--chain-url", url] if url else ["--block-period", str(args.block_period)]
-    server = bc.Server(data, *extra).start()
-    bc.say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
     steps: list[dict[str, Any]] = []
     try:
-        ledger = bc.Ledger.connect(server)
+        ledger = ServedLedger.connect(server)
         departments = ledger.register_departments(args.departments)
         registrar = ledger.grant_role("registrar")
-        population, bundles = bc.populate(
+        population, bundles = populate(
             ledger,
             departments,
             args.probes,
-            registrar_key=registrar,
+            registrar=registrar,
             grants_per_resident=len(departments),
             concurrency=args.setup_concurrency,
         )
-        granted = bc.setup_fire(
-            server.url,
-            bc.grant_jobs(bundles, population.tokens),
-            64,
-            "granting probe consents",
-            keep_body=True,
-        )
-        probes = bc.consents_of(granted)
-        bc.say(f"  {len(probes)} probe consents granted through the API")
+        jobs = grant_jobs(bundles, population.tokens)
+        probes = grant_consents(server.url, jobs, 64, "granting probe consents")
+        say(f"  {len(probes)} probe consents granted through the API")
         dept_key = {d.address: d.key for d in departments}
         dept_nonce = dict.fromkeys(dept_key, 0)
-        query_fields = sorted("0x" + name_to_bytes32(f).hex() for f in bc.QUERY_FIELDS)
-        grant_fields = sorted(name_to_bytes32(f) for f in bc.GRANT_FIELDS)
-        purpose = name_to_bytes32(bc.PURPOSE)
+        query_fields = sorted(to_hex(name_to_bytes32(f)) for f in QUERY_FIELDS)
+        grant_fields = sorted(name_to_bytes32(f) for f in GRANT_FIELDS)
+        purpose = name_to_bytes32(PURPOSE)
 
         def measure(label: str) -> dict[str, Any]:
             """``--samples`` queries under the probe consents; latency, RSS, CPU, sizes."""
-            ledger.url = server.url
-            context = ledger.context()
+            context = ledger.context()  # the ledger follows the server to its new port
             items = []
             for i in range(args.samples):
                 consent = probes[i % len(probes)]
                 dept = consent["department"]
                 items.append(
-                    (
+                    access_item(
                         dept_key[dept],
-                        "Access",
-                        {
-                            "department": dept,
-                            "resident": consent["resident"],
-                            "consentId": consent["id"],
-                            "fields": query_fields,
-                            "nonce": dept_nonce[dept],
-                            "deadline": context["deadline"],
-                        },
+                        dept,
+                        consent,
+                        query_fields,
+                        nonce=dept_nonce[dept],
+                        deadline=context["deadline"],
                     )
                 )
                 dept_nonce[dept] += 1
-            bodies, _ = bc.presign(bc.sign_bodies, context, items)
-            tokens = bc.sign_in_many(server.url, list(dept_key.values()))
+            bodies, _ = presign(sign_bodies, context, items)
+            tokens = sign_in_many(server.url, [d.identity for d in departments])
             jobs = [
-                bc.Job("POST", "/queries", body, tokens[message["department"]])
+                Job("POST", "/queries", body, tokens[message["department"]])
                 for body, (_, _, message) in zip(bodies, items, strict=True)
             ]
             # A few queries first: the first requests of a process pay for imports.
-            warm = bc.fire(server.url, jobs[: args.warmup], args.query_concurrency)
-            bc.require_ok(warm, "warm-up queries")
+            warm = fire(server.url, jobs[: args.warmup], args.query_concurrency)
+            require_ok(warm, "warm-up queries")
             profiler = None
             if args.profile:
                 name = f"profile-{label.replace(' ', '-')}.txt"
-                profiler = bc.Profiler(server.pid, workdir / name, gil=False, idle=True)
+                profiler = Profiler(server.pid, workdir / name, gil=False, idle=True)
                 profiler.__enter__()
-            chain_pid = bc.anvil_pid(anvil) if anvil is not None else None
-            chain_sampler = bc.ResourceSampler(chain_pid) if chain_pid else None
+            chain_pid = anvil.pid if anvil is not None else None
+            chain_sampler = ResourceSampler(chain_pid) if chain_pid else None
             try:
-                with bc.ResourceSampler(server.pid) as sampler:
+                with ResourceSampler(server.pid) as sampler:
                     if chain_sampler is not None:
                         chain_sampler.__enter__()
-                    answers = bc.fire(server.url, jobs[args.warmup :], args.query_concurrency)
+                    answers = fire(server.url, jobs[args.warmup :], args.query_concurrency)
                     if chain_sampler is not None:
                         chain_sampler.__exit__()
             finally:
                 if profiler is not None:
                     profiler.__exit__()
-            bc.require_ok(answers, f"queries {label}")
-            rate, _ = bc.throughput(answers)
-            status = bc.proc_status(server.pid)
+            require_ok(answers, f"queries {label}")
+            rate, _ = throughput(answers)
+            status = proc_status(server.pid)
             figures: dict[str, Any] = {
-                "query_latency": bc.latency_summary([a.latency for a in answers]),
+                "query_latency": latency_summary([a.latency for a in answers]),
                 "queries_per_s": round(rate, 1),
                 "server_rss_mib": round(status["rss_mib"], 1),
                 "server_rss_peak_mib": round(status["hwm_mib"], 1),
                 "server_cpu_percent_during_queries": sampler.summary()["cpu_percent_of_one_core"],
                 # The SQLite WAL left by a big catch-up slows reads until a clean close
                 # checkpoints it: its size is reported with the database's.
-                "database_mib": bc.file_mib(data / "consent.sqlite3"),
-                "database_wal_mib": bc.file_mib(data / "consent.sqlite3-wal"),
+                "database_mib": file_mib(data / "consent.sqlite3"),
+                "database_wal_mib": file_mib(data / "consent.sqlite3-wal"),
             }
             if url is None:
-                figures["chain_db_mib"] = bc.file_mib(data / "chain.sqlite3")
+                figures["chain_db_mib"] = file_mib(data / "chain.sqlite3")
             else:
                 figures["anvil_rpc_ms"] = rpc_timings(
-                    url, registrar, ledger.contracts["ConsentDirectory"]
+                    url, registrar.address, ledger.contracts["ConsentDirectory"]
                 )
             if chain_sampler is not None:
                 figures["anvil_cpu_percent_during_queries"] = chain_sampler.summary()[
@@ -148,7 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if profiler is not None:
                 figures["profile"] = {**profiler.top(25), "file": str(profiler.path)}
             latency = figures["query_latency"]
-            bc.say(
+            say(
                 f"  {label}: query p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
                 f"({figures['queries_per_s']} q/s); server RSS {figures['server_rss_mib']} MiB "
                 f"(peak {figures['server_rss_peak_mib']}), database {figures['database_mib']} "
@@ -159,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Bulk residents: enough for the largest size at --per-resident grants each.
         bulk_count = -(-max(sizes) // args.per_resident)
         bulk = [secrets.token_bytes(32) for _ in range(bulk_count)]
-        bulk_address = [_address(k) for k in bulk]
+        bulk_address = [address_of(k) for k in bulk]
         bulk_next_nonce = [1] * bulk_count
         enrolled = False
         grants_made = 0
@@ -169,19 +179,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server.stop()
             step: dict[str, Any] = {"consents": size}
             if size > current:
-                client = bc.open_ledger(data, url, 0)
+                client = open_ledger(data, url, 0)
                 try:
                     context = {
                         "chain_id": client.chain_id,
                         "contracts": client.deployment.contracts,
                     }
                     now = client.chain.latest_timestamp()
-                    deadline = now + 2 * bc.DAY
+                    deadline = now + 2 * DAY
                     grown_started = time.perf_counter()
                     if not enrolled:
+                        registrar_key = bytes(registrar.account.key)
                         items = [
                             (
-                                registrar,
+                                registrar_key,
                                 "EnrollResident",
                                 {
                                     "resident": bulk_address[i],
@@ -193,11 +204,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             )
                             for i in range(bulk_count)
                         ]
-                        signed, _ = bc.presign(bc.fast_sign_intents, context, items, chunk=2000)
-                        bc.bulk_submit(
+                        signed, _ = presign(sign_messages, context, items, chunk=2000)
+                        submit_batches(
                             client,
-                            "EnrollResident",
-                            [bc.to_intent("EnrollResident", x) for x in signed],
+                            [to_intent("EnrollResident", x) for x in signed],
+                            per_tx=ENROLMENTS_PER_TX,
                         )
                         enrolled = True
                     delta = size - current
@@ -215,7 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                     "fields": grant_fields,
                                     "purpose": purpose,
                                     "validFrom": now - 60,
-                                    "validUntil": now + 30 * bc.DAY,
+                                    "validUntil": now + 30 * DAY,
                                     "maxUses": 0,
                                     "requestId": bytes(32),
                                     "nonce": bulk_next_nonce[r],
@@ -226,11 +237,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         bulk_next_nonce[r] += 1
                     grants_made += delta
                     ok = 0
-                    for part in bc.presign_stream(bc.fast_sign_intents, context, items, chunk=5000):
-                        result = bc.bulk_submit(
-                            client, "Grant", [bc.to_intent("Grant", x) for x in part]
-                        )
-                        ok += result["ok"]
+                    for part in presign_stream(sign_messages, context, items, chunk=5000):
+                        grants = [to_intent("Grant", x) for x in part]
+                        ok += submit_batches(client, grants, per_tx=GRANTS_PER_TX)["ok"]
                     grow_seconds = time.perf_counter() - grown_started
                     on_chain = int(client.consent_count())
                 finally:
@@ -240,14 +249,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 step["grow_grants_per_s"] = round(ok / grow_seconds, 1)
                 step["consent_count_on_chain"] = on_chain
                 current = size
-                bc.say(
+                say(
                     f"  grew to {on_chain} consents on chain (+{ok} in {grow_seconds:.1f} s, "
                     f"{ok / grow_seconds:.0f} grants/s signed and submitted directly)"
                 )
             server.start()
             step["restart_to_ready_s"] = round(server.ready_seconds, 2)
-            step["rss_after_start_mib"] = round(bc.proc_status(server.pid)["rss_mib"], 1)
-            bc.say(
+            step["rss_after_start_mib"] = round(proc_status(server.pid)["rss_mib"], 1)
+            say(
                 f"  restart-to-ready {server.ready_seconds:.1f} s (indexing the growth), "
                 f"RSS {step['rss_after_start_mib']} MiB"
             )
@@ -256,8 +265,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
         server.start()
         warm_restart = round(server.ready_seconds, 2)
-        warm_rss = round(bc.proc_status(server.pid)["rss_mib"], 1)
-        bc.say(f"  warm restart at {sizes[-1]} consents: ready in {warm_restart} s")
+        warm_rss = round(proc_status(server.pid)["rss_mib"], 1)
+        say(f"  warm restart at {sizes[-1]} consents: ready in {warm_restart} s")
         after_warm = measure(f"at {sizes[-1]} consents after the warm restart")
     finally:
         server.stop()
@@ -285,25 +294,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def rpc_timings(url: str, account_key: bytes, directory: str, n: int = 30) -> dict[str, float]:
+def rpc_timings(url: str, account: str, directory: str, n: int = 30) -> dict[str, float]:
     """Milliseconds per JSON-RPC call straight to the node (raw HTTP, no web3): is the
     node itself slower at this size?"""
-    import httpx
-    from eth_abi import encode
-    from eth_account import Account
-    from eth_utils import keccak
-
-    from ledger.intents import role_id
-
-    address = Account.from_key(account_key).address
-    has_role = keccak(text="hasRole(bytes32,address)")[:4] + encode(
-        ["bytes32", "address"], [role_id("registrar"), address]
-    )
+    selector, types = function_codec("ConsentDirectory", "hasRole")
+    has_role = selector + encode(list(types), [role_id("registrar"), account])
     calls = {
         "eth_blockNumber": [],
-        "eth_getBalance": [address, "latest"],
+        "eth_getBalance": [account, "latest"],
         "eth_getBlockByNumber": ["latest", False],
-        "eth_call": [{"to": directory, "data": "0x" + has_role.hex()}, "latest"],
+        "eth_call": [{"to": directory, "data": to_hex(has_role)}, "latest"],
     }
     out: dict[str, float] = {}
     with httpx.Client(timeout=30) as http:
@@ -314,12 +314,6 @@ def rpc_timings(url: str, account_key: bytes, directory: str, n: int = 30) -> di
                 http.post(url, json=body).raise_for_status()
             out[method] = round((time.perf_counter() - started) / n * 1000, 2)
     return out
-
-
-def _address(key: bytes) -> str:
-    from eth_account import Account
-
-    return str(Account.from_key(key).address)
 
 
 def main() -> None:
@@ -340,22 +334,22 @@ def main() -> None:
         help="py-spy the server (every thread, waiting ones too) during each size's queries",
     )
     args = parser.parse_args()
-    machine = bc.machine_info()
+    machine = machine_info()
     figures = run(args)
-    bc.write_results("growth", {**figures, **machine}, sub=args.chain)
-    bc.say("\nsummary (growth):")
+    write_results("growth", {**figures, **machine}, sub=args.chain)
+    say("\nsummary (growth):")
     for step in figures["steps"]:
         latency = step["query_latency"]
-        bc.say(
+        say(
             f"  {step['consents']:>7} consents: query p50 {latency['p50_ms']} ms p99 "
             f"{latency['p99_ms']} ms, RSS {step['server_rss_mib']} MiB, restart-to-ready "
             f"{step['restart_to_ready_s']} s"
         )
-    bc.say(
+    say(
         f"  p50 growth first→last {figures['query_p50_growth_first_to_last']:+.0%}; warm "
         f"restart at the largest size {figures['warm_restart_to_ready_s']} s"
     )
-    bc.say(f"written to {bc.RESULTS}")
+    say(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -29,43 +29,40 @@ import json
 import random
 from typing import Any
 
-import bench_common as bc
+from benchlib.direct import count_events, open_ledger
+from benchlib.load import Job, fire_lanes, setup_fire, status_counts, throughput
+from benchlib.presign import access_item, presign, sign_bodies
+from benchlib.processes import ResourceSampler, start_served
+from benchlib.profiler import Profiler
+from benchlib.results import RESULTS, latency_summary, machine_info, say, write_results
+from benchlib.scenario import QUERY_FIELDS
+from benchlib.served import ServedLedger, grant_consents, grant_jobs, populate, sign_in_many
+
+from ledger.codec import to_hex
+from ledger.vocabulary import name_to_bytes32
 
 
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
-    from ledger.intents import name_to_bytes32
-
-    bc.say(f"\n== queries on the {chain} chain ==")
+    say(f"\n== queries on the {chain} chain ==")
     rng = random.Random(args.seed)
-    workdir = bc.work_dir(f"queries-{chain}")
-    anvil = bc.start_anvil() if chain == "anvil" else None
-    extra = (
-        ["--chain-url", anvil.url]
-        if anvil is not None
-        else ["--block-period", str(args.block_period)]
-    )
-    server = bc.Server(workdir / "data", *extra).start()
-    bc.say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
+    workdir, anvil, server = start_served("queries", chain, args.block_period)
     try:
-        ledger = bc.Ledger.connect(server)
+        ledger = ServedLedger.connect(server)
         departments = ledger.register_departments(args.concurrency)
         registrar = ledger.grant_role("registrar")
         per_resident = min(args.grants_per_resident, len(departments))
         residents = -(-args.consents // per_resident)
-        population, bundles = bc.populate(
+        population, bundles = populate(
             ledger,
             departments,
             residents,
-            registrar_key=registrar,
+            registrar=registrar,
             grants_per_resident=per_resident,
             concurrency=args.setup_concurrency,
         )
-        jobs = bc.grant_jobs(bundles, population.tokens)[: args.consents]
-        granted = bc.setup_fire(
-            server.url, jobs, args.setup_concurrency, "granting", keep_body=True
-        )
-        consents = bc.consents_of(granted)
-        bc.say(f"  granted {len(consents)} consents")
+        jobs = grant_jobs(bundles, population.tokens)[: args.consents]
+        consents = grant_consents(server.url, jobs, args.setup_concurrency)
+        say(f"  granted {len(consents)} consents")
         keys = {b["address"]: b["key"] for b in bundles}
         next_nonce = {b["address"]: 1 + len(b["grants"]) for b in bundles}
         revoked_count = round(len(consents) * args.refused / 2)
@@ -81,11 +78,11 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             }
             next_nonce[consent["resident"]] += 1
             items.append((keys[consent["resident"]], "Revoke", message))
-        bodies, _ = bc.presign(bc.sign_bodies, context, items)
-        bc.setup_fire(
+        bodies, _ = presign(sign_bodies, context, items)
+        setup_fire(
             server.url,
             [
-                bc.Job(
+                Job(
                     "POST",
                     f"/consents/{c['id']}/revoke",
                     body,
@@ -97,7 +94,7 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             "revoking",
         )
         revoked_ids = {c["id"] for c in to_revoke}
-        bc.say(f"  revoked {len(revoked_ids)} consents")
+        say(f"  revoked {len(revoked_ids)} consents")
 
         # The queries: each department queries its own consents; a share is refused.
         by_department: dict[str, list[dict[str, Any]]] = {d.address: [] for d in departments}
@@ -109,7 +106,7 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             revoked_of[consent["department"]].append(consent)
         valid = [c for c in consents if c["id"] not in revoked_ids]
         dept_key = {d.address: d.key for d in departments}
-        fields = sorted("0x" + name_to_bytes32(f).hex() for f in bc.QUERY_FIELDS)
+        fields = sorted(to_hex(name_to_bytes32(f)) for f in QUERY_FIELDS)
         plan: list[tuple[str, dict[str, Any], str]] = []  # (department, consent, expected)
         for i in range(args.queries):
             dept = departments[i % len(departments)].address
@@ -124,41 +121,42 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         dept_nonce = dict.fromkeys(dept_key, 0)
         items = []
         for dept, consent, _ in plan:
-            message = {
-                "department": dept,
-                "resident": consent["resident"],
-                "consentId": consent["id"],
-                "fields": fields,
-                "nonce": dept_nonce[dept],
-                "deadline": context["deadline"],
-            }
+            items.append(
+                access_item(
+                    dept_key[dept],
+                    dept,
+                    consent,
+                    fields,
+                    nonce=dept_nonce[dept],
+                    deadline=context["deadline"],
+                )
+            )
             dept_nonce[dept] += 1
-            items.append((dept_key[dept], "Access", message))
-        bodies, presign_seconds = bc.presign(bc.sign_bodies, context, items)
-        bc.say(f"  pre-signed {len(bodies)} queries in {presign_seconds:.1f} s (worker processes)")
-        dept_tokens = bc.sign_in_many(server.url, [d.key for d in departments])
-        lanes: dict[str, list[bc.Job]] = {d.address: [] for d in departments}
+        bodies, presign_seconds = presign(sign_bodies, context, items)
+        say(f"  pre-signed {len(bodies)} queries in {presign_seconds:.1f} s (worker processes)")
+        dept_tokens = sign_in_many(server.url, [d.identity for d in departments])
+        lanes: dict[str, list[Job]] = {d.address: [] for d in departments}
         for (dept, consent, expected), body in zip(plan, bodies, strict=True):
             lanes[dept].append(
-                bc.Job("POST", "/queries", body, dept_tokens[dept], tag=(expected, consent["id"]))
+                Job("POST", "/queries", body, dept_tokens[dept], tag=(expected, consent["id"]))
             )
         head_before = int(server.health()["block_number"])
-        bc.say(f"  firing {len(plan)} queries from {len(lanes)} departments at once")
+        say(f"  firing {len(plan)} queries from {len(lanes)} departments at once")
         profiler = (
-            bc.Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
+            Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
             if args.profile
             else contextlib.nullcontext()
         )
-        with profiler, bc.ResourceSampler(server.pid) as sampler:
-            answers = bc.fire_lanes(server.url, list(lanes.values()), keep_body=True)
+        with profiler, ResourceSampler(server.pid) as sampler:
+            answers = fire_lanes(server.url, list(lanes.values()), keep_body=True)
         head_after = int(server.health()["block_number"])
     finally:
         server.stop()
 
-    client = bc.open_ledger(workdir / "data", anvil.url if anvil else None, args.block_period)
+    client = open_ledger(workdir / "data", anvil.url if anvil else None, args.block_period)
     try:
         head = int(client.chain.w3.eth.block_number)
-        on_chain = bc.count_events(client, ("AccessLogged", "AccessDenied"), head_before + 1, head)
+        on_chain = count_events(client, ("AccessLogged", "AccessDenied"), head_before + 1, head)
     finally:
         client.chain.close()
         if anvil is not None:
@@ -178,7 +176,7 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         wrong += got != expected
     answered = [a for a in answers if a.status in (200, 403)]
     served = [a for a in answers if a.status == 200]
-    _, span = bc.throughput(answers)
+    _, span = throughput(answers)
     recorded = on_chain["AccessLogged"] + on_chain["AccessDenied"]
     figures: dict[str, Any] = {
         "chain": chain,
@@ -188,25 +186,25 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         "revoked_consents": len(revoked_ids),
         "queries": len(answers),
         "refused_share_planned": args.refused,
-        "fields_per_query": len(bc.QUERY_FIELDS),
+        "fields_per_query": len(QUERY_FIELDS),
         "outcomes": dict(sorted(outcomes.items())),
         "unexpected_outcomes": wrong,
-        "status_counts": bc.status_counts(answers),
+        "status_counts": status_counts(answers),
         "answered_per_s": round(len(answered) / span, 1) if span else None,
         "served_per_s": round(len(served) / span, 1) if span else None,
         "span_s": round(span, 2),
-        "latency_answered": bc.latency_summary([a.latency for a in answered]),
-        "latency_served": bc.latency_summary([a.latency for a in served]),
+        "latency_answered": latency_summary([a.latency for a in answered]),
+        "latency_served": latency_summary([a.latency for a in served]),
         "blocks": head_after - head_before,
         "on_chain_events": on_chain,
         "on_chain_recorded_equals_answered": recorded == len(answered),
         "server": sampler.summary(),
         "setup_s": round(population.setup_seconds, 1),
     }
-    if isinstance(profiler, bc.Profiler):
+    if isinstance(profiler, Profiler):
         figures["profile"] = {**profiler.top(), "file": str(profiler.path)}
     latency = figures["latency_answered"]
-    bc.say(
+    say(
         f"  {len(answered)}/{len(answers)} answered ({outcomes}), {figures['answered_per_s']} "
         f"recorded accesses/s, p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms; "
         f"on chain {on_chain} -> equal to answered: {figures['on_chain_recorded_equals_answered']}"
@@ -237,24 +235,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=6)
     args = parser.parse_args()
     chains = ("embedded", "anvil") if args.chain == "both" else (args.chain,)
-    machine = bc.machine_info()
+    machine = machine_info()
     summaries = {}
     for chain in chains:
         figures = run(chain, args)
         summaries[chain] = figures
-        bc.write_results(
+        write_results(
             "queries_profiled" if args.profile else "queries", {**figures, **machine}, sub=chain
         )
-    bc.say("\nsummary (queries):")
+    say("\nsummary (queries):")
     for chain, f in summaries.items():
         latency = f["latency_answered"]
-        bc.say(
+        say(
             f"  {chain:9s} {f['answered_per_s']:>8} recorded accesses/s "
             f"({f['served_per_s']} served)  p50 {latency.get('p50_ms')} ms  "
             f"p99 {latency.get('p99_ms')} ms  on chain = answered: "
             f"{f['on_chain_recorded_equals_answered']}"
         )
-    bc.say(f"written to {bc.RESULTS}")
+    say(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,8 @@ from typing import Any, NoReturn
 from cryptography.hazmat.primitives.asymmetric import x25519
 from eth_account.signers.local import LocalAccount
 
+from ledger.codec import checksum_address, from_hex, to_hex
 from wallets import errors
-from wallets.encoding import checksum_address, from_hex, to_hex
 from wallets.identity import Identity
 from wallets.key_wrap import HybridPrivateKey
 from wallets.keystore import SIGNING_KEY_FILE, EncryptionKeys, read_json_file
@@ -97,6 +97,10 @@ def agent_dir() -> Path:
     if info.st_mode & 0o077:
         raise AgentError(f"{folder} is open to other users (mode {info.st_mode & 0o777:o})")
     return folder
+
+
+#: The longest path a Unix socket may have on Linux (``sun_path`` is 108 bytes with its NUL).
+_SUN_PATH_MAX = 107
 
 
 def socket_path(wallet: str | os.PathLike[str]) -> Path:
@@ -196,6 +200,11 @@ def start(wallet: str | os.PathLike[str], password: str, lifetime: int) -> dict[
     as opening the wallet here would raise."""
     folder = Path(wallet).resolve()
     path = socket_path(folder)  # an agent already there is replaced once this one is open
+    if len(os.fsencode(path)) > _SUN_PATH_MAX:
+        raise AgentError(
+            f"the agent's socket {path} is longer than a Unix socket path may be"
+            f" ({_SUN_PATH_MAX} bytes); set XDG_RUNTIME_DIR to a shorter directory"
+        )
     process = subprocess.Popen(
         [sys.executable, "-m", "wallets.agent"],
         stdin=subprocess.PIPE,

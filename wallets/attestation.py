@@ -28,8 +28,8 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 
-from ledger.intents import name_to_bytes32
-from wallets.encoding import checksum_address, from_hex, to_hex
+from ledger.codec import checksum_address, from_hex, to_hex
+from ledger.vocabulary import name_to_bytes32
 from wallets.errors import InvalidAttestation, InvalidIntent, InvalidSignature
 from wallets.field_cipher import SALT_LENGTH
 from wallets.identity import Identity

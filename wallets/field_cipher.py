@@ -24,8 +24,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.intents import name_to_bytes32
-from wallets.encoding import from_hex, lower_address, to_hex
+from ledger.codec import from_hex, lower_address, to_hex
+from ledger.vocabulary import name_to_bytes32
 from wallets.errors import InvalidRecord
 from wallets.key_wrap import check_version
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wallets.encoding import from_hex, to_hex
+from ledger.codec import from_hex, to_hex
 from wallets.errors import InvalidProof, InvalidRecord
 from wallets.field_cipher import NONCE_LENGTH, FieldValue, decrypt_field
 from wallets.identity import Identity

@@ -26,8 +26,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from ledger.intents import name_to_bytes32
-from wallets.encoding import lower_address
+from ledger.codec import lower_address
+from ledger.vocabulary import name_to_bytes32
 from wallets.errors import InvalidRecord
 
 KEY_LENGTH = 32

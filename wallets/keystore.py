@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from eth_account import Account
 from eth_keys import keys
 
-from wallets.encoding import checksum_address, from_hex, to_hex
+from ledger.codec import checksum_address, from_hex, to_hex
 from wallets.errors import CorruptKeystore, KeystoreError, WrongPassword
 from wallets.key_wrap import HybridPrivateKey
 

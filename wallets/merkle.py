@@ -23,7 +23,7 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 
-from wallets.encoding import from_hex, to_hex
+from ledger.codec import from_hex, to_hex
 from wallets.errors import InvalidProof
 
 NODE_LENGTH = 32

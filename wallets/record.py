@@ -24,8 +24,8 @@ from typing import Any
 
 from eth_utils import keccak
 
-from ledger.intents import name_to_bytes32
-from wallets.encoding import checksum_address, from_hex, to_hex
+from ledger.codec import checksum_address, from_hex, to_hex
+from ledger.vocabulary import name_to_bytes32
 from wallets.errors import InvalidProof, InvalidRecord
 from wallets.field_cipher import (
     NONCE_LENGTH,

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.intents import label_to_bytes32
-from wallets.encoding import checksum_address, from_hex, to_hex
+from ledger.codec import checksum_address, from_hex, to_hex
+from ledger.vocabulary import label_to_bytes32
 from wallets.errors import WalletError
 from wallets.record import record_root
 from wallets.signing import recover_intent_signer
@@ -107,7 +107,7 @@ class Pins:
         """Remember ``key`` as ``department``'s newest; :class:`Untrusted` if it is one
         this wallet saw superseded."""
         seen = self.department_keys.setdefault(department, [])
-        served = "0x" + key.hex()
+        served = to_hex(key)
         if seen and seen[-1] == served:
             return
         if served in seen:
@@ -305,7 +305,7 @@ def check_consent(consent: Mapping[str, Any], *, pins: Pins, resident: str | Non
     (and that resident ``resident``, the wallet's own, where given)."""
     consent_id = consent.get("consent_id")
     grant = consent.get("grant")
-    if not grant or grant.get("type") != "Grant":
+    if not grant or grant.get("type") not in ("Grant", "GrantBundle"):
         raise Untrusted(
             f"the API serves no signed Grant for consent {consent_id}, so its terms cannot be"
             " checked against the resident's signature"
@@ -314,7 +314,12 @@ def check_consent(consent: Mapping[str, Any], *, pins: Pins, resident: str | Non
     signer = intent_signer(grant, chain_id=chain_id, verifying_contract=ledger)
     message = grant["message"]
     served = _served_terms(consent)
-    signed = _signed_terms(message)
+    if grant["type"] == "GrantBundle":
+        # One consent per item: the served terms must be one item's, from the bundle's start.
+        items = [_signed_terms(_bundle_item_grant(message, item)) for item in _items(message)]
+        signed = next((t for t in items if t == served), items[0] if items else {})
+    else:
+        signed = _signed_terms(message)
     differing = [term for term, _ in _TERMS if served.get(term) != signed.get(term)]
     if differing:
         term = differing[0]
@@ -327,6 +332,23 @@ def check_consent(consent: Mapping[str, Any], *, pins: Pins, resident: str | Non
         raise Untrusted(f"consent {consent_id}'s Grant was signed by {signer}, not its resident")
     if resident is not None and signer != checksum_address(resident):
         raise Untrusted(f"consent {consent_id} is {signer}'s, not yours ({resident})")
+
+
+def _items(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    items = message.get("items")
+    if not isinstance(items, list):
+        raise Untrusted("the served GrantBundle has no items")
+    return items
+
+
+def _bundle_item_grant(message: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """A bundle item's terms in a ``Grant``'s members (a bundle names no request)."""
+    return {
+        **dict(item),
+        "resident": message.get("resident"),
+        "validFrom": message.get("validFrom"),
+        "requestId": "0x" + "00" * 32,
+    }
 
 
 def _served_terms(consent: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,7 +385,7 @@ def _signed_terms(message: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _shown(value: Any) -> str:
-    from ledger.intents import bytes32_label
+    from ledger.vocabulary import bytes32_label
 
     if isinstance(value, bytes) and len(value) == 32:
         return bytes32_label(value)

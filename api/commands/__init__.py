@@ -8,9 +8,11 @@
     consent record put|get|restore                resident: the encrypted record
     consent request create|list                   department asks / resident sees
     consent grant | revoke | consents | access-log
+    consent bundle grant|show|revoke              resident: a whole service in one signature
     consent query                                 department: read, decrypt, verify
     consent admin department|role|issuer          admin: register, suspend|resume|rotate-key,
                                                   grant|revoke a role, distrust an issuer
+    consent admin policy|service                  admin: purpose policies; services (define|list)
     consent enroll                                registrar
     consent attest                                issuer
     consent audit events|export|verify            auditor
@@ -25,7 +27,18 @@ from __future__ import annotations
 
 import typer
 
-from api.commands import audit, demo, directory, governance, lists, query, record, sharing, wallet
+from api.commands import (
+    audit,
+    bundles,
+    demo,
+    directory,
+    governance,
+    lists,
+    query,
+    record,
+    sharing,
+    wallet,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +48,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sharing.request_app, name="request")
     app.command("grant")(sharing.grant)
     app.command("revoke")(sharing.revoke)
+    app.add_typer(bundles.app, name="bundle")
     app.command("consents")(lists.consents)
     app.command("access-log")(lists.access_log)
     app.command("query")(query.query)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 from rich.table import Table
 
-from api.client import ClientError
+from api.client_errors import ClientError
 from api.commands.audit_view import Namer, named_lines
 from api.commands.common import (
     DEFAULT_API_URL,

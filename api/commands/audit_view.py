@@ -20,9 +20,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from api.client import ClientError, ConsentApi
+from api.client import ConsentApi
+from api.client_errors import ClientError
 from api.export_marker import CSV_COLUMNS, CSV_END
-from ledger.intents import hex32_label
+from ledger.vocabulary import hex32_label
 
 #: Columns a CSV export gains, after the API's own.
 NAME_COLUMNS = ("department_name", "field_names", "purpose_name", "reason_name")

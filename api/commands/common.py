@@ -32,10 +32,13 @@ import typer
 from rich.console import Console
 from rich.table import Column
 
-from api.client import DEFAULT_API, ApiProblem, ClientError, ConsentApi
+from api.client import ConsentApi
+from api.client_errors import ApiProblem, ClientError
+from api.client_transport import DEFAULT_API
 from api.messages import Names, explain
+from ledger.acceptance import Acceptance
+from ledger.codec import to_hex
 from wallets import agent
-from wallets.acceptance import Acceptance
 from wallets.errors import InvalidAttestation, InvalidRecord, WalletError, WrongPassword
 from wallets.identity import Identity
 from wallets.trust import Pins
@@ -73,6 +76,15 @@ ChainUrlOption = Annotated[
     typer.Option(
         envvar="CONSENT_CHAIN_URL",
         help="JSON-RPC URL of a node you trust: keys and record roots are read from it.",
+    ),
+]
+#: After a revocation, re-encrypt what the ended consents exposed (``consent revoke``,
+#: ``consent bundle revoke``).
+RotateOption = Annotated[
+    bool,
+    typer.Option(
+        "--rotate/--no-rotate",
+        help="Then re-encrypt the exposed fields under fresh keys (a new version).",
     ),
 ]
 ACCEPTANCES_FILE = "acceptances.jsonl"
@@ -249,7 +261,7 @@ def print_json(data: Any) -> None:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return to_hex(value)
     if isinstance(value, set | frozenset | tuple):
         return sorted(value) if isinstance(value, set | frozenset) else list(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
@@ -317,3 +329,24 @@ def parse_time(text: str | None, option: str) -> int | None:
 def interactive() -> bool:
     """Whether a person can answer a question here (stdin is a terminal)."""
     return sys.stdin.isatty()
+
+
+_DURATION_UNITS = {"d": 86_400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str, what: str = "a duration") -> int:
+    """``30d``, ``12h``, ``90m``, ``3600s`` or a bare number of days (as ``--days``
+    takes) → seconds, at least one."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _DURATION_UNITS else "d"
+    number = value[:-1] if value[-1:] in _DURATION_UNITS else value
+    try:
+        seconds = round(float(number) * _DURATION_UNITS[unit])
+    except (ValueError, OverflowError):
+        seconds = 0
+    if seconds < 1 or number.strip() != number or not number:
+        raise CommandFailed(
+            f"{what} is a number of days or a number with a unit (30d, 12h, 90m, 3600s),"
+            f" not {text!r}"
+        )
+    return seconds

@@ -13,9 +13,11 @@ did, and otherwise prints what happened instead and exits 1.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +27,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.client import ChainView, ConsentApi, id_commitment
+from api.chain_view import ChainView
+from api.client import ConsentApi
+from api.client_bundles import narrow_item
+from api.client_governance import id_commitment
 from api.commands.common import describe_receipt, escape, short
 from api.commands.demo_support import Mismatch, Story, serve_in_thread
 from api.commands.lists import access_log_table
+from ledger.codec import to_hex
 from wallets.attestation import commitment
-from wallets.encoding import to_hex
 from wallets.identity import Identity
 
 DAY = 86_400
@@ -65,6 +70,16 @@ ISSUED = {
     "household_registration": "Hangzhou, Xihu District, Wenxin Street Community",
 }
 HOUSING_FIELDS = ["household_registration", "id_number", "income"]
+#: Run at most once (最多跑一次): the life event, its departments (cast slug, code) and
+#: the most each may be granted: fields, purpose, duration, uses (0: no cap).
+SERVICE = "NEWBORN_REGISTRATION"
+SERVICE_NAME = "新生儿出生登记 (newborn registration)"
+NEWBORN_CAST = ("civil", "social")
+NEWBORN_ITEMS: tuple[tuple[str, list[str], str, int, int], ...] = (
+    ("CA", ["address", "household_registration", "marital_status"], "SOCIAL_ASSISTANCE", 30, 0),
+    ("HC", ["birth_date", "name"], "HEALTHCARE", 10, 3),
+    ("SI", ["id_number", "income"], "HEALTHCARE", 60, 0),
+)
 
 
 def run_demo(
@@ -145,7 +160,9 @@ def _tell(
     registrar = actor("Civil Affairs Bureau (registrar)", cast["registrar"])
     auditor = actor("Inspection Office (auditor)", cast["auditor"])
     resident = actor("Li Wei (resident)", cast["resident"])
-    people = [admin, housing, health, issuer, registrar, auditor, resident]
+    civil = actor("Civil Affairs Bureau", cast["civil"])
+    social = actor("Social Insurance Bureau", cast["social"])
+    people = [admin, housing, health, issuer, registrar, auditor, resident, civil, social]
     table = Table("actor", "address", box=None)
     for person in people:
         table.add_row(person.label, person.address)
@@ -324,8 +341,8 @@ def _tell(
     )
     answered = [r for r in resident.api.access_requests() if r["request_id"] == request_id]
     story.check(
-        bool(answered) and answered[0]["status"] == "answered",
-        "the request is marked answered",
+        bool(answered) and answered[0]["status"] == "granted",
+        "the request is marked granted",
         repr(answered),
     )
 
@@ -458,6 +475,9 @@ def _tell(
     )
 
     # -- 9 -----------------------------------------------------------------------
+    _newborn(story, by, admin, resident, {"CA": civil, "HC": health, "SI": social}, chain)
+
+    # -- 10 ----------------------------------------------------------------------
     story.chapter("Li Wei reads the access log")
     story.term("access log")
     story.by_hand(by("resident", "access-log"))
@@ -466,12 +486,13 @@ def _tell(
     reads = [e for e in log if e["type"] == "AccessLogged"]
     refusals = sorted(e["reason"] for e in log if e["type"] == "AccessDenied")
     story.check(
-        len(reads) == 3 and refusals == ["expired", "not_granted", "revoked"],
-        "three reads and three refusals (not_granted, expired, revoked), each with its receipt",
+        len(reads) == 6 and refusals == ["expired", "not_granted", *["revoked"] * 4],
+        "six reads and six refusals (not_granted, expired, revoked once and then three times"
+        " for the bundle), each with its receipt",
         f"{len(reads)} reads, refusals {refusals}",
     )
 
-    # -- 10 ----------------------------------------------------------------------
+    # -- 11 ----------------------------------------------------------------------
     story.chapter("The Inspection Office verifies the whole log")
     story.by_hand(
         by("auditor", "audit", "verify"),
@@ -488,6 +509,138 @@ def _tell(
     )
 
 
+def _newborn(
+    story: Story,
+    by: Callable[..., str],
+    admin: Actor,
+    resident: Actor,
+    departments: dict[str, Actor],
+    chain: ChainView,
+) -> None:
+    """Run at most once: one service, one signature, three departments, one revocation."""
+    story.chapter(
+        "A child is born: Li Wei registers the birth with three departments in one signature"
+    )
+    story.say(
+        f"the admin defines {SERVICE}, {SERVICE_NAME}: what civil affairs, health and social"
+        " insurance each need, for which purpose, for how long (最多跑一次, run at most once)"
+    )
+    listed = {d["code"] for d in admin.api.departments()}
+    with story.working("registering the departments the service needs"):
+        for code, dept in departments.items():
+            if code in listed:
+                continue
+            answer = admin.api.register_department(
+                dept.address, dept.label, code, dept.identity.encryption_public_key
+            )
+            story.check(
+                answer["department"] == dept.address,
+                f"{dept.label} ({code}) registered (block {answer['receipt']['block_number']})",
+                repr(answer),
+            )
+    items = [
+        {"department": code, "fields": fields, "purpose": purpose, "duration": days * DAY,
+         "max_uses": uses}
+        for code, fields, purpose, days, uses in NEWBORN_ITEMS
+    ]  # fmt: skip
+    story.by_hand(
+        by("admin", "admin", "department", departments["CA"].address, "--name",
+           departments["CA"].label, "--code", "CA", "--encryption-key",
+           to_hex(departments["CA"].identity.encryption_public_key)),
+        by("admin", "admin", "service", "define", SERVICE, "--name", SERVICE_NAME,
+           *[a for code, fields, purpose, days, uses in NEWBORN_ITEMS for a in (
+               "--item", f"{code}:{','.join(fields)}:{purpose}:{days}d" + (f":{uses}" if uses
+               else ""))]),
+        "consent admin service list",
+    )  # fmt: skip
+    with story.working("defining the service on chain"):
+        defined = admin.api.define_service(SERVICE, SERVICE_NAME, items)
+    story.check(
+        [(i["department_name"], i["fields"], i["purpose"]) for i in defined["items"]]
+        == [(departments[c].label, f, p) for c, f, p, _, _ in NEWBORN_ITEMS],
+        f"{SERVICE} is defined: "
+        + "; ".join(
+            f"{departments[c].label} {', '.join(f)} for {p}, {d} days"
+            + (f", at most {u} uses" if u else "")
+            for c, f, p, d, u in NEWBORN_ITEMS
+        ),
+        repr(defined),
+    )
+    service = resident.api.service(SERVICE)
+    full = resident.api.service_items(service)
+    # Li Wei narrows social insurance's window: a bundle may narrow an item, never widen it.
+    chosen = [narrow_item(item, duration=30 * DAY) if i == 2 else item for i, item in
+              enumerate(full)]  # fmt: skip
+    story.by_hand(
+        by("resident", "bundle", "grant", SERVICE, "--narrow", "SI:days=30")
+        + "   # shows every item, asks once"
+    )
+    with story.working("wrapping each department's field keys for it and granting, one signature"):
+        granted = resident.api.grant_bundle(SERVICE, chosen)
+    bundle_id = int(granted["bundle_id"])
+    consent_ids = [int(c) for c in granted["consent_ids"]]
+    story.check(
+        len(consent_ids) == 3,
+        f"bundle {bundle_id}: one GrantBundle signature, consents"
+        f" {', '.join(map(str, consent_ids))} in block {granted['block_number']}",
+        repr(granted),
+    )
+    bundle = resident.api.checked_bundle(bundle_id)
+    spans = [c["valid_until"] - c["valid_from"] for c in bundle["consents"]]
+    story.check(
+        bundle["status"] == "active"
+        and [c["department"] for c in bundle["consents"]]
+        == [departments[code].address for code, *_ in NEWBORN_ITEMS]
+        and spans == [30 * DAY, 10 * DAY, 30 * DAY],
+        "each consent is as Li Wei signed it; social insurance narrowed to 30 days of its 60",
+        repr(spans),
+    )
+    story.by_hand(by("resident", "bundle", "show", str(bundle_id)))
+    values = {**RECORD, **ISSUED}
+    for (code, fields, _purpose, _days, _uses), consent_id in zip(
+        NEWBORN_ITEMS, consent_ids, strict=True
+    ):
+        dept = departments[code]
+        with story.working(f"{dept.label} querying"):
+            read = dept.api.query(
+                consent_id,
+                resident.address,
+                fields,
+                is_trusted=chain.is_trusted,
+                recorded_at=chain.attestation_recorded_at,
+                record_root=chain.record,
+            )
+        story.check(
+            read.values == {f: values[f] for f in fields} and read.root_on_chain,
+            f"{dept.label} reads {', '.join(fields)} under consent {consent_id}: served",
+            repr(read.values),
+        )
+    story.by_hand(by("resident", "bundle", "revoke", str(bundle_id)) + "   # then rotates keys")
+    with story.working("revoking the bundle and rotating the exposed keys"):
+        revoked = resident.api.revoke_bundle(bundle_id, rotate=True)
+    story.check(
+        sorted(revoked.revoked.get("revoked", [])) == consent_ids,
+        f"one RevokeBundle ended consents {', '.join(map(str, consent_ids))}"
+        f" (block {revoked.revoked['receipt']['block_number']})",
+        repr(revoked.revoked),
+    )
+    story.check(
+        revoked.rotated_version == 3 and not set(revoked.rewrapped) & set(consent_ids),
+        "record version 3 has fresh keys; none of them is wrapped for the bundle's departments",
+        f"version {revoked.rotated_version}, re-wrapped {sorted(revoked.rewrapped)}",
+    )
+    for (code, fields, _purpose, _days, _uses), consent_id in zip(
+        NEWBORN_ITEMS, consent_ids, strict=True
+    ):
+        dept = departments[code]
+        with story.working(f"{dept.label} querying"):
+            story.refused(
+                "revoked",
+                functools.partial(dept.api.access, consent_id, resident.address, fields[:1]),
+                f"{dept.label} asks again under consent {consent_id}",
+            )
+
+
 def _quote(word: str) -> str:
     """A shell word as typed (quoted when it has spaces or shell characters)."""
     import shlex
@@ -498,7 +651,7 @@ def _quote(word: str) -> str:
 def _make_cast(folder: Path) -> dict[str, Identity]:
     """Throwaway identities, saved (cheap scrypt) so the CLI can be pointed at them."""
     cast: dict[str, Identity] = {}
-    for slug in ("housing", "health", "issuer", "registrar", "auditor", "resident"):
+    for slug in ("housing", "health", "issuer", "registrar", "auditor", "resident", *NEWBORN_CAST):
         identity = Identity.create()
         password = secrets.token_urlsafe(12)
         identity.save(folder / slug, password, scrypt_n=DEMO_SCRYPT_N)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from api.client import ApiProblem
+from api.client_errors import ApiProblem
 from api.commands.common import describe_receipt, escape
 from ledger.vocabulary import TERMS
 

@@ -12,6 +12,8 @@ value it knows (value and salt)::
     consent admin role ROLE ACCOUNT [--field …]                           (grant)
     consent admin role revoke ROLE ACCOUNT
     consent admin issuer distrust ISSUER --field …
+    consent admin service define SERVICE --name … --item …   (api.commands.services)
+    consent admin service list
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from api.client import ConsentApi, id_commitment
+from api.client import ConsentApi
+from api.client_governance import id_commitment
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
@@ -38,7 +41,8 @@ from api.commands.common import (
     out,
     split_names,
 )
-from wallets.encoding import from_hex
+from api.commands.services import service_app
+from ledger.codec import from_hex, to_hex
 
 
 def _defaulting_to(command: str) -> type[TyperGroup]:
@@ -55,16 +59,21 @@ def _defaulting_to(command: str) -> type[TyperGroup]:
     return Group
 
 
-admin_app = typer.Typer(help="Governance (admin wallet): departments, roles and issuers.")
+admin_app = typer.Typer(
+    help="Governance (admin wallet): departments, roles, issuers, policies and services."
+)
 department_app = typer.Typer(
     cls=_defaulting_to("register"),
     help="Register, suspend or resume a department, or rotate its key.",
 )
 role_app = typer.Typer(cls=_defaulting_to("grant"), help="Grant or revoke a role.")
 issuer_app = typer.Typer(help="End an issuer's trust.")
+policy_app = typer.Typer(help="Purpose policies: the fields a purpose may cover, for how long.")
 admin_app.add_typer(department_app, name="department")
 admin_app.add_typer(role_app, name="role")
 admin_app.add_typer(issuer_app, name="issuer")
+admin_app.add_typer(policy_app, name="policy")
+admin_app.add_typer(service_app, name="service")
 
 HexKey = Annotated[
     str, typer.Option("--encryption-key", help="Its X25519 public key, 0x-hex (wallet show).")
@@ -216,6 +225,44 @@ def revoke_role(
     )
 
 
+@policy_app.command("set")
+@handled
+def set_policy(
+    purpose: Annotated[str, typer.Argument(help="The purpose code (consent schema).")],
+    fields: Annotated[
+        list[str] | None,
+        typer.Option("--field", "-f", help="A field the purpose may cover (repeat); none: any."),
+    ] = None,
+    max_days: Annotated[
+        float, typer.Option("--max-days", min=0, help="The longest consent or request; 0: any.")
+    ] = 0,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Hold PURPOSE to --field ... and --max-days from now on; consents granted stay as they are."""
+    names = split_names(fields)
+
+    def said(answer: dict[str, Any]) -> str:
+        covered = ", ".join(answer["fields"]) or "any field"
+        days = answer["max_duration"] / 86_400
+        longest = f"at most {days:g} days" if answer["max_duration"] else "no time limit"
+        return f"policy for {answer['purpose']}: {covered}; {longest}"
+
+    _send(
+        api,
+        wallet,
+        password_file,
+        "setting the policy on chain…",
+        lambda client: client.set_purpose_policy(
+            client.schema_name("purposes", purpose),
+            client.field_names(names) if names else [],
+            round(max_days * 86_400),
+        ),
+        said,
+    )
+
+
 @issuer_app.command("distrust")
 @handled
 def distrust_issuer(
@@ -257,7 +304,7 @@ def enroll(
     with api_session(api, wallet, password_file) as client, err.status("enrolling on chain…"):
         answer = client.enroll_resident(resident, id_commitment(id_number, salt), encryption_key)
     out.print(f"resident {answer['resident']} enrolled")
-    out.print(f"  commitment salt (keep it with the registration file): 0x{salt.hex()}")
+    out.print(f"  commitment salt (keep it with the registration file): {to_hex(salt)}")
     out.print(f"  {describe_receipt(answer['receipt'])}")
 
 

@@ -3,6 +3,7 @@
 A resident sees its own consents; a department the consents given to it, with the
 resident, the fields and the time left: that is how a clerk learns the consent id it
 queries under. Time left is measured from the chain's time now (the next block's).
+``--fhir ID`` prints one consent as the FHIR R5 ``Consent`` the API answers.
 A resident's consents are shown as its own signed ``Grant`` states them: a term the
 server altered is named, and the command fails.
 """
@@ -51,12 +52,25 @@ def consents(
     resident: Annotated[
         str | None, typer.Option(help="A resident's consents (yours, or any for an auditor).")
     ] = None,
+    fhir: Annotated[
+        int | None,
+        typer.Option(
+            "--fhir",
+            metavar="ID",
+            help="Print consent ID as an HL7 FHIR R5 Consent resource (JSON).",
+        ),
+    ] = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Consents with their status: a resident's own, or those given to a department."""
+    if fhir is not None:
+        with api_session(api, wallet, password_file) as client, err.status("fetching…"):
+            resource = client.consent_fhir(fhir)
+        print_json(resource)
+        return
     with api_session(api, wallet, password_file) as client, err.status("fetching…"):
         as_department = resident is None and client.is_department
         rows = client.department_consents() if as_department else client.consents(resident)

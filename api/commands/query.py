@@ -13,7 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from api.client import ApiProblem, ChainView, QueryResult
+from api.chain_view import ChainView
+from api.client_errors import ApiProblem
+from api.client_queries import QueryResult
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,

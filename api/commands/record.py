@@ -29,6 +29,7 @@ from api.commands.common import (
     print_json,
     split_names,
 )
+from ledger.codec import to_hex
 
 app = typer.Typer(help="Upload, inspect and restore your encrypted record.")
 
@@ -132,14 +133,14 @@ def restore(
         return
     if as_json:
         print_json(
-            {n: {"value": v.value, "salt": "0x" + v.salt.hex()} for n, v in sorted(values.items())}
+            {n: {"value": v.value, "salt": to_hex(v.salt)} for n, v in sorted(values.items())}
             if salts
             else plain
         )
         return
     table = Table("field", "value", *(["salt"] if salts else []))
     for name, value in sorted(values.items()):
-        table.add_row(name, value.value, *(["0x" + value.salt.hex()] if salts else []))
+        table.add_row(name, value.value, *([to_hex(value.salt)] if salts else []))
     out.print(table)
 
 

@@ -24,6 +24,7 @@ from api.commands.common import (
     CommandFailed,
     JsonOption,
     PasswordFileOption,
+    RotateOption,
     WalletOption,
     api_session,
     describe_receipt,
@@ -38,7 +39,7 @@ from api.commands.common import (
     time_column,
     when,
 )
-from ledger.vocabulary import describe
+from ledger.vocabulary import DECLINE_REASONS, describe, match
 
 request_app = typer.Typer(help="Access requests: departments file them, residents answer them.")
 
@@ -167,7 +168,9 @@ def request_list(
             r["purpose"],
             f"{r['duration'] / DAY:g}",
             when(r["requested_at"], zone=False),
-            r["status"] + (f" → consent {r['consent_id']}" if r.get("consent_id") else ""),
+            r["status"]
+            + (f" → consent {r['consent_id']}" if r.get("consent_id") else "")
+            + (f" ({r['reason']})" if r.get("reason") else ""),
         )
     if rows:
         out.print(table)
@@ -175,6 +178,61 @@ def request_list(
         out.print("you have filed no requests (`consent request create` files one)")
     else:
         out.print("no pending requests" + ("" if show_all else " (--all shows answered ones)"))
+
+
+ReasonOption = Annotated[
+    str,
+    typer.Option(
+        "--reason",
+        "-r",
+        help="Why: " + ", ".join(f"{code} ({words})" for code, words in DECLINE_REASONS.items()),
+    ),
+]
+
+
+@request_app.command("decline")
+@handled
+def request_decline(
+    request: Annotated[str, typer.Argument(help="The request id, or its first characters.")],
+    reason: ReasonOption = "NOT_NEEDED",
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """(resident) Decline REQUEST with a --reason code; no grant can name it afterwards."""
+    code = match(reason, DECLINE_REASONS)
+    if code is None:
+        raise CommandFailed(
+            f"{reason!r} is not a reason code: use one of {', '.join(DECLINE_REASONS)}"
+        )
+    with api_session(api, wallet, password_file) as client:
+        with err.status("fetching…"):
+            found = find_request(client.access_requests(), request)
+        with err.status("declining on chain…"):
+            answer = client.decline_request(found["request_id"], code)
+    out.print(
+        f"request [bold]{request_label(answer['request_id'])}[/bold] declined ({code}):"
+        f" {found.get('department_name') or found['department']} is told"
+    )
+    out.print(f"  {describe_receipt(answer['receipt'])}")
+
+
+@request_app.command("withdraw")
+@handled
+def request_withdraw(
+    request: Annotated[str, typer.Argument(help="The request id, or its first characters.")],
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """(department) Withdraw a pending REQUEST you filed; no grant can name it afterwards."""
+    with api_session(api, wallet, password_file) as client:
+        with err.status("fetching…"):
+            found = find_request(client.department_requests(), request)
+        with err.status("withdrawing on chain…"):
+            answer = client.withdraw_request(found["request_id"])
+    out.print(f"request [bold]{request_label(answer['request_id'])}[/bold] withdrawn")
+    out.print(f"  {describe_receipt(answer['receipt'])}")
 
 
 def grant_terms(
@@ -291,13 +349,7 @@ def grant(
 @handled
 def revoke(
     consent_id: Annotated[int, typer.Argument(min=1)],
-    rotate: Annotated[
-        bool,
-        typer.Option(
-            "--rotate/--no-rotate",
-            help="Then re-encrypt the exposed fields under fresh keys (a new version).",
-        ),
-    ] = True,
+    rotate: RotateOption = True,
     chain_url: ChainUrlOption = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,

@@ -35,8 +35,8 @@ from api.commands.common import (
     read_password,
     when,
 )
+from ledger.codec import checksum_address, to_hex
 from wallets import agent
-from wallets.encoding import checksum_address
 from wallets.identity import Identity
 from wallets.keystore import (
     DEFAULT_SCRYPT_N,
@@ -85,8 +85,8 @@ def _summary(identity: Identity, wallet: Path) -> dict[str, Any]:
     hybrid = identity.hybrid_public_key
     return {
         "address": identity.address,
-        "encryption_key": "0x" + identity.encryption_public_key.hex(),
-        "hybrid_encryption_key": None if hybrid is None else "0x" + hybrid.hex(),
+        "encryption_key": to_hex(identity.encryption_public_key),
+        "hybrid_encryption_key": None if hybrid is None else to_hex(hybrid),
         "wallet": str(wallet),
     }
 

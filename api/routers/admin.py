@@ -5,95 +5,55 @@ department's key, each from the block that records it."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from sqlalchemy import select
 
-from api.deps import CurrentActor, NodeDep
+from api.bundle_views import service_out
+from api.deps import CurrentActor, NodeDep, path_address
 from api.errors import BadRequest
 from api.http_bounds import check_sizes
-from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
-from ledger.client import SignedIntent
-from ledger.intents import ROLE_NAMES, bytes32_label, role_id
-from wallets.encoding import checksum_address
+from api.schemas.admin import (
+    DepartmentActiveSet,
+    DepartmentKeyRotated,
+    DepartmentRegistered,
+    DistrustIssuerBody,
+    GrantRoleBody,
+    IssuerDistrusted,
+    PurposePolicySet,
+    RegisterDepartmentBody,
+    RevokeRoleBody,
+    RoleGranted,
+    RoleRevoked,
+    RotateDepartmentKeyBody,
+    SetDepartmentActiveBody,
+    SetPurposePolicyBody,
+)
+from api.schemas.services import DefineServiceBody, ServiceOut
+from api.signed import receipt_out, settled, signed_intent
+from api.views import department_names
+from ledger.codec import to_hex
+from ledger.store import services
+from ledger.types import SignedIntent
+from ledger.vocabulary import ROLE_NAMES, bytes32_label, role_id
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-class DepartmentRegistered(BaseModel):
-    department: str
-    receipt: ReceiptOut
+#: The longest service name the directory takes (its ``MAX_SERVICE_NAME``), in bytes.
+MAX_SERVICE_NAME = 200
 
-
-class RoleGranted(BaseModel):
-    role: str
-    account: str
-    receipt: ReceiptOut
-
-
-class DepartmentActiveSet(BaseModel):
-    department: str
-    active: bool
-    receipt: ReceiptOut
-
-
-class RoleRevoked(BaseModel):
-    role: str
-    account: str
-    receipt: ReceiptOut
-
-
-class IssuerDistrusted(BaseModel):
-    issuer: str
-    #: The fields named, by schema name.
-    fields: list[str]
-    receipt: ReceiptOut
-
-
-class DepartmentKeyRotated(BaseModel):
-    department: str
-    encryption_key: str
-    receipt: ReceiptOut
-
-
-_ROLE_BY_ID = {"0x" + role_id(name).hex(): name for name in ROLE_NAMES}
+_ROLE_BY_ID = {to_hex(role_id(name)): name for name in ROLE_NAMES}
 
 
 def _role_name(role: bytes) -> str:
-    hexed = "0x" + bytes(role).hex()
+    hexed = to_hex(role)
     return _ROLE_BY_ID.get(hexed, hexed)
 
 
 def _for_path(intent: SignedIntent, member: str, address: str) -> None:
     """422 unless the message names the path's address: one resource, one meaning."""
-    try:
-        wanted = checksum_address(address)
-    except ValueError as exc:
-        raise BadRequest(f"not an address: {address!r}") from exc
+    wanted = path_address(address)
     if intent.message[member] != wanted:
         raise BadRequest(f"message.{member} is {intent.message[member]}, the path names {wanted}")
-
-
-class RegisterDepartmentBody(SignedBody):
-    intent = "RegisterDepartment"
-
-
-class GrantRoleBody(SignedBody):
-    intent = "GrantRole"
-
-
-class SetDepartmentActiveBody(SignedBody):
-    intent = "SetDepartmentActive"
-
-
-class RevokeRoleBody(SignedBody):
-    intent = "RevokeRole"
-
-
-class DistrustIssuerBody(SignedBody):
-    intent = "DistrustIssuer"
-
-
-class RotateDepartmentKeyBody(SignedBody):
-    intent = "RotateDepartmentKey"
 
 
 @router.post("/departments", response_model=DepartmentRegistered, status_code=201)
@@ -115,6 +75,24 @@ def grant_role(body: GrantRoleBody, node: NodeDep, actor: CurrentActor) -> RoleG
     args = settled(outcome)
     return RoleGranted(
         role=_role_name(args["role"]), account=args["account"], receipt=receipt_out(outcome.receipt)
+    )
+
+
+@router.post("/purpose-policies", response_model=PurposePolicySet)
+def set_purpose_policy(
+    body: SetPurposePolicyBody, node: NodeDep, actor: CurrentActor
+) -> PurposePolicySet:
+    """Set a purpose's policy (signed `SetPurposePolicy`, by the admin): the fields it may
+    ever cover (empty: any) and its longest duration in seconds (0: no limit). Grants and
+    requests beyond it are refused from the block that records it; consents granted
+    before keep their terms."""
+    outcome = node.relayer.submit(signed_intent(body), expected_signer=actor.address)
+    args = settled(outcome)
+    return PurposePolicySet(
+        purpose=bytes32_label(args["purpose"]),
+        fields=[bytes32_label(f) for f in args["fields"]],
+        max_duration=args["maxDuration"],
+        receipt=receipt_out(outcome.receipt),
     )
 
 
@@ -178,6 +156,25 @@ def rotate_department_key(
     args = settled(outcome)
     return DepartmentKeyRotated(
         department=args["department"],
-        encryption_key="0x" + bytes(args["encryptionKey"]).hex(),
+        encryption_key=to_hex(args["encryptionKey"]),
         receipt=receipt_out(outcome.receipt),
     )
+
+
+@router.post("/services", response_model=ServiceOut)
+def define_service(body: DefineServiceBody, node: NodeDep, actor: CurrentActor) -> ServiceOut:
+    """Define or replace a service (signed `DefineService`, by the admin): one life event
+    and the most each of its departments may be granted. From the block that records it
+    bundles must fit these items; consents granted before keep their terms."""
+    intent = signed_intent(body)
+    if len(intent.message["name"].encode()) > MAX_SERVICE_NAME:
+        raise BadRequest(f"DefineService.name is longer than {MAX_SERVICE_NAME} bytes")
+    outcome = node.relayer.submit(intent, expected_signer=actor.address)
+    args = settled(outcome)
+    with node.store.connect() as c:
+        row = (
+            c.execute(select(services).where(services.c.service == bytes32_label(args["service"])))
+            .mappings()
+            .one()
+        )
+        return service_out(row, department_names(c))

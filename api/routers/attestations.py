@@ -9,40 +9,18 @@ not record, and a department can check any it receives against the chain by its 
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from api.deps import CurrentActor, NodeDep
 from api.errors import Forbidden, NotFound
-from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
+from api.schemas.attestations import AttestationOut, AttestBody
+from api.signed import receipt_out, settled, signed_intent
 from api.views import record_version
-from ledger.intents import bytes32_label
-from ledger.store import UINT64_MAX
+from ledger.codec import to_hex
+from ledger.vocabulary import bytes32_label
 from wallets.signing import message_to_json
 
 router = APIRouter(prefix="/attestations", tags=["issuers"])
-
-
-class AttestBody(SignedBody):
-    intent = "Attest"
-    version: Annotated[int | None, Field(ge=0, le=UINT64_MAX)] = None  # a uint64 version
-
-
-class AttestationOut(BaseModel):
-    resident: str
-    field: str
-    issuer: str
-    version: int
-    commitment: str
-    issued_at: int
-    expires_at: int
-    #: The EIP-712 digest the directory records it under (``attestationRecordedAt``).
-    digest: str
-    #: The block time the chain recorded it at, at which it judged the issuer's trust.
-    recorded_at: int
-    receipt: ReceiptOut
 
 
 @router.post("", response_model=AttestationOut, status_code=201)
@@ -77,10 +55,10 @@ def post_attestation(body: AttestBody, node: NodeDep, actor: CurrentActor) -> At
         field=field,
         issuer=issuer,
         version=int(row["version"]),
-        commitment="0x" + message["commitment"].hex(),
+        commitment=to_hex(message["commitment"]),
         issued_at=int(message["issuedAt"]),
         expires_at=int(message["expiresAt"]),
-        digest="0x" + bytes(recorded["digest"]).hex(),
+        digest=to_hex(recorded["digest"]),
         recorded_at=int(recorded["recordedAt"]),
         receipt=receipt_out(outcome.receipt),
     )

@@ -10,14 +10,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import StringConstraints
 
 from api.deps import CurrentAuditor, NodeDep
 from api.export_marker import CSV_COLUMNS, end_line, end_row
 from api.pagination import MAX_POSITION
-from api.views import EventList, event_out, list_events
+from api.schemas.audit import AuditProblemOut, EventList, VerifyOut
+from api.views import event_out, list_events, service_names
 from ledger.audit import verify
-from wallets.encoding import checksum_address
+from ledger.codec import checksum_address
 
 router = APIRouter(prefix="/audit", tags=["auditors"])
 
@@ -31,6 +32,10 @@ def _checksummed(address: str | None) -> str | None:
 
 
 _EXPORT_PAGE = 1000
+
+#: An event name as the contracts spell them (``ConsentGranted``): a ``type`` filter that
+#: cannot be one is a 422; a well-formed name no contract logs matches nothing.
+EventName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z0-9]{0,63}$")]
 _CSV_COLUMNS = CSV_COLUMNS
 
 
@@ -40,13 +45,15 @@ def audit_events(
     actor: CurrentAuditor,
     resident: AddressFilter = None,
     department: AddressFilter = None,
-    type: Annotated[list[str] | None, Query()] = None,
+    type: Annotated[list[EventName] | None, Query()] = None,
     since: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     until: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     cursor: str | None = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> EventList:
-    """Every event of the ledger in chain order, filtered; cursor-paginated."""
+    """Every event of the ledger in chain order, filtered; cursor-paginated. Events of a
+    bundle (and of its consents) name it and its service (`bundle_id`, `service`,
+    `service_name`)."""
     with node.store.connect() as c:
         rows, next_cursor = list_events(
             c,
@@ -58,7 +65,8 @@ def audit_events(
             cursor=cursor,
             limit=limit,
         )
-    return EventList(data=[event_out(r) for r in rows], next_cursor=next_cursor)
+        names = service_names(c, rows)
+    return EventList(data=[event_out(r, names) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -81,7 +89,7 @@ def audit_export(
     format: Literal["csv", "jsonl"] = "jsonl",
     resident: AddressFilter = None,
     department: AddressFilter = None,
-    type: Annotated[list[str] | None, Query()] = None,
+    type: Annotated[list[EventName] | None, Query()] = None,
     since: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     until: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
@@ -104,7 +112,8 @@ def audit_export(
                 cursor=cursor,
                 limit=_EXPORT_PAGE,
             )
-        return [event_out(r).model_dump() for r in rows], after
+            names = service_names(c, rows)
+        return [event_out(r, names).model_dump() for r in rows], after
 
     first = page(None)
 
@@ -153,26 +162,6 @@ def audit_export(
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="consent-ledger-events.jsonl"'},
     )
-
-
-class AuditProblemOut(BaseModel):
-    kind: str
-    detail: str
-    receipt: dict[str, Any] | None
-    #: An acknowledged intent the chain does not hold: its acceptance's data (journal id,
-    #: intent digest, chain id, time accepted, relayer), its journal state and transaction.
-    acceptance: dict[str, Any] | None = None
-
-
-class VerifyOut(BaseModel):
-    ok: bool
-    events: int
-    signatures_verified: int
-    problems: list[AuditProblemOut]
-    to_block: int
-    #: Journal entries never recorded on chain that no answer acknowledged as recorded (a
-    #: crash cut the request off, or it was refused with a 503 before being sent).
-    unacknowledged: list[dict[str, Any]] = []
 
 
 @router.get("/verify", response_model=VerifyOut)

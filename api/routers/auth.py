@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request, Response
 from api import auth, http_tokens
 from api.deps import BearerToken, NodeDep, SettingsDep
 from api.limits import RateLimits
-from api.schemas_auth import ChallengeIn, ChallengeOut, TokenIn, TokenOut
+from api.schemas.auth import ChallengeIn, ChallengeOut, TokenIn, TokenOut
+from ledger.codec import from_hex
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -35,9 +36,7 @@ def challenge(
 def token(body: TokenIn, node: NodeDep, settings: SettingsDep) -> TokenOut:
     """A bearer token for the signer of a live challenge of this service; the challenge
     is spent."""
-    granted = auth.exchange(
-        node, body.address, body.message, bytes.fromhex(body.signature[2:]), settings
-    )
+    granted = auth.exchange(node, body.address, body.message, from_hex(body.signature), settings)
     return TokenOut(
         access_token=granted.access_token, expires_in=granted.expires_in, roles=granted.roles
     )

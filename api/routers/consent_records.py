@@ -18,14 +18,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlalchemy import Connection, select
+from sqlalchemy import RowMapping
 
 from api.deps import CurrentActor, NodeDep
-from api.signed import ReceiptOut
-from api.views import consent_status, ensure_consent_reader, require_consent
-from ledger.intents import hex32_label, label_to_bytes32
-from ledger.store import events
+from api.schemas.consent_records import (
+    ChainReference,
+    ConsentRecord,
+    Party,
+    PiiCategory,
+    Purpose,
+    RecordEvent,
+    Validity,
+)
+from api.views import (
+    consent_events,
+    consent_status,
+    department_registration,
+    ensure_consent_reader,
+    event_receipt,
+    require_consent,
+)
+from ledger.codec import to_hex
+from ledger.vocabulary import hex32_label, label_to_bytes32
 
 router = APIRouter(prefix="/consents", tags=["consents"])
 
@@ -38,80 +52,6 @@ _EVENT_TYPES = {
     "AccessDenied": "access_refused",
     "ConsentRevoked": "consent_withdrawn",
 }
-
-
-class Party(BaseModel):
-    """A PII controller or recipient: a registered department."""
-
-    name: str | None
-    code: str | None
-    address: str
-    role: str
-
-
-class PiiCategory(BaseModel):
-    """A field of the resident's record: its schema name and its on-chain ``bytes32`` id."""
-
-    pii_category: str
-    field_id: str
-
-
-class Purpose(BaseModel):
-    purpose_id: str
-    purpose: str
-    lawful_basis: str
-    pii_information: list[PiiCategory]
-    processing: list[str]
-    pii_controllers: list[str]
-
-
-class Validity(BaseModel):
-    """The window (ISO 8601 UTC and Unix seconds; ``valid_until`` exclusive) and the use
-    limit (``max_uses`` 0: unlimited) with the uses served so far."""
-
-    valid_from: str
-    valid_until: str
-    valid_from_unix: int
-    valid_until_unix: int
-    max_uses: int
-    uses: int
-
-
-class RecordEvent(BaseModel):
-    event_type: str
-    event_time: str
-    event_by: str | None
-    pii_categories: list[str]
-    reason: str | None
-    use: int | None
-    receipt: ReceiptOut
-
-
-class ChainReference(BaseModel):
-    chain_id: int
-    contract: str
-    contract_address: str
-    consent_id: int
-    grant_tx: str
-    grant_block: int
-    grant_log_index: int
-    request_id: str | None
-
-
-class ConsentRecord(BaseModel):
-    schema_version: str
-    record_id: str
-    pii_principal_id: str
-    consent_status: str
-    consent_type: str
-    language: str
-    pii_controllers: list[Party]
-    recipients: list[Party]
-    purposes: list[Purpose]
-    validity: Validity
-    events: list[RecordEvent]
-    withdrawal_method: str
-    chain: ChainReference
 
 
 def iso_utc(timestamp: int) -> str:
@@ -144,48 +84,20 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
     return year_of_era + era * 400 + (month <= 2), month, day
 
 
-def _department(c: Connection, address: str) -> tuple[str | None, str | None]:
-    args = c.execute(
-        select(events.c.args)
-        .where(events.c.name == "DepartmentRegistered", events.c.department == address)
-        .order_by(events.c.block_number, events.c.log_index)
-        .limit(1)
-    ).scalar()
-    if args is None:
-        return None, None
-    registered = json.loads(args)
-    return registered.get("name"), registered.get("code")
-
-
-def _events(c: Connection, consent_id: int) -> list[RecordEvent]:
-    rows = c.execute(
-        select(events)
-        .where(events.c.consent_id == consent_id, events.c.name.in_(_CONSENT_EVENTS))
-        .order_by(events.c.block_number, events.c.log_index)
-    ).mappings()
-    result = []
-    for row in rows:
-        args: dict[str, Any] = json.loads(row["args"])
-        name = row["name"]
-        by = row["resident"] if name in ("ConsentGranted", "ConsentRevoked") else row["department"]
-        reason = args.get("reason")
-        result.append(
-            RecordEvent(
-                event_type=_EVENT_TYPES[name],
-                event_time=iso_utc(row["block_timestamp"]),
-                event_by=by,
-                pii_categories=[hex32_label(f) for f in args.get("fields", [])],
-                reason=hex32_label(reason) if reason else None,
-                use=args.get("use"),
-                receipt=ReceiptOut(
-                    tx_hash=row["tx_hash"],
-                    block_number=row["block_number"],
-                    log_index=row["log_index"],
-                    block_timestamp=row["block_timestamp"],
-                ),
-            )
-        )
-    return result
+def _record_event(row: RowMapping) -> RecordEvent:
+    args: dict[str, Any] = json.loads(row["args"])
+    name = row["name"]
+    by = row["resident"] if name in ("ConsentGranted", "ConsentRevoked") else row["department"]
+    reason = args.get("reason")
+    return RecordEvent(
+        event_type=_EVENT_TYPES[name],
+        event_time=iso_utc(row["block_timestamp"]),
+        event_by=by,
+        pii_categories=[hex32_label(f) for f in args.get("fields", [])],
+        reason=hex32_label(reason) if reason else None,
+        use=args.get("use"),
+        receipt=event_receipt(row),
+    )
 
 
 @router.get("/{consent_id}/record", response_model=ConsentRecord)
@@ -196,8 +108,8 @@ def consent_record(consent_id: int, node: NodeDep, actor: CurrentActor) -> Conse
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
         ensure_consent_reader(actor, row)
-        name, code = _department(c, row["department"])
-        history = _events(c, consent_id)
+        name, code = department_registration(c, row["department"])
+        history = [_record_event(e) for e in consent_events(c, consent_id, _CONSENT_EVENTS)]
     department = Party(name=name, code=code, address=row["department"], role="controller")
     fields = json.loads(row["fields"])
     ledger = node.deployment.ledger
@@ -216,7 +128,7 @@ def consent_record(consent_id: int, node: NodeDep, actor: CurrentActor) -> Conse
                 purpose=row["purpose"],
                 lawful_basis="consent",
                 pii_information=[
-                    PiiCategory(pii_category=f, field_id="0x" + label_to_bytes32(f).hex())
+                    PiiCategory(pii_category=f, field_id=to_hex(label_to_bytes32(f)))
                     for f in fields
                 ],
                 processing=["access"],

@@ -3,86 +3,46 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, select
 
 from api.deps import CurrentActor, CurrentDepartment, NodeDep
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
-from api.http_bounds import GRANT_BODY_BYTES, MAX_FIELDS, WRAPPED_KEY_LENGTHS, WrappedKey
+from api.http_bounds import GRANT_BODY_BYTES, WRAPPED_KEY_LENGTHS
+from api.node import Node
 from api.pagination import CursorQuery, LimitQuery
 from api.provenance import signed_intent_at
-from api.signed import ReceiptOut, SignedBody, receipt_out, settled, signed_intent
-from api.views import (
+from api.schemas.consents import (
     ConsentList,
     ConsentOut,
+    GrantBody,
+    Granted,
+    RevokeBody,
+    Revoked,
+    RewrapBody,
+    Rewrapped,
+)
+from api.signed import receipt_out, settled, signed_intent
+from api.vault import has_wrapped_keys, store_wrapped_keys
+from api.views import (
+    bundles_of,
     consent_out,
     consent_status,
-    consent_terms,
     department_names,
     ensure_consent_reader,
     latest_version,
     list_consents,
+    record_version,
     require_consent,
 )
-from ledger.intents import bytes32_to_name
-from ledger.store import UINT64_MAX, record_versions, wrapped_keys
-from wallets.encoding import from_hex
+from ledger.codec import from_hex
+from ledger.types import ConsentTerms
+from ledger.vocabulary import bytes32_to_name
 
 router = APIRouter(prefix="/consents", tags=["consents"])
 
-#: A field's wrapped keys, one per granted field (HPKE: 80 or 1168 bytes each).
-WrappedKeys = Annotated[dict[str, WrappedKey], Field(max_length=MAX_FIELDS)]
 
-
-class GrantBody(SignedBody):
-    intent = "Grant"
-    wrapped_keys: WrappedKeys
-    #: The record version whose keys ``wrapped_keys`` holds. Send it: without it the
-    #: newest version is assumed, which is wrong if the record moved on (a rotation)
-    #: between wrapping and sending, and the department could never open the field.
-    version: Annotated[
-        int | None,
-        Field(
-            ge=1,
-            le=UINT64_MAX,
-            description="the record version the wrapped keys open (default: the newest;"
-            " send it, since a rotation may land between wrapping and sending)",
-        ),
-    ] = None
-
-
-class RevokeBody(SignedBody):
-    intent = "Revoke"
-
-
-class Granted(BaseModel):
-    consent_id: int
-    tx_hash: str
-    block_number: int
-    receipt: ReceiptOut
-
-
-class Revoked(BaseModel):
-    consent_id: int
-    status: str
-    receipt: ReceiptOut
-
-
-class RewrapBody(BaseModel):
-    version: Annotated[int, Field(ge=0, le=UINT64_MAX)]  # a uint64 record version
-    wrapped_keys: WrappedKeys
-
-
-class Rewrapped(BaseModel):
-    consent_id: int
-    version: int
-    fields: list[str]
-
-
-def _check_wrapped(keys: dict[str, str], fields: list[str]) -> dict[str, str]:
+def check_wrapped(keys: dict[str, str], fields: list[str]) -> dict[str, str]:
     if sorted(keys) != sorted(fields):
         raise BadRequest(
             f"wrapped_keys must cover exactly the granted fields {sorted(fields)},"
@@ -98,22 +58,28 @@ def _check_wrapped(keys: dict[str, str], fields: list[str]) -> dict[str, str]:
     return {name: value.lower() for name, value in keys.items()}
 
 
-@router.post("", response_model=Granted, status_code=201, max_body_size=GRANT_BODY_BYTES)
-def grant(body: GrantBody, node: NodeDep, actor: CurrentActor) -> Granted:
-    """Grant (signed `Grant`) with the granted fields' keys wrapped for the department."""
-    intent = signed_intent(body)
-    fields = [bytes32_to_name(f) for f in intent.message["fields"]]
-    keys = _check_wrapped(body.wrapped_keys, fields)
-    resident = intent.message["resident"]
+def granted_version(node: Node, resident: str, version: int | None) -> int:
+    """The record version a grant's wrapped keys open: the one named (default: the
+    newest); 403 for a resident not enrolled, 409 for one with no record yet."""
     with node.store.connect() as c:
         row = latest_version(c, resident)
     if row is None:
         if not node.client.resident(resident).enrolled:
             raise Forbidden(f"{resident} is not an enrolled resident")
         raise Conflict(f"{resident} has no committed record to grant access to")
-    version = body.version if body.version is not None else int(row["version"])
-    if version > int(row["version"]) or version < 1:
-        raise BadRequest(f"no committed record version {version}")
+    chosen = version if version is not None else int(row["version"])
+    if chosen > int(row["version"]) or chosen < 1:
+        raise BadRequest(f"no committed record version {chosen}")
+    return chosen
+
+
+@router.post("", response_model=Granted, status_code=201, max_body_size=GRANT_BODY_BYTES)
+def grant(body: GrantBody, node: NodeDep, actor: CurrentActor) -> Granted:
+    """Grant (signed `Grant`) with the granted fields' keys wrapped for the department."""
+    intent = signed_intent(body)
+    fields = [bytes32_to_name(f) for f in intent.message["fields"]]
+    keys = check_wrapped(body.wrapped_keys, fields)
+    version = granted_version(node, intent.message["resident"], body.version)
     effects = {"kind": "grant", "version": version, "wrapped_keys": keys}
     outcome = node.relayer.submit(intent, effects, expected_signer=actor.address)
     args = settled(outcome)
@@ -130,7 +96,7 @@ def revoke(consent_id: int, body: RevokeBody, node: NodeDep, actor: CurrentActor
     """Revoke (signed `Revoke`): effective from the block that records it."""
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-    intent = signed_intent(body, consent_terms(row))
+    intent = signed_intent(body, ConsentTerms.from_row(row))
     if int(intent.message["consentId"]) != consent_id:
         raise BadRequest("message.consentId differs from the path")
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
@@ -150,35 +116,12 @@ def rewrap(consent_id: int, body: RewrapBody, node: NodeDep, actor: CurrentActor
         if consent_status(row, now) in ("revoked", "expired", "exhausted"):
             raise Conflict(f"consent {consent_id} is {consent_status(row, now)}")
         fields = json.loads(row["fields"])
-        keys = _check_wrapped(body.wrapped_keys, fields)
-        version = c.execute(
-            select(record_versions.c.version).where(
-                and_(
-                    record_versions.c.resident == row["resident"],
-                    record_versions.c.version == body.version,
-                )
-            )
-        ).first()
-        if version is None:
+        keys = check_wrapped(body.wrapped_keys, fields)
+        if record_version(c, row["resident"], body.version) is None:
             raise NotFound(f"no committed record version {body.version}")
-        existing = c.execute(
-            select(wrapped_keys.c.field).where(
-                and_(
-                    wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.version == body.version
-                )
-            )
-        ).first()
-        if existing is not None:
+        if has_wrapped_keys(c, consent_id, body.version):
             raise Conflict(f"keys for version {body.version} are already stored for this consent")
-        for name, value in keys.items():
-            c.execute(
-                wrapped_keys.insert().values(
-                    consent_id=consent_id,
-                    version=body.version,
-                    field=name,
-                    wrapped_key=from_hex(value),
-                )
-            )
+        store_wrapped_keys(c, consent_id, body.version, keys)
     return Rewrapped(consent_id=consent_id, version=body.version, fields=sorted(keys))
 
 
@@ -203,5 +146,6 @@ def get_consent(consent_id: int, node: NodeDep, actor: CurrentActor) -> ConsentO
         row = require_consent(c, consent_id)
         ensure_consent_reader(actor, row)
         answer = consent_out(row, now, department_names(c))
+        answer.bundle_id = bundles_of(c, [consent_id]).get(consent_id)
     answer.grant = signed_intent_at(node.client, row["tx_hash"], row["log_index"])
     return answer

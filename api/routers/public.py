@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import weakref
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from api.deps import NodeDep, OperatorDep
-from api.errors import BadRequest
+from api.bundle_views import list_services
+from api.deps import NodeDep, OperatorDep, path_address
 from api.intent_schemas import INTENT_RULES
 from api.node import Node
 from api.pagination import CursorQuery, LimitQuery, clamp_limit, decode_cursor, encode_cursor
 from api.provenance import key_intents
-from api.schemas import DepartmentList, DepartmentOut, Eip712, Health, Nonces, Schema
-from ledger.client import DepartmentInfo
-from ledger.intents import INTENTS, ROLE_NAMES, bytes32_label, domain, eip712_types, role_id
-from wallets.encoding import checksum_address
+from api.schemas.public import (
+    DepartmentList,
+    DepartmentOut,
+    DepartmentStatus,
+    Eip712,
+    Health,
+    Nonces,
+    PurposePolicyOut,
+    Schema,
+)
+from api.schemas.services import ServiceList
+from ledger.codec import to_hex
+from ledger.eip712 import domain
+from ledger.intents import INTENTS, eip712_types
+from ledger.types import DepartmentInfo
+from ledger.vocabulary import ROLE_NAMES, bytes32_label, role_id
 
 router = APIRouter(tags=["public"])
-DepartmentStatus = Literal["active", "suspended", "revoked"]
 
 
 @router.get(
@@ -71,11 +82,52 @@ def eip712(node: NodeDep) -> Eip712:
 
 @router.get("/schema", response_model=Schema)
 def schema(node: NodeDep) -> Schema:
+    """The schema on chain: fields, purposes (each with its policy) and roles."""
+    purposes = node.client.purposes()
     return Schema(
-        fields={bytes32_label(f): "0x" + f.hex() for f in node.client.fields()},
-        purposes={bytes32_label(p): "0x" + p.hex() for p in node.client.purposes()},
-        roles={name: "0x" + role_id(name).hex() for name in ROLE_NAMES},
+        fields={bytes32_label(f): to_hex(f) for f in node.client.fields()},
+        purposes={bytes32_label(p): to_hex(p) for p in purposes},
+        roles={name: to_hex(role_id(name)) for name in ROLE_NAMES},
+        policies=_policies(node, purposes),
     )
+
+
+#: Each node's purpose policies as of a head block (by ``id``, with a weak reference that
+#: proves the node is the same one): ``GET /schema`` is public and polled, and one read
+#: per purpose per request would make it the costliest read of the API.
+_POLICIES: dict[int, tuple[weakref.ref[Node], int, dict[str, PurposePolicyOut]]] = {}
+
+
+def _policies(node: Node, purposes: list[bytes]) -> dict[str, PurposePolicyOut]:
+    """Every purpose's policy, read again whenever the head moved (a policy takes effect
+    at the block that records it, so one read per head is never stale)."""
+    head = node.chain.head_number()
+    names = [bytes32_label(p) for p in purposes]
+    cached = _POLICIES.get(id(node))
+    if (
+        cached is not None
+        and cached[0]() is node
+        and cached[1] == head
+        and list(cached[2]) == names
+    ):
+        return cached[2]
+    found = {name: _policy(node, p) for name, p in zip(names, purposes, strict=True)}
+    _POLICIES[id(node)] = (weakref.ref(node), head, found)
+    return found
+
+
+def _policy(node: Node, purpose: bytes) -> PurposePolicyOut:
+    fields, max_duration = node.client.purpose_policy(purpose)
+    return PurposePolicyOut(fields=[bytes32_label(f) for f in fields], max_duration=max_duration)
+
+
+@router.get("/services", response_model=ServiceList)
+def list_services_route(node: NodeDep) -> ServiceList:
+    """Every service (one life event several departments serve) with its items: each
+    department by address and name, its fields and purpose by name, the longest window
+    and the most uses a bundle may grant it."""
+    with node.store.connect() as c:
+        return ServiceList(services=list_services(c))
 
 
 @router.get("/departments", response_model=DepartmentList)
@@ -99,7 +151,7 @@ def departments(
                 address=d.address,
                 name=d.name,
                 code=d.code,
-                encryption_key="0x" + d.encryption_key.hex(),
+                encryption_key=to_hex(d.encryption_key),
                 active=d.active,
                 status=_department_status(node, d),
                 key_intent=signed[d.address],
@@ -121,10 +173,7 @@ def _department_status(node: Node, department: DepartmentInfo) -> DepartmentStat
 def nonces(address: str, node: NodeDep) -> Nonces:
     """The lowest unused nonce of ``address`` per verifying contract. Counting upwards
     from here keeps a signer's nonces in one storage word on chain (cheapest)."""
-    try:
-        signer = checksum_address(address)
-    except ValueError as exc:
-        raise BadRequest(f"not an address: {address!r}") from exc
+    signer = path_address(address)
     return Nonces(
         ConsentDirectory=node.client.next_nonce("RegisterDepartment", signer),
         ConsentLedger=node.client.next_nonce("Grant", signer),

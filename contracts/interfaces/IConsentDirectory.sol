@@ -74,6 +74,44 @@ interface IConsentDirectory {
         uint64 expiresAt;
     }
 
+    /// @dev Signed by the admin: the fields `purpose` may ever cover and the longest a
+    /// consent or request for it may last (empty `fields` / 0: no limit). Grants and
+    /// requests beyond it are refused from this block on; consents granted stay as they are.
+    struct SetPurposePolicy {
+        bytes32 purpose;
+        bytes32[] fields;
+        uint64 maxDuration;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev One department's part of a service: the most a bundle item for it may ask
+    /// (fields a subset, a window no longer than `duration`, at most `maxUses` uses; 0: no cap).
+    struct ServiceItem {
+        address department;
+        bytes32[] fields;
+        bytes32 purpose;
+        uint64 duration;
+        uint32 maxUses;
+    }
+
+    /// @dev Signed by the admin: define (or replace) `service`, one life event several
+    /// departments serve. Consents already granted under it keep their own terms.
+    struct DefineService {
+        bytes32 service;
+        string name;
+        ServiceItem[] items;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev A purpose code and its policy, packed in one storage word.
+    struct Purpose {
+        bool defined;
+        bool limitsFields;
+        uint64 maxDuration;
+    }
+
     struct Department {
         string name;
         string code;
@@ -141,6 +179,33 @@ interface IConsentDirectory {
         uint64 expiresAt,
         uint64 recordedAt
     );
+    /// @dev `field` is outside the fields `purpose`'s policy allows.
+    error ConsentDirectoryPolicyFieldNotAllowed(bytes32 purpose, bytes32 field);
+
+    error ConsentDirectoryUnknownService(bytes32 service);
+    /// @dev A service's name is empty or longer than {MAX_SERVICE_NAME} bytes.
+    error ConsentDirectoryInvalidServiceName();
+    /// @dev A service has no items, or more than {MAX_SERVICE_ITEMS}.
+    error ConsentDirectoryServiceItemCount(uint256 count, uint256 max);
+    /// @dev Service item `index` lasts zero seconds.
+    error ConsentDirectoryServiceZeroDuration(uint256 index);
+    /// @dev A bundle for `service` must carry its `expected` items, in order; it has `given`.
+    error ConsentDirectoryBundleItemCount(bytes32 service, uint256 expected, uint256 given);
+    /// @dev Bundle item `index` names another department or purpose than its service item.
+    error ConsentDirectoryBundleItemMismatch(uint256 index, address department, bytes32 purpose);
+    /// @dev Bundle item `index` asks for `field`, which its service item does not cover.
+    error ConsentDirectoryBundleFieldOutsideService(uint256 index, bytes32 field);
+    /// @dev Bundle item `index` lasts `duration` seconds; its service item allows `maxDuration`.
+    error ConsentDirectoryBundleWindowTooLong(uint256 index, uint64 duration, uint64 maxDuration);
+    /// @dev Bundle item `index` allows `maxUses` uses (0: no cap); its service item caps them at `cap`.
+    error ConsentDirectoryBundleUsesAboveCap(uint256 index, uint32 maxUses, uint32 cap);
+
+    /// @dev A signed {DefineService} took effect; it replaces any earlier definition.
+    event ServiceDefined(bytes32 indexed service, address indexed admin, string name, ServiceItem[] items);
+
+    /// @dev A signed {SetPurposePolicy} took effect: grants and requests for `purpose` from
+    /// this block on cover only `fields` (empty: any) for at most `maxDuration` (0: any).
+    event PurposePolicySet(bytes32 indexed purpose, address indexed admin, bytes32[] fields, uint64 maxDuration);
     event FieldDefined(bytes32 indexed field);
     event PurposeDefined(bytes32 indexed purpose);
     event IssuerTrusted(address indexed issuer, bytes32 indexed field, uint64 since);
@@ -158,5 +223,25 @@ interface IConsentDirectory {
 
     function scopeError(bytes32[] calldata fields, bytes32 purpose) external view returns (bytes memory);
 
+    function scopeLimit(
+        bytes32[] calldata fields,
+        bytes32 purpose
+    ) external view returns (bytes memory error, uint64 maxDuration);
+
     function hasRole(bytes32 role, address account) external view returns (bool);
+    /**
+     * @dev The error a bundle's item `index` for `service` fails with against the service
+     * item and its purpose's policy, ABI-encoded (empty if it fits), and the service's
+     * item count (0 if the service is unknown).
+     */
+    function bundleItemError(
+        bytes32 service,
+        uint256 index,
+        address department,
+        bytes32[] calldata fields,
+        bytes32 purpose,
+        uint64 duration,
+        uint32 maxUses
+    ) external view returns (bytes memory error, uint256 itemCount);
+
 }

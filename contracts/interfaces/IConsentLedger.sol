@@ -78,6 +78,59 @@ interface IConsentLedger {
         uint256 deadline;
     }
 
+    /// @dev Signed by the resident a request was filed to: decline it with a reason code.
+    struct DeclineRequest {
+        address resident;
+        bytes32 requestId;
+        bytes32 reason;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the department that filed the request: withdraw it.
+    struct WithdrawRequest {
+        address department;
+        bytes32 requestId;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev One consent of a bundle, no wider than its service item: the resident may narrow
+    /// the fields, the window (from the bundle's `validFrom`) and the uses.
+    struct BundleItem {
+        address department;
+        bytes32[] fields;
+        bytes32 purpose;
+        uint64 validUntil;
+        uint32 maxUses;
+    }
+
+    /// @dev Signed by the resident: grant every item of `service` in one act, all or none.
+    struct GrantBundle {
+        address resident;
+        bytes32 service;
+        BundleItem[] items;
+        uint64 validFrom;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev Signed by the resident: revoke every consent of a bundle still in force.
+    struct RevokeBundle {
+        address resident;
+        uint256 bundleId;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// @dev A granted bundle, in one storage word. Its id is the id of its first consent:
+    /// its consents are `bundleId` to `bundleId + count - 1`.
+    struct Bundle {
+        address resident;
+        uint16 count;
+        bool revoked;
+    }
+
     /// @dev The terms of a granted consent, as its {ConsentGranted} event carries them.
     struct ConsentTerms {
         address resident;
@@ -93,6 +146,12 @@ interface IConsentLedger {
         bytes32 idCommitment;
         bytes32 root;
         uint64 version;
+    }
+
+    /// @dev Who filed a request and when (block time), in one storage word.
+    struct RequestFiling {
+        address department;
+        uint64 filedAt;
     }
 
     struct ConsentState {
@@ -119,11 +178,29 @@ interface IConsentLedger {
     error ConsentLedgerTermsMismatch(uint256 consentId);
     error ConsentLedgerNotConsentResident(uint256 consentId, address resident);
     error ConsentLedgerAlreadyRevoked(uint256 consentId);
+    /// @dev The request was already answered: `status` 1 granted, 2 declined, 3 withdrawn.
+    error ConsentLedgerRequestAnswered(bytes32 requestId, uint8 status);
+    /// @dev The request went unanswered until `expiredAt` ({REQUEST_ANSWER_WINDOW} after
+    /// it was filed): no grant can name it any more.
+    error ConsentLedgerRequestExpired(bytes32 requestId, uint64 expiredAt);
+    /// @dev A department other than the one that filed the request tried to withdraw it.
+    error ConsentLedgerNotRequestDepartment(bytes32 requestId, address department);
+    /// @dev A decline's reason is not one of the reason codes (see {declineReasons}).
+    error ConsentLedgerUnknownReason(bytes32 reason);
+    /// @dev A grant's window or a request's duration exceeds its purpose's policy.
+    error ConsentLedgerPolicyDurationTooLong(bytes32 purpose, uint64 duration, uint64 maxDuration);
     error ConsentLedgerEmptyFields();
     error ConsentLedgerUnsortedFields(uint256 index);
     /// @dev Every consent id is taken (only reachable by tampering with state): refused,
     /// not an overflow that would take the grant's batch down.
     error ConsentLedgerConsentIdsExhausted();
+    error ConsentLedgerUnknownBundle(uint256 bundleId);
+    error ConsentLedgerNotBundleResident(uint256 bundleId, address resident);
+    error ConsentLedgerBundleRevoked(uint256 bundleId);
+    /// @dev `terms` carries `given` consents' terms; the bundle has `expected` consents.
+    error ConsentLedgerBundleTermsCount(uint256 bundleId, uint256 expected, uint256 given);
+    /// @dev Bundle item `index` was refused; `reason` is the ABI-encoded error it failed with.
+    error ConsentLedgerBundleItemRefused(uint256 index, bytes reason);
 
     event ResidentEnrolled(
         address indexed resident,
@@ -151,6 +228,27 @@ interface IConsentLedger {
         uint32 maxUses,
         bytes32 requestId
     );
+    /// @dev The resident declined the request; `reason` is a reason code as right-padded ASCII.
+    event RequestDeclined(
+        bytes32 indexed requestId,
+        address indexed resident,
+        address indexed department,
+        bytes32 reason
+    );
+    /// @dev The department withdrew its request.
+    event RequestWithdrawn(bytes32 indexed requestId, address indexed department);
+    /// @dev A signed {GrantBundle} took effect: the {ConsentGranted} events of its `count`
+    /// consents, from `firstConsentId` on, come just before it.
+    event BundleGranted(
+        uint256 indexed bundleId,
+        address indexed resident,
+        bytes32 indexed service,
+        uint256 firstConsentId,
+        uint16 count
+    );
+    /// @dev A signed {RevokeBundle} took effect: a {ConsentRevoked} event for each of its
+    /// consents that was still in force comes just before it.
+    event BundleRevoked(uint256 indexed bundleId, address indexed resident);
     event ConsentRevoked(uint256 indexed consentId, address indexed resident, address indexed department);
     /// @dev `use` counts this consent's served accesses, starting at 1.
     event AccessLogged(

@@ -83,6 +83,11 @@ class AnvilNode:
             raise RuntimeError("anvil is not running; use AnvilNode as a context manager")
         return self._url
 
+    @property
+    def pid(self) -> int | None:
+        """The running anvil's process id (for a benchmark's CPU sampling), if started."""
+        return None if self._process is None else int(self._process.pid)
+
     def start(self) -> AnvilNode:
         binary = self.binary or find_anvil_binary()
         output = ""

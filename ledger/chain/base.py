@@ -13,7 +13,6 @@ import abc
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,6 +22,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.types import RPCEndpoint, TxReceipt
 
+from ledger.codec import as_bytes, to_hex
 from ledger.errors import ExecutionReverted, LedgerError
 
 DEFAULT_CHAIN_ID = 20260
@@ -70,7 +70,7 @@ class Chain(abc.ABC):
         """Run ``data`` against ``to`` without a transaction (``eth_call``) and return the
         output. A plain request, without web3's contract layer: views run on every API
         call. Raises :class:`ledger.errors.ExecutionReverted` with the revert data."""
-        tx = {"to": to, "data": "0x" + data.hex()}
+        tx = {"to": to, "data": to_hex(data)}
         if sender is not None:
             tx["from"] = sender
         response = self._request("eth_call", [tx, self._block_param(block)])
@@ -80,10 +80,10 @@ class Chain(abc.ABC):
             if isinstance(raw, dict):  # some nodes nest it: {"data": {"data": "0x.."}}
                 raw = raw.get("data")
             if isinstance(raw, str) and raw.startswith("0x"):
-                raise ExecutionReverted(bytes.fromhex(raw[2:]), str(error.get("message")))
+                raise ExecutionReverted(as_bytes(raw), str(error.get("message")))
             raise LedgerError(f"eth_call failed: {error}")
         result = response["result"]
-        return bytes.fromhex(result[2:]) if isinstance(result, str) else bytes(result)
+        return as_bytes(result) if isinstance(result, str) else bytes(result)
 
     def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
         """Logs of ``addresses`` in blocks ``start..end``: address (checksummed), topics
@@ -141,28 +141,6 @@ class Chain(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def open_chain(
-    *,
-    data_dir: Path | None = None,
-    url: str | None = None,
-    block_period: float = 1.0,
-    chain_id: int = DEFAULT_CHAIN_ID,
-) -> Chain:
-    """Connect to ``url`` if given, else open (or create) the embedded chain in ``data_dir``.
-
-    With neither, the embedded chain lives in memory (handy for tests; gone on close).
-    ``block_period`` and ``chain_id`` apply to the embedded chain; a node has its own.
-    """
-    if url is not None:
-        from ledger.chain.rpc import RpcChain
-
-        return RpcChain(url)
-    from ledger.chain.embedded import EmbeddedChain
-
-    path = None if data_dir is None else Path(data_dir) / "chain.sqlite3"
-    return EmbeddedChain(path, block_period=block_period, chain_id=chain_id)
 
 
 class TransactionSigner:

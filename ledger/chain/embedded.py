@@ -64,6 +64,7 @@ from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from ledger.chain.base import DEFAULT_CHAIN_ID, Chain, TransactionSigner
 from ledger.chain.sqlite_db import SqliteDB
+from ledger.codec import to_hex
 from ledger.errors import ChainLocked, InvalidTransaction, LedgerError
 
 #: Balance of the faucet account created at genesis (10^12 ether).
@@ -219,7 +220,7 @@ class _LockedProvider(EthereumTesterProvider):
                         "error": {
                             "code": 3,
                             "message": "execution reverted",
-                            "data": "0x" + exc.data.hex(),
+                            "data": to_hex(exc.data),
                         },
                     },
                 )

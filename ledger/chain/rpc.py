@@ -13,8 +13,8 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
-from ledger.addresses import checksum
 from ledger.chain.base import Chain
+from ledger.codec import as_bytes, checksum
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
 T = TypeVar("T")
@@ -110,12 +110,12 @@ class RpcChain(Chain):
         return [
             {
                 "address": checksum(entry["address"]),
-                "topics": [bytes.fromhex(t[2:]) for t in entry["topics"]],
-                "data": bytes.fromhex(entry["data"][2:]),
+                "topics": [as_bytes(t) for t in entry["topics"]],
+                "data": as_bytes(entry["data"]),
                 "blockNumber": int(entry["blockNumber"], 16),
-                "blockHash": bytes.fromhex(entry["blockHash"][2:]),
+                "blockHash": as_bytes(entry["blockHash"]),
                 "logIndex": int(entry["logIndex"], 16),
-                "transactionHash": bytes.fromhex(entry["transactionHash"][2:]),
+                "transactionHash": as_bytes(entry["transactionHash"]),
             }
             for entry in raw
         ]
@@ -124,7 +124,7 @@ class RpcChain(Chain):
         block = self._rpc("eth_getBlockByNumber", [hex(number), False])
         if block is None:
             raise LedgerError(f"no block {number} at {self.url}")
-        return bytes.fromhex(block["hash"][2:]), int(block["timestamp"], 16)
+        return as_bytes(block["hash"]), int(block["timestamp"], 16)
 
     def latest_timestamp(self) -> int:
         return self._head()[1]

@@ -32,7 +32,7 @@ export function fixedAddress(label) {
   return ethers.getAddress(fixedBytes(`address:${label}`, 20));
 }
 
-/** A schema name right-padded into bytes32, as ledger.intents.name_to_bytes32 does. */
+/** A schema name right-padded into bytes32, as ledger.vocabulary.name_to_bytes32 does. */
 export function name32(name) {
   return ethers.zeroPadBytes(ethers.toUtf8Bytes(name), 32);
 }

@@ -14,7 +14,8 @@ const { TypedDataEncoder, Wallet, keccak256, toUtf8Bytes, ZeroHash } = requireFr
 
 const spec = pythonJson(`
 import json
-from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, eip712_types
+from ledger.eip712 import DOMAIN_NAME, DOMAIN_VERSION
+from ledger.intents import INTENTS, eip712_types
 print(json.dumps({
     "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION},
     "intents": {name: {"contract": i.contract, "types": eip712_types(name)} for name, i in INTENTS.items()},
@@ -131,6 +132,56 @@ const messages = {
     }],
     ["no-fields", "admin", { issuer, fields: [], nonce: "0", deadline: MAX_UINT256 }],
   ],
+  DeclineRequest: [
+    ["too-many-fields", "resident", {
+      resident, requestId: fixedBytes("request-id"), reason: name32("TOO_MANY_FIELDS"),
+      nonce: "17", deadline: "1767225600",
+    }],
+  ],
+  WithdrawRequest: [
+    ["typical", "department", {
+      department, requestId: fixedBytes("request-id"), nonce: "18", deadline: "1767225600",
+    }],
+  ],
+  SetPurposePolicy: [
+    ["two-fields-90-days", "admin", {
+      purpose: name32("HOUSING"), fields: [name32("income"), name32("name")],
+      maxDuration: "7776000", nonce: "19", deadline: "1767225600",
+    }],
+    ["no-limit", "admin", { purpose: name32("HOUSING"), fields: [], maxDuration: "0", nonce: "0", deadline: MAX_UINT256 }],
+  ],
+  DefineService: [
+    ["three-departments", "admin", {
+      service: name32("NEWBORN_REGISTRATION"), name: "新生儿出生登记 Newborn registration",
+      items: [
+        { department, fields: [name32("address"), name32("name")], purpose: name32("HOUSING"), duration: "2592000", maxUses: "5" },
+        { department: fixedAddress("department:health"), fields: [name32("name")], purpose: name32("HEALTH"), duration: "5184000", maxUses: "0" },
+        { department: fixedAddress("department:social-insurance"), fields: [name32("income"), name32("name")], purpose: name32("SOCIAL_INSURANCE"), duration: MAX_UINT64, maxUses: MAX_UINT32 },
+      ],
+      nonce: "21", deadline: "1767225600",
+    }],
+    ["no-items", "admin", { service: name32("EMPTY"), name: "", items: [], nonce: "0", deadline: "0" }],
+  ],
+  GrantBundle: [
+    ["three-items-narrowed", "resident", {
+      resident, service: name32("NEWBORN_REGISTRATION"),
+      items: [
+        { department, fields: [name32("name")], purpose: name32("HOUSING"), validUntil: "1769817600", maxUses: "2" },
+        { department: fixedAddress("department:health"), fields: [name32("name")], purpose: name32("HEALTH"), validUntil: "1772409600", maxUses: "0" },
+        { department: fixedAddress("department:social-insurance"), fields: [], purpose: name32("SOCIAL_INSURANCE"), validUntil: MAX_UINT64, maxUses: MAX_UINT32 },
+      ],
+      validFrom: "1767225600", nonce: "22", deadline: "1767229200",
+    }],
+    ["one-item", "resident", {
+      resident, service: name32("X"),
+      items: [{ department, fields: [name32("income")], purpose: name32("TAXATION"), validUntil: "1", maxUses: "1" }],
+      validFrom: "0", nonce: MAX_UINT256, deadline: MAX_UINT256,
+    }],
+  ],
+  RevokeBundle: [
+    ["bundle-1", "resident", { resident, bundleId: "1", nonce: "23", deadline: "1767229200" }],
+    ["max-id", "resident", { resident, bundleId: MAX_UINT256, nonce: "0", deadline: "0" }],
+  ],
   RotateDepartmentKey: [
     ["x25519-key", "admin", {
       department, encryptionKey: fixedBytes("rotated-x25519-public-key"),
@@ -146,7 +197,8 @@ if (missing.length) throw new Error(`no fixed message for intents: ${missing.joi
 const vectors = [];
 for (const name of names) {
   const { contract, types: allTypes } = spec.intents[name];
-  const types = { [name]: allTypes[name] };
+  // The intent's own type and any struct types it references (ethers wants no domain type).
+  const { EIP712Domain, ...types } = allTypes;
   // Entries: [label, signing role, message, chain id (default: anvil's 31337)].
   for (const [label, role, message, chainId = "31337"] of messages[name]) {
     const domain = { ...spec.domain, chainId, verifyingContract: contracts[contract] };

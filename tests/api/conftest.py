@@ -7,9 +7,7 @@ schema per test, skipped when no server answers on 127.0.0.1:5432).
 
 from __future__ import annotations
 
-import os
 import secrets
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +18,18 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.main import create_app
 from api.node import Node, open_node
 from api.settings import Settings
 from ledger.chain import TransactionSigner
-from ledger.intents import name_to_bytes32, role_id
+from ledger.vocabulary import name_to_bytes32, role_id
+from tests.postgres import pg_schema
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity
 from wallets.record import RecordVersion
 from wallets.signing import signed_intent_body
 
-PG_URL = os.environ.get("CONSENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FAST_SCRYPT = 2**10
 
 
@@ -292,22 +289,8 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def pg_world(tmp_path: Path) -> Iterator[World]:
-    schema = "t_" + uuid.uuid4().hex[:12]
-    try:
-        engine = create_engine(PG_URL)
-        with engine.begin() as c:
-            c.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with pg_schema() as url:
         yield from make_world(tmp_path, database_url=url)
-    finally:
-        with engine.begin() as c:
-            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
 
 
 __all__ = ["FAST_SCRYPT", "TransactionSigner", "World", "ids"]

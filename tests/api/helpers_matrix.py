@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from ledger.intents import name_to_bytes32
+from ledger.vocabulary import name_to_bytes32
 from tests.api.conftest import World, ids, make_world
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from api.client import ConsentApi
+from ledger.acceptance import Acceptance
 from ledger.audit import verify
 from ledger.chain.anvil import AnvilNode
 from ledger.journal_audit import STALE_AFTER
@@ -33,7 +34,7 @@ from tests.api import cli_helpers
 from tests.api.cli_helpers import Served
 from tests.api.conftest import World, make_world, populate
 from tests.api.test_served import Served as ServedProcess
-from wallets.acceptance import Acceptance, verify_acceptance
+from wallets.acceptance import verify_acceptance
 from wallets.signing import intent_digest
 
 served, cli, runner = cli_helpers.served, cli_helpers.cli, cli_helpers.runner

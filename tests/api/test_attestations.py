@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from api.client import ConsentApi
-from ledger.intents import name_to_bytes32, role_id
+from ledger.vocabulary import name_to_bytes32, role_id
 from tests.api.conftest import World, ids
 from tests.api.helpers_matrix import assert_contract_error
 from wallets.attestation import commitment

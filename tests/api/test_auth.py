@@ -26,14 +26,16 @@ from httpx import Response
 from sqlalchemy import func, select
 
 from api import auth, http_tokens
+from api.challenges import challenges
 from api.deps import Actor, CurrentActor, ensure_self_or_role, require_roles
 from api.main import create_app
 from api.node import Node, open_node
 from api.routers import auth as auth_router
 from api.settings import Settings
+from api.tables import revoked_tokens
 from ledger.chain import TransactionSigner
-from ledger.client import SignedIntent
-from ledger.store import revoked_tokens
+from ledger.eip712 import SECP256K1_N
+from ledger.types import SignedIntent
 from wallets.identity import Identity
 from wallets.signing import sign_intent
 
@@ -148,7 +150,7 @@ def assert_problem(response: Response, status: int, detail: str) -> None:
 
 def challenge_row(node: Node, nonce: str) -> Any:
     with node.store.connect() as c:
-        return c.execute(auth.challenges.select().where(auth.challenges.c.nonce == nonce)).first()
+        return c.execute(challenges.select().where(challenges.c.nonce == nonce)).first()
 
 
 # ------------------------------------------------------------------ challenge
@@ -368,7 +370,7 @@ def test_a_high_s_signature_is_refused_though_it_recovers_to_the_signer(served: 
     message = challenge(served.http, account.address)["message"]
     low = bytes.fromhex(sign(account, message)[2:])
     s = int.from_bytes(low[32:64], "big")
-    high = low[:32] + (auth.SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - low[64]])
+    high = low[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - low[64]])
     assert Account.recover_message(encode_defunct(text=message), signature=high) == (
         account.address
     )

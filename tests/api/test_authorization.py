@@ -29,7 +29,7 @@ from eth_account.messages import encode_defunct
 from httpx import Response
 
 from api.deps import metrics_token
-from ledger.intents import name_to_bytes32, role_id
+from ledger.vocabulary import name_to_bytes32, role_id
 from tests.api.conftest import World, ids
 from tests.api.helpers_matrix import (
     ACTORS,

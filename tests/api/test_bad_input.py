@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ledger.intents import name_to_bytes32
+from ledger.vocabulary import name_to_bytes32
 from tests.api.conftest import World, ids
 from tests.api.helpers_matrix import (
     assert_contract_error,

@@ -52,7 +52,7 @@ def test_a_department_lists_its_requests_with_status_and_its_consents_with_time_
     consent_id = granted.split("consent ", 1)[1].split(" ", 1)[0]
 
     answered = run(runner, cli, "request", "list", *dept)
-    assert f"answered → consent {consent_id}" in answered
+    assert f"granted → consent {consent_id}" in answered
 
     consents = run(runner, cli, "consents", *dept)
     assert "no consents" not in consents

@@ -112,3 +112,20 @@ def test_a_query_without_the_chain_says_how_to_check_against_it(
     assert "52000" in result.stdout
     assert "not one read from the chain" in result.stdout
     assert "pass --chain-url URL (or set CONSENT_CHAIN_URL)" in result.stdout
+
+
+def test_a_query_checks_the_embedded_chain_through_the_services_chain_window(
+    served: Served, cli: typer.Typer, runner: CliRunner
+) -> None:
+    w = served.world
+    consent_id = w.grant(w.resident, w.dept, ["income"])
+    dept = served.wallet(w.dept, "d")
+    chain = ["--chain-url", served.url + "/chain"]
+    result = runner.invoke(
+        cli, ["query", w.resident.address, str(consent_id), *dept, *chain], env=WIDE
+    )
+    assert result.exit_code == 0, result.output
+    assert "52000" in result.stdout
+    # The root and the trust list were read from the chain (a broken window fails the
+    # command), so the output no longer says how to check against it.
+    assert "not one read from the chain" not in result.stdout

@@ -8,8 +8,17 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from ledger.intents import ROLE_NAMES, SEED_FIELDS, SEED_PURPOSES
-from ledger.vocabulary import FIELDS, PURPOSES, describe, did_you_mean, match, mismatches
+from ledger.vocabulary import (
+    FIELDS,
+    PURPOSES,
+    ROLE_NAMES,
+    SEED_FIELDS,
+    SEED_PURPOSES,
+    describe,
+    did_you_mean,
+    match,
+    mismatches,
+)
 from tests.api import cli_helpers
 from tests.api.cli_helpers import Served
 

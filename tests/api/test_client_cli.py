@@ -16,27 +16,15 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from typer.testing import CliRunner
 
-from api.client import (
-    DEADLINE_SECONDS,
-    ApiProblem,
-    ApiUnreachable,
-    ClientRefusal,
-    ConsentApi,
-    RotationFailed,
-)
+from api.client import ConsentApi
+from api.client_errors import ApiProblem, ApiUnreachable, ClientRefusal, RotationFailed
+from api.client_signing import DEADLINE_SECONDS
 from api.commands import register
-from ledger.intents import (
-    INTENTS,
-    ROLE_NAMES,
-    SEED_FIELDS,
-    SEED_PURPOSES,
-    domain,
-    eip712_types,
-    name_to_bytes32,
-    role_id,
-)
+from ledger.codec import to_hex
+from ledger.eip712 import domain
+from ledger.intents import INTENTS, eip712_types
+from ledger.vocabulary import ROLE_NAMES, SEED_FIELDS, SEED_PURPOSES, name_to_bytes32, role_id
 from wallets.attestation import attest
-from wallets.encoding import to_hex
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity
 from wallets.record import RecordVersion

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,34 @@ def test_demo_story_holds_end_to_end(tmp_path: Path) -> None:
         assert f"refused with '{reason}'" in result.output
     assert "audit ok" in result.output
     assert_it_teaches(result.output)
+    assert_one_signature_serves_three_departments(result.output)
+
+
+def assert_one_signature_serves_three_departments(output: str) -> None:
+    """Run at most once: one bundle, three departments served, one revocation, three
+    refusals ``revoked``, in that order."""
+    text = " ".join(output.split())
+    chapter = text[text.index("A child is born") : text.index("Li Wei reads the access log")]
+    assert "NEWBORN_REGISTRATION is defined: Civil Affairs Bureau" in chapter
+    # a bundle's id is its first consent's: the consents listed start at it
+    granted = re.search(r"bundle (\d+): one GrantBundle signature, consents (\d+)", chapter)
+    assert granted is not None and granted[1] == granted[2], chapter
+    departments = ("Civil Affairs Bureau", "Health Commission", "Social Insurance Bureau")
+    served = [chapter.index(f"✓ {d} reads ") for d in departments]
+    ended = chapter.index("one RevokeBundle ended consents")
+    refused = [chapter.index(f"✓ {d} asks again under consent ") for d in departments]
+    assert served == sorted(served) and served[-1] < ended < min(refused), chapter
+    for d in departments:
+        after = chapter[chapter.index(f"✓ {d} asks again") :]
+        assert after.split("✓ the refusal", 1)[0].rstrip().endswith("refused with 'revoked'"), d
+    for command in (
+        "consent admin service define NEWBORN_REGISTRATION",
+        "consent bundle grant NEWBORN_REGISTRATION --narrow SI:days=30",
+        f"consent bundle show {granted[1]}",
+        f"consent bundle revoke {granted[1]}",
+    ):
+        assert f"by hand: $ {command}" in output, command
+    assert "six reads and six refusals" in text
 
 
 def assert_it_teaches(output: str) -> None:
@@ -74,6 +103,7 @@ def test_demo_story_holds_end_to_end_on_anvil(tmp_path: Path, anvil_node_url: st
     for reason in ("not_granted", "expired", "revoked"):
         assert f"refused with '{reason}'" in result.output
     assert "audit ok" in result.output
+    assert_one_signature_serves_three_departments(result.output)
 
 
 def test_demo_refuses_a_data_dir_in_use(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ import typer
 from typer.testing import CliRunner
 
 from api.client import ConsentApi
-from ledger.intents import MAX_DEADLINE_AHEAD, name_to_bytes32, role_id
+from ledger.intents import MAX_DEADLINE_AHEAD
+from ledger.vocabulary import name_to_bytes32, role_id
 from tests.api.conftest import FAST_SCRYPT, World, ids
 from tests.api.helpers_matrix import assert_contract_error, assert_invalid
 from wallets.errors import WalletError

@@ -25,7 +25,8 @@ from api.main import create_app
 from api.node import open_node
 from api.settings import Settings
 from ledger import store as tables
-from ledger.intents import INTENTS, name_to_bytes32, role_id
+from ledger.intents import INTENTS
+from ledger.vocabulary import name_to_bytes32, role_id
 from tests.api.conftest import World, ids, make_world
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity
@@ -37,6 +38,7 @@ _DERIVED = (
     tables.record_versions,
     tables.consents,
     tables.access_requests,
+    tables.request_answers,
     tables.envelopes,
     tables.wrapped_keys,
     tables.attestations,
@@ -144,6 +146,30 @@ def _victim(world: World, role: str) -> Any:
     return world.__dict__[key]
 
 
+def _pending_request(world: World, *, fresh: bool = False) -> str:
+    """A request of the department to the resident that is still pending: the last one
+    filed, or (``fresh``, when a message is made) a new one once it was answered."""
+    current = world.__dict__.get("pending_request")
+    if fresh and current is not None:
+        rows = world.get("/access-requests", world.dept, limit=1000).json()["data"]
+        if any(r["request_id"] == current and r["status"] != "pending" for r in rows):
+            current = None
+    if current is None:
+        message = {
+            "department": world.dept.address,
+            "resident": world.resident.address,
+            "fields": ids("income"),
+            "purpose": name_to_bytes32("HOUSING"),
+            "duration": 86400,
+        }
+        answer = world.post(
+            "/access-requests", world.dept, world.body(world.dept, "AccessRequest", message)
+        )
+        assert answer.status_code == 201, answer.text
+        current = world.__dict__["pending_request"] = answer.json()["request_id"]
+    return str(current)
+
+
 ENDPOINTS = [
     Endpoint(
         "RegisterDepartment",
@@ -245,6 +271,32 @@ ENDPOINTS += [
         lambda w: f"/admin/issuers/{_victim(w, 'issuer').address}/distrust",
         lambda w: w.admin,
         lambda w: {"issuer": _victim(w, "issuer").address, "fields": ids("income")},
+    ),
+    Endpoint(
+        "DeclineRequest",
+        "post",
+        lambda w: f"/access-requests/{_pending_request(w)}/decline",
+        lambda w: w.resident,
+        lambda w: {
+            "resident": w.resident.address,
+            "requestId": _pending_request(w, fresh=True),
+            "reason": name_to_bytes32("NOT_NEEDED"),
+        },
+    ),
+    Endpoint(
+        "WithdrawRequest",
+        "post",
+        lambda w: f"/access-requests/{_pending_request(w)}/withdraw",
+        lambda w: w.dept,
+        lambda w: {"department": w.dept.address, "requestId": _pending_request(w, fresh=True)},
+    ),
+    Endpoint(
+        "SetPurposePolicy",
+        "post",
+        lambda w: "/admin/purpose-policies",
+        lambda w: w.admin,
+        # A purpose no other case uses: an accepted hostile value limits only it.
+        lambda w: {"purpose": name_to_bytes32("EDUCATION"), "fields": [], "maxDuration": 0},
     ),
     Endpoint(
         "RotateDepartmentKey",

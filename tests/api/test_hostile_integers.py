@@ -20,9 +20,7 @@ and each case enrols its own resident.
 
 from __future__ import annotations
 
-import os
 import secrets
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,17 +29,18 @@ from typing import Any
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.main import create_app
 from api.node import Node, open_node
 from api.routers.consent_records import iso_utc
 from api.settings import Settings
-from api.views import consent_terms, require_consent
+from api.views import require_consent
 from ledger.chain import TransactionSigner
-from ledger.client import ConsentTerms, LedgerClient, SignedIntent
-from ledger.intents import name_to_bytes32, role_id
-from tests.api.conftest import PG_URL, World, ids, populate
+from ledger.client import LedgerClient
+from ledger.types import ConsentTerms, SignedIntent
+from ledger.vocabulary import name_to_bytes32, role_id
+from tests.api.conftest import World, ids, populate
+from tests.postgres import pg_schema
 from wallets.attestation import attest
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity
@@ -145,25 +144,12 @@ def host(
         finally:
             served.close()
         return
-    schema = "t_" + uuid.uuid4().hex[:12]
-    try:
-        engine = create_engine(PG_URL)
-        with engine.begin() as c:
-            c.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    try:
-        served = _host(tmp_path, f"{PG_URL}?options=-csearch_path%3D{schema}")
+    with pg_schema() as url:
+        served = _host(tmp_path, url)
         try:
             yield served
         finally:
             served.close()
-    finally:
-        with engine.begin() as c:
-            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
 
 
 def resident_with_record(world: World) -> Identity:
@@ -461,7 +447,7 @@ def test_a_request_duration_at_the_uint64_bounds_is_served_exactly(
     (answered,) = _read(world, path, resident)["data"]
     assert (answered["duration"], answered["status"], answered["consent_id"]) == (
         duration,
-        "answered",
+        "granted",
         granted.json()["consent_id"],
     )
     host.sound((path, resident, {}))
@@ -620,7 +606,7 @@ def test_a_field_id_that_is_not_a_name_is_shown_as_hex_in_every_view(host: Host)
     resident = resident_with_record(world)
     consent_id = world.grant(resident, world.dept, ["income"])
     with node.store.connect() as c:
-        granted_terms = consent_terms(require_consent(c, consent_id))
+        granted_terms = ConsentTerms.from_row(require_consent(c, consent_id))
     odd, income = "0x" + ODD_FIELD.hex(), name_to_bytes32("income")
     outcomes = other_submitter(world).submit(
         [

@@ -23,11 +23,11 @@ from httpx import Response
 from sqlalchemy import func, select
 
 from api import auth
+from api.challenges import challenges
 from api.deps import metrics_token
 from api.http_bounds import MAX_CIPHERTEXT, RECORD_BODY_BYTES
 from api.main import create_app
-from ledger.intents import name_to_bytes32
-from ledger.store import challenges
+from ledger.vocabulary import name_to_bytes32
 from tests.api.conftest import World, ids
 from tests.api.helpers_matrix import assert_problem, head, module_world
 from wallets.identity import Identity

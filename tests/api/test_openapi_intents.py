@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.intent_schemas import SET_RULE
+from api.main import create_app
 from ledger.intents import INTENTS
 from tests.api.conftest import World
 
@@ -50,3 +51,28 @@ def test_eip712_states_the_set_rule_and_the_bounds(world: World) -> None:
     rules = world.http.get("/eip712").json()["rules"]
     assert rules["bytes32[]"] == SET_RULE
     assert "30 days" in rules["deadline"]
+
+
+#: The two ``AttestationOut`` models share a name, so FastAPI names them by module; they
+#: were published under the routers' modules before the models moved to ``api.schemas``.
+PUBLISHED = {"api__routers__attestations__AttestationOut", "api__routers__queries__AttestationOut"}
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def test_openapi_keeps_the_published_component_names_and_every_ref_resolves() -> None:
+    document = create_app().openapi()
+    components = document["components"]["schemas"]
+    assert set(components) >= PUBLISHED
+    assert not [name for name in components if name.startswith("api__schemas__")]
+    refs = _refs(document)
+    assert {"#/components/schemas/" + name for name in PUBLISHED} <= set(refs)
+    for ref in refs:
+        assert ref.removeprefix("#/components/schemas/") in components, ref

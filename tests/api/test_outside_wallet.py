@@ -6,7 +6,11 @@ are data, not signatures; the project's wallet builds those, as any HPKE library
 
 from __future__ import annotations
 
+import json
 import secrets
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -157,3 +161,95 @@ def test_plain_eth_account_resident_grants_and_revokes(world: World) -> None:
     )
     assert revoked.status_code == 200, revoked.text
     assert world.get(f"/consents/{consent_id}", world.resident).json()["status"] == "revoked"
+
+
+#: ethers 6 (contracts/node_modules) signing a typed-data document read from stdin:
+#: ``{"key", "document"}`` → the signature. The document is ``/eip712``'s as served.
+_ETHERS_SIGN = """
+const { createRequire } = require("node:module");
+const path = require("node:path");
+const ethers = createRequire(path.resolve("contracts/package.json"))("ethers");
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", async () => {
+  const { key, document } = JSON.parse(input);
+  const { EIP712Domain, ...types } = document.types;
+  const wallet = new ethers.Wallet(key);
+  const signature = await wallet.signTypedData(document.domain, types, document.message);
+  process.stdout.write(signature);
+});
+"""
+
+
+def ethers_sign(key: bytes, document: dict[str, Any]) -> str:
+    node = shutil.which("node")
+    assert node is not None, "node is needed for the ethers signer"
+    result = subprocess.run(
+        [node, "-e", _ETHERS_SIGN],
+        input=json.dumps({"key": "0x" + bytes(key).hex(), "document": document}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_bundle_signed_by_ethers_from_eip712_as_served_is_granted(world: World) -> None:
+    """The nested types (``DefineService``'s ``ServiceItem[]``, ``GrantBundle``'s
+    ``BundleItem[]``) as ``/eip712`` serves them: eth-account signs the service, ethers the
+    bundle, and both are taken as signed."""
+    from tests.api.bundles import bundle_items, service_items
+    from wallets.grants import wrap_keys_for_department
+
+    admin = OutsideWallet(world.http, world.admin.account)
+    items = [
+        {**item, "fields": ["0x" + bytes(f).hex() for f in item["fields"]],
+         "purpose": "0x" + bytes(item["purpose"]).hex()}
+        for item in service_items(world)
+    ]  # fmt: skip
+    service = "0x" + b"NEWBORN_REGISTRATION".ljust(32, b"\0").hex()
+    defined = admin.post(
+        "/admin/services",
+        admin.signed("DefineService", {"service": service, "name": "Newborn", "items": items}),
+    )
+    assert defined.status_code == 200, defined.text
+
+    resident = OutsideWallet(world.http, world.resident.account)
+    wanted = [
+        {**item, "fields": ["0x" + bytes(f).hex() for f in item["fields"]],
+         "purpose": "0x" + bytes(item["purpose"]).hex()}
+        for item in bundle_items(world)
+    ]  # fmt: skip
+    spec = resident.intents["GrantBundle"]
+    contracts = world.http.get("/health").json()["contracts"]
+    assert spec["domain"]["verifyingContract"] == contracts["ConsentLedger"]
+    message = {
+        "resident": resident.account.address,
+        "service": service,
+        "items": wanted,
+        "validFrom": world.now(),
+        "nonce": world.http.get(f"/nonces/{resident.account.address}").json()["ConsentLedger"],
+        "deadline": world.now() + 600,
+    }
+    signature = ethers_sign(resident.account.key, {**spec, "message": message})
+    record = world.records[world.resident.address]
+    departments = {d.address: d for d in (world.dept, world.dept2, world.actors["dept3"])}
+    keys = {
+        item["department"]: wrap_keys_for_department(
+            record,
+            [bytes.fromhex(f[2:]).rstrip(b"\0").decode() for f in item["fields"]],
+            department=item["department"],
+            department_public_key=departments[item["department"]].encryption_public_key,
+        )
+        for item in wanted
+    }
+    answer = resident.post(
+        "/bundles",
+        {"message": message, "signature": signature, "wrapped_keys": keys,
+         "version": record.version},
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    assert len(answer.json()["consent_ids"]) == 3

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from api.messages import Names, catalogue, explain, render
 from ledger import contract_errors, errors
-from ledger.intents import DENIAL_REASONS
+from ledger.vocabulary import DENIAL_REASONS
 from tests.api import cli_helpers
 from tests.api.cli_helpers import Served
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.node import open_node
 from api.settings import Settings
-from ledger.client import SignedIntent
-from ledger.intents import SEED_FIELDS, SEED_PURPOSES
+from ledger.types import SignedIntent
+from ledger.vocabulary import SEED_FIELDS, SEED_PURPOSES
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from ledger.chain import TransactionSigner
-from ledger.intents import name_to_bytes32
+from ledger.vocabulary import name_to_bytes32
 from tests.api.conftest import World
 from tests.api.helpers_matrix import assert_problem, grant_window, module_world
 from wallets.identity import Identity

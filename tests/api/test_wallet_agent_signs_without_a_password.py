@@ -5,8 +5,11 @@ its expiry."""
 
 from __future__ import annotations
 
+import shutil
 import stat
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +24,24 @@ served, cli, runner = cli_helpers.served, cli_helpers.cli, cli_helpers.runner
 
 
 @pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
+def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # Short, as runtime directories are: a socket path may be 107 bytes at most, and
+    # pytest's tmp_path under a worker of pytest-xdist is already most of that.
+    folder = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))
+    folder.chmod(0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_socket_path_too_long_for_unix_is_refused_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    with pytest.raises(agent.AgentError, match="XDG_RUNTIME_DIR"):
+        agent.start(tmp_path, "password", 60)
 
 
 def gone(pid: int, within: float = 15.0) -> bool:

@@ -19,18 +19,13 @@ from web3.types import TxReceipt
 
 from ledger.artifacts import load_artifact
 from ledger.chain import TransactionSigner
-from ledger.client import ConsentTerms, Event, SignedIntent
+from ledger.eip712 import SECP256K1_N
 from ledger.errors import ContractError, TransactionFailed
-from ledger.intents import role_id
 from ledger.revert import decode_revert
+from ledger.types import ConsentTerms, Event, SignedIntent
+from ledger.vocabulary import role_id
 from tests.conftest import ZERO32, System, b32, fields
-from wallets.signing import (
-    SECP256K1_N,
-    intent_digest,
-    intent_typed_data,
-    recover_intent_signer,
-    sign_intent,
-)
+from wallets.signing import intent_digest, intent_typed_data, recover_intent_signer, sign_intent
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ADMIN_ROLE = ZERO32
@@ -171,6 +166,50 @@ def request_intent(
         **overrides,
     }
     return system.sign("AccessRequest", signer or department, message)
+
+
+def decline_intent(
+    system: System,
+    request_id: bytes,
+    reason: str | bytes = "NOT_NEEDED",
+    resident: LocalAccount | None = None,
+    **overrides: Any,
+) -> SignedIntent:
+    resident = resident or system.resident
+    message = {
+        "resident": resident.address,
+        "requestId": request_id,
+        "reason": b32(reason) if isinstance(reason, str) else reason,
+        **overrides,
+    }
+    return system.sign("DeclineRequest", resident, message)
+
+
+def withdraw_intent(
+    system: System, request_id: bytes, department: LocalAccount | None = None, **overrides: Any
+) -> SignedIntent:
+    department = department or system.dept
+    message = {"department": department.address, "requestId": request_id, **overrides}
+    return system.sign("WithdrawRequest", department, message)
+
+
+def policy_intent(
+    system: System,
+    purpose: str = "HOUSING",
+    names: Iterable[str] = ("income", "name"),
+    max_duration: int = 7 * 86_400,
+    *,
+    signer: LocalAccount | None = None,
+    **overrides: Any,
+) -> SignedIntent:
+    """``SetPurposePolicy``; ``names`` as field names (or raw ``bytes32``, in any order)."""
+    message = {
+        "purpose": b32(purpose),
+        "fields": [b32(n) if isinstance(n, str) else n for n in names],
+        "maxDuration": max_duration,
+        **overrides,
+    }
+    return system.sign("SetPurposePolicy", signer or system.admin, message)
 
 
 def revoke_intent(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.client import ConsentTerms
 from ledger.contract_errors import (
     ConsentLedgerEmptyFields,
     ConsentLedgerTermsMismatch,
     ConsentLedgerUnknownDepartment,
     ConsentLedgerUnsortedFields,
 )
-from ledger.intents import bytes32_to_name
+from ledger.types import ConsentTerms
+from ledger.vocabulary import bytes32_to_name
 from tests.conftest import System, b32
 
 

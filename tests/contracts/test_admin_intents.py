@@ -24,7 +24,8 @@ from ledger.contract_errors import (
     SignedIntentDeadlineTooFar,
     SignedIntentUnauthorizedRelayer,
 )
-from ledger.intents import bytes32_to_name, role_id, type_hash
+from ledger.intents import type_hash
+from ledger.vocabulary import bytes32_to_name, role_id
 from tests.conftest import System, b32, fields
 from tests.contracts.helpers import (
     ADMIN_ROLE,

@@ -13,7 +13,6 @@ from eth_account import Account
 
 from ledger.artifacts import load_artifact
 from ledger.chain.embedded import EmbeddedChain
-from ledger.client import ConsentTerms, Outcome, SignedIntent
 from ledger.contract_errors import (
     ConsentDirectoryDepartmentExists,
     ConsentDirectoryUnknownField,
@@ -35,8 +34,11 @@ from ledger.contract_errors import (
     SignedIntentNonceUsed,
     SignedIntentWrongSigner,
 )
+from ledger.deployment import _DEPLOY_GAS
 from ledger.errors import ContractError
-from ledger.intents import INTENTS, bytes32_to_name, role_id, type_hash
+from ledger.intents import INTENTS, type_hash
+from ledger.types import ConsentTerms, Outcome, SignedIntent
+from ledger.vocabulary import bytes32_to_name, role_id
 from tests.conftest import ZERO32, System, b32, build_system
 from tests.contracts.helpers import (
     commit_intent,
@@ -352,11 +354,15 @@ def test_a_grant_when_consent_ids_run_out_is_refused_alone(system: System) -> No
 
 def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> None:
     # A small block gas limit (room for the deployment's two transactions in one block): a
-    # round fills 80% of a block, 75 grants reserving 126k gas each, so 200 need 3 blocks.
-    with EmbeddedChain(None, block_period=0, gas_limit=12_000_000) as chain:
+    # round fills 80% of a block, 100 grants reserving 126k gas each, so 300 need 3 blocks.
+    limit = 2 * _DEPLOY_GAS
+    with EmbeddedChain(None, block_period=0, gas_limit=limit) as chain:
         system = build_system(chain)
         head = chain.head_number()
-        intents = [system.grant_intent(resident=system.residents[i % 3]) for i in range(200)]
+        per_block = int((0.8 * limit - 80_000) // 126_000)
+        intents = [
+            system.grant_intent(resident=system.residents[i % 3]) for i in range(3 * per_block)
+        ]
 
         outcomes = system.submit(*intents)
 
@@ -364,7 +370,7 @@ def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> No
     assert blocks == list(range(head + 1, head + 1 + len(blocks)))
     assert len(blocks) == 3
     ids = [int(o.unwrap().args["consentId"]) for o in outcomes]
-    assert ids == sorted(ids) and len(set(ids)) == 200
+    assert ids == sorted(ids) and len(set(ids)) == len(intents)
     assert [o.event.args["resident"] for o in outcomes] == [i.message["resident"] for i in intents]
 
 

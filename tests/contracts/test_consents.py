@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.client import ConsentTerms
 from ledger.contract_errors import (
     ConsentDirectoryEmptyFields,
     ConsentDirectoryUnknownField,
@@ -26,6 +25,7 @@ from ledger.contract_errors import (
     ConsentLedgerUnknownResident,
     ConsentLedgerZeroDuration,
 )
+from ledger.types import ConsentTerms
 from tests.conftest import ZERO32, System, b32, fields
 from tests.contracts.helpers import (
     admin_signer,

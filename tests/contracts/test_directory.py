@@ -31,7 +31,7 @@ from ledger.contract_errors import (
     ConsentLedgerZeroAddress,
     SignedIntentUnauthorizedRelayer,
 )
-from ledger.intents import ROLE_NAMES, SEED_FIELDS, SEED_PURPOSES, role_id
+from ledger.vocabulary import ROLE_NAMES, SEED_FIELDS, SEED_PURPOSES, role_id
 from tests.conftest import System, b32, fields
 from tests.contracts.helpers import (
     ADMIN_ROLE,

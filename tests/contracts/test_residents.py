@@ -19,7 +19,7 @@ from ledger.contract_errors import (
     ConsentLedgerZeroAddress,
     SignedIntentWrongSigner,
 )
-from ledger.intents import role_id
+from ledger.vocabulary import role_id
 from tests.conftest import ZERO32, System
 from tests.contracts.helpers import ZERO_ADDRESS, commit_intent, role_intent
 

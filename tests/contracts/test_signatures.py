@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.client import ConsentTerms, SignedIntent
 from ledger.contract_errors import (
     ConsentDirectoryUnauthorizedSigner,
     ECDSAInvalidSignature,
@@ -20,17 +19,23 @@ from ledger.contract_errors import (
     SignedIntentUnauthorizedRelayer,
     SignedIntentWrongSigner,
 )
-from ledger.intents import DOMAIN_NAME, DOMAIN_VERSION, INTENTS, role_id, type_hash
+from ledger.eip712 import DOMAIN_NAME, DOMAIN_VERSION, SECP256K1_N
+from ledger.intents import INTENTS, type_hash
+from ledger.types import ConsentTerms, SignedIntent
+from ledger.vocabulary import role_id
 from tests.conftest import System, fields
+from tests.contracts.bundles import bundle_intent, define_intent, revoke_bundle_intent
 from tests.contracts.helpers import (
     active_intent,
     attest_intent,
     commit_intent,
+    decline_intent,
     digest_of,
     distrust_intent,
     domain_of,
     funded_stranger,
     high_s,
+    policy_intent,
     receipt_events,
     recovered_by_contract,
     register_intent,
@@ -41,8 +46,9 @@ from tests.contracts.helpers import (
     rotate_intent,
     struct_hash_of,
     with_signature,
+    withdraw_intent,
 )
-from wallets.signing import SECP256K1_N, intent_digest
+from wallets.signing import intent_digest
 
 TYPEHASH_CONSTANTS = {
     "RegisterDepartment": ("ConsentDirectory", "REGISTER_DEPARTMENT_TYPEHASH"),
@@ -54,10 +60,16 @@ TYPEHASH_CONSTANTS = {
     "Grant": ("ConsentLedger", "GRANT_TYPEHASH"),
     "Revoke": ("ConsentLedger", "REVOKE_TYPEHASH"),
     "Access": ("ConsentLedger", "ACCESS_TYPEHASH"),
+    "DeclineRequest": ("ConsentLedger", "DECLINE_REQUEST_TYPEHASH"),
+    "WithdrawRequest": ("ConsentLedger", "WITHDRAW_REQUEST_TYPEHASH"),
+    "SetPurposePolicy": ("ConsentDirectory", "SET_PURPOSE_POLICY_TYPEHASH"),
     "SetDepartmentActive": ("ConsentDirectory", "SET_DEPARTMENT_ACTIVE_TYPEHASH"),
     "RevokeRole": ("ConsentDirectory", "REVOKE_ROLE_TYPEHASH"),
     "DistrustIssuer": ("ConsentDirectory", "DISTRUST_ISSUER_TYPEHASH"),
     "RotateDepartmentKey": ("ConsentDirectory", "ROTATE_DEPARTMENT_KEY_TYPEHASH"),
+    "DefineService": ("ConsentDirectory", "DEFINE_SERVICE_TYPEHASH"),
+    "GrantBundle": ("ConsentLedger", "GRANT_BUNDLE_TYPEHASH"),
+    "RevokeBundle": ("ConsentLedger", "REVOKE_BUNDLE_TYPEHASH"),
 }
 
 
@@ -78,12 +90,18 @@ def one_of_each(system: System) -> list[SignedIntent]:
         distrust_intent(system, system.issuer.address, fields("income")),
         rotate_intent(system, system.dept.address),
         attest_intent(system),
+        decline_intent(system, b"\1" * 32),
+        withdraw_intent(system, b"\1" * 32),
+        policy_intent(system),
+        define_intent(system),
+        bundle_intent(system),
+        revoke_bundle_intent(system, 1, [terms]),
     ]
 
 
 def call_args(intent: SignedIntent) -> tuple[Any, ...]:
     """The arguments of the intent's single-intent entry point."""
-    extra = (intent.terms.as_abi(),) if intent.terms is not None else ()
+    extra = (intent.terms_abi(),) if intent.terms is not None else ()
     return (intent.as_abi(), intent.signature, *extra)
 
 
@@ -91,7 +109,7 @@ def batch_args(intent: SignedIntent, intents: int, signatures: int, terms: int) 
     """A batch call's arguments: ``intent`` repeated in arrays of the given lengths."""
     args: tuple[Any, ...] = ([intent.as_abi()] * intents, [intent.signature] * signatures)
     if intent.terms is not None:  # revoke and access take the terms in a third array
-        args += ([intent.terms.as_abi()] * terms,)
+        args += ([intent.terms_abi()] * terms,)
     return args
 
 
@@ -109,6 +127,12 @@ SINGLE = {
     "DistrustIssuer": "endIssuerTrust",
     "RotateDepartmentKey": "rotateDepartmentKey",
     "Attest": "recordAttestation",
+    "DeclineRequest": "declineRequest",
+    "WithdrawRequest": "withdrawRequest",
+    "SetPurposePolicy": "setPurposePolicy",
+    "DefineService": "defineService",
+    "GrantBundle": "grantBundle",
+    "RevokeBundle": "revokeBundle",
 }
 
 

@@ -22,10 +22,10 @@ from ledger.audit import (
     verify,
 )
 from ledger.chain.embedded import EmbeddedChain
-from ledger.client import Event
 from ledger.indexer import Indexer
-from ledger.intents import role_id
 from ledger.store import Store, access_requests, consents, events, residents
+from ledger.types import Event
+from ledger.vocabulary import role_id
 from tests.conftest import System, b32, build_system, fields
 from tests.ledger.test_indexer import Story, run_story
 

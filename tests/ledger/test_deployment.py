@@ -13,7 +13,7 @@ from ledger.chain.embedded import EmbeddedChain
 from ledger.client import LedgerClient
 from ledger.deployment import DEPLOYMENT_FILE, load_or_deploy
 from ledger.errors import DeploymentError
-from ledger.intents import SEED_FIELDS, bytes32_to_name
+from ledger.vocabulary import SEED_FIELDS, bytes32_to_name
 
 
 def open_embedded(path: Path) -> EmbeddedChain:

@@ -8,20 +8,16 @@ hostile values and of the layout upgrade run on SQLite and on PostgreSQL too.
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from ledger.audit import verify
 from ledger.chain.embedded import EmbeddedChain
-from ledger.client import ConsentTerms, Event
 from ledger.indexer import Indexer
 from ledger.store import (
     LAYOUT,
@@ -37,9 +33,8 @@ from ledger.store import (
     store_layout,
     wrapped_keys,
 )
+from ledger.types import ConsentTerms, Event
 from tests.conftest import System, b32, fields
-
-PG_URL = os.environ.get("CONSENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 #: The read model proper; ``indexed_blocks`` is the indexer's bookkeeping (which range
 #: ends it recorded depends on when it was called), compared separately.
@@ -427,38 +422,6 @@ UINT64_TOP = 2**64 - 1
 ODD_FIELD = b"\xff" * 32
 
 
-def store_on(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Store:
-    """A fresh store: a SQLite file, or a schema of its own on the test PostgreSQL."""
-    if kind == "sqlite":
-        return Store(f"sqlite:///{tmp_path / 'read-model.sqlite3'}")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    try:
-        engine = create_engine(PG_URL)
-        with engine.begin() as c:
-            c.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-
-    def drop() -> None:
-        with engine.begin() as c:
-            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
-
-    request.addfinalizer(drop)
-    return Store(f"{PG_URL}?options=-csearch_path%3D{schema}")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    store = store_on(request, request.param, tmp_path)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def hostile_story(system: System) -> dict[str, Any]:
     """Every uint64 at its top (or 2**63) and the uint32 use cap at its top, each accepted
     on chain; then refused queries naming a field id that is not a name."""
@@ -556,32 +519,6 @@ def test_values_beyond_signed_64_bits_and_ids_that_are_not_names_are_indexed_exa
     assert dump(any_store) == fresh_dump(system)
     report = verify(system.client, any_store, to_block=head)
     assert report.ok, report.problems
-
-
-def test_a_uint64_column_keeps_order_and_refuses_sql_arithmetic(any_store: Store) -> None:
-    values = [0, 1, 2**63 - 1, 2**63, 2**63 + 1, UINT64_TOP]
-    with any_store.begin() as c:
-        c.execute(
-            record_versions.insert(),
-            [
-                {"resident": "0xR", "version": v, "root": "0x00", "block_number": 1}
-                for v in reversed(values)
-            ],
-        )
-    column = record_versions.c.version
-    with any_store.connect() as c:
-        ordered = c.execute(select(column).order_by(column)).scalars().all()
-        above = c.execute(select(column).where(column >= 2**63).order_by(column)).scalars().all()
-        chosen = c.execute(select(column).where(column.in_([1, UINT64_TOP]))).scalars().all()
-        biggest = c.execute(select(func.max(column))).scalar()
-    assert ordered == values
-    assert above == [2**63, 2**63 + 1, UINT64_TOP]
-    assert sorted(chosen) == [1, UINT64_TOP]
-    assert biggest == UINT64_TOP
-    with pytest.raises(TypeError, match="no SQL arithmetic"):
-        column + 1
-    with pytest.raises(StatementError, match="is not a uint64"), any_store.connect() as c:
-        c.execute(select(column).where(column == 2**64))
 
 
 # ---------------------------------------------------------------------- failing rounds

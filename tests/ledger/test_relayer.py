@@ -24,7 +24,7 @@ from ledger import contract_errors as ce
 from ledger.admission import MAX_DEADLINE_AHEAD, MAX_FIELDS
 from ledger.chain import Chain
 from ledger.chain.embedded import EmbeddedChain
-from ledger.client import BatchTx, ConsentTerms, Outcome, SignedIntent
+from ledger.codec import dumps
 from ledger.errors import (
     LedgerError,
     ReadModelUnavailable,
@@ -32,9 +32,10 @@ from ledger.errors import (
     TooManyFields,
 )
 from ledger.indexer import Indexer
-from ledger.intents import bytes32_to_name
-from ledger.relayer import Relayer, intent_to_json
-from ledger.store import Store, consents, dumps, envelopes, journal, wrapped_keys
+from ledger.relayer import Relayer
+from ledger.store import Store, consents, envelopes, journal, wrapped_keys
+from ledger.types import BatchTx, ConsentTerms, Outcome, SignedIntent
+from ledger.vocabulary import bytes32_to_name
 from tests.conftest import System, b32, build_system
 from tests.contracts.helpers import (
     admin_signer,
@@ -81,10 +82,10 @@ class Rig:
         with self.store.connect() as c:
             return [dict(r) for r in c.execute(select(table)).mappings().all()]
 
-    def make_unwritable(self, table: str) -> None:
+    def make_unwritable(self, table: str, statement: str = "INSERT") -> None:
         with self.store.begin() as c:
             c.exec_driver_sql(
-                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}"
+                f"CREATE TRIGGER refuse_{table} BEFORE {statement} ON {table}"
                 f" BEGIN SELECT RAISE(ABORT, '{table} is read-only'); END"
             )
 
@@ -456,7 +457,7 @@ def journal_queued(rig: Rig, intent: SignedIntent, effects: dict[str, Any]) -> i
         result = c.execute(
             journal.insert().values(
                 name=intent.name,
-                body=dumps(intent_to_json(intent)),
+                body=dumps(intent.to_json()),
                 side_effects=dumps(effects),
                 state="queued",
                 created_at=0,
@@ -608,3 +609,25 @@ def test_a_round_whose_vault_rows_cannot_be_written_is_settled_by_a_later_round(
     states = {r["id"]: r["state"] for r in rig.journal()}
     assert states[first["id"]] == "done"
     assert len(rig.rows(wrapped_keys)) == 3
+
+
+def test_a_round_whose_journal_cannot_be_updated_marks_its_entries_lost_later(
+    rig: Rig,
+) -> None:
+    """The database goes away between journalling a round and marking it sent: nothing
+    is sent, and once the database is back the entries are closed without a restart
+    (they stayed ``queued`` for good before)."""
+    system = rig.system
+    before = rig.sent()
+    rig.make_unwritable("journal", "UPDATE")
+    with pytest.raises(ReadModelUnavailable):
+        rig.relayer.submit(system.grant_intent(), grant_effects("income"))
+    assert rig.sent() == before
+    assert rig.states()[-1] == "queued"
+    assert rig.relayer.unsettled == 1
+
+    rig.restore("journal")
+    assert rig.relayer.wait_settled(30)
+
+    assert rig.states()[-1] == "lost"
+    assert rig.relayer.submit(system.grant_intent(), grant_effects("income")).ok

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.client import ConsentTerms, SignedIntent
 from ledger.schedule import Schedule, conflict_keys
+from ledger.types import ConsentTerms, SignedIntent
 
 RESIDENTS = ["0x" + f"{i:040x}" for i in range(1, 4)]
 

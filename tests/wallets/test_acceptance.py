@@ -9,14 +9,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 
-from wallets.acceptance import (
-    Acceptance,
-    InvalidAcceptance,
-    acceptance_digest,
-    acceptance_typed_data,
-    sign_acceptance,
-    verify_acceptance,
-)
+from ledger.acceptance import Acceptance, acceptance_digest, acceptance_typed_data, sign_acceptance
+from wallets.acceptance import InvalidAcceptance, verify_acceptance
 
 CHAIN_ID = 20_260
 

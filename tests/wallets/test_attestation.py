@@ -10,7 +10,8 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from ledger.intents import name_to_bytes32
+from ledger.eip712 import SECP256K1_N
+from ledger.vocabulary import name_to_bytes32
 from wallets.attestation import (
     Attestation,
     attest,
@@ -20,7 +21,7 @@ from wallets.attestation import (
 )
 from wallets.errors import InvalidAttestation
 from wallets.identity import Identity
-from wallets.signing import SECP256K1_N, intent_digest
+from wallets.signing import intent_digest
 
 CHAIN_ID = 31337
 DIRECTORY = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.intents import SEED_FIELDS, name_to_bytes32
+from ledger.vocabulary import SEED_FIELDS, name_to_bytes32
 from tests.wallets.known_answers import PROPERTY, hex_bytes, load, params, run_node_script
 from wallets.attestation import commitment
 from wallets.errors import InvalidRecord

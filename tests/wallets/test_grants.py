@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from wallets.encoding import to_hex
+from ledger.codec import to_hex
 from wallets.errors import InvalidRecord
 from wallets.grants import open_granted_fields, wrap_keys_for_department
 from wallets.identity import Identity

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId
 
-from ledger.intents import SEED_FIELDS
+from ledger.vocabulary import SEED_FIELDS
 from tests.wallets.known_answers import PROPERTY, hex_bytes, load, params, run_python_script
 from wallets.errors import InvalidRecord
 from wallets.key_wrap import (

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.intents import SEED_FIELDS
+from ledger.vocabulary import SEED_FIELDS
 from tests.wallets.known_answers import PROPERTY
 from wallets.errors import InvalidRecord
 from wallets.field_cipher import NONCE_LENGTH

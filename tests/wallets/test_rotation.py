@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from ledger.codec import to_hex
 from wallets.attestation import attest, verify_attestation
-from wallets.encoding import to_hex
 from wallets.errors import InvalidAttestation, InvalidRecord
 from wallets.field_cipher import decrypt_field
 from wallets.grants import open_granted_fields, wrap_keys_for_department

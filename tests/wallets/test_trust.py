@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ledger.intents import name_to_bytes32
-from wallets.encoding import checksum_address, to_hex
+from ledger.codec import checksum_address, to_hex
+from ledger.vocabulary import name_to_bytes32
 from wallets.identity import Identity
 from wallets.record import RecordVersion
 from wallets.signing import signed_intent_body

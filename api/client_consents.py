@@ -1,0 +1,247 @@
+"""A resident's side of sharing: grant, revoke and rotate, and the consents it holds.
+
+:meth:`ConsentFlows.grant` opens the resident's latest record for the field keys and
+wraps them for the department's key only once that key is the department's (on chain,
+or signed by the pinned admin); a consent's terms are read only as its resident's
+``Grant`` signs them (:meth:`~ConsentFlows.checked_consent`). :meth:`~ConsentFlows.revoke`
+can rotate the record afterwards, re-wrapping the new keys for the consents still live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.client_errors import ClientError, ClientRefusal, RotationFailed
+from api.client_records import DAY, RecordFlows
+from ledger.codec import ZERO32, checksum_address, from_hex
+from wallets.errors import WalletError
+from wallets.grants import wrap_keys_for_department
+from wallets.rotation import ActiveConsent, rotate_after_revocation
+from wallets.trust import Untrusted, check_consent, check_department_key, short_hex
+
+#: Consent states in which a department can still read (and so needs re-wrapped keys).
+LIVE_STATES = frozenset({"active", "not_yet_valid"})
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    """A revocation and, with ``rotate=True``, the new record version and re-wrapped grants."""
+
+    revoked: dict[str, Any]
+    rotated_version: int | None = None
+    fresh_salt_fields: frozenset[str] = frozenset()
+    rewrapped: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+class ConsentFlows(RecordFlows):
+    """Consents from the resident's side, and the department keys they are wrapped for."""
+
+    def create_consent(
+        self,
+        *,
+        department: str,
+        fields: Iterable[str],
+        purpose: str,
+        valid_from: int,
+        valid_until: int,
+        max_uses: int,
+        request_id: bytes | str | None,
+        version: int,
+        wrapped_keys: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """``POST /consents``: a signed ``Grant`` and the granted fields' wrapped keys."""
+        message = {
+            "resident": self.address,
+            "department": checksum_address(department),
+            "fields": self.field_ids(fields),
+            "purpose": self.purpose_id(purpose),
+            "validFrom": valid_from,
+            "validUntil": valid_until,
+            "maxUses": max_uses,
+            "requestId": ZERO32 if request_id is None else from_hex(request_id, length=32),
+        }
+        answer: dict[str, Any] = self._post_signed(
+            "POST",
+            "/consents",
+            "Grant",
+            message,
+            version=version,
+            wrapped_keys=dict(wrapped_keys),
+        )
+        return answer
+
+    def grant(
+        self,
+        department: str,
+        fields: Iterable[str],
+        purpose: str,
+        days: float,
+        max_uses: int = 0,
+        request_id: bytes | str | None = None,
+    ) -> dict[str, Any]:
+        """Grant ``department`` (address, code or name) ``fields`` for ``days`` from now.
+
+        Opens the resident's latest record to get the field keys, wraps them for the
+        department's published key, signs and posts. → ``{"consent_id", ...}``.
+        """
+        names = self.field_names(fields)
+        if not names:
+            raise ClientRefusal("a grant covers at least one field")
+        entry = self.department(department)
+        if not entry.get("active", True):
+            raise ClientRefusal(f"department {entry['name']} is suspended")
+        record = self.open_record()
+        missing = sorted(set(names) - set(record.field_names))
+        if missing:
+            raise ClientRefusal(f"your record (version {record.version}) has no {missing}")
+        wrapped = wrap_keys_for_department(
+            record,
+            names,
+            department=entry["address"],
+            department_public_key=self.department_key(entry),
+        )
+        now = self.now()
+        return self.create_consent(
+            department=entry["address"],
+            fields=names,
+            purpose=purpose,
+            valid_from=now,
+            valid_until=now + round(days * DAY),
+            max_uses=max_uses,
+            request_id=request_id,
+            version=record.version,
+            wrapped_keys=wrapped,
+        )
+
+    def revoke_consent(self, consent_id: int) -> dict[str, Any]:
+        """``POST /consents/{id}/revoke`` (signed ``Revoke``)."""
+        message = {"resident": self.address, "consentId": int(consent_id)}
+        answer: dict[str, Any] = self._post_signed(
+            "POST", f"/consents/{int(consent_id)}/revoke", "Revoke", message
+        )
+        return answer
+
+    def put_wrapped_keys(
+        self, consent_id: int, version: int, wrapped_keys: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """``PUT /consents/{id}/wrapped-keys``: a still-active consent's keys for a new version."""
+        answer: dict[str, Any] = self.request(
+            "PUT",
+            f"/consents/{int(consent_id)}/wrapped-keys",
+            json={"version": version, "wrapped_keys": dict(wrapped_keys)},
+        )
+        return answer
+
+    def consent(self, consent_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = self._get(f"/consents/{int(consent_id)}")
+        return answer
+
+    def consent_fhir(self, consent_id: int) -> dict[str, Any]:
+        """``GET /consents/{id}/fhir``: the consent as an HL7 FHIR R5 ``Consent``."""
+        answer: dict[str, Any] = self._get(f"/consents/{int(consent_id)}/fhir")
+        return answer
+
+    def checked_consent(self, consent_id: int) -> dict[str, Any]:
+        """:meth:`consent`, once every term is what its resident's signed ``Grant`` says
+        (:func:`wallets.trust.check_consent`)."""
+        answer = self.consent(consent_id)
+        self.check_domain()
+        check_consent(answer, pins=self.pins)
+        return answer
+
+    def consents(self, resident: str | None = None) -> list[dict[str, Any]]:
+        """``GET /residents/{a}/consents`` (every page)."""
+        return list(self.pages(f"/residents/{resident or self.address}/consents"))
+
+    def department_consents(self) -> list[dict[str, Any]]:
+        """``GET /consents``: the consents given to the signed-in department (every page)."""
+        return list(self.pages("/consents"))
+
+    def revoke(self, consent_id: int, *, rotate: bool = False) -> RevokeResult:
+        """Revoke; with ``rotate`` also make a new record version with fresh keys (and fresh
+        salts for the fields the consent exposed) and re-wrap keys for live consents."""
+        # Unchecked before revoking: ending a consent is never refused for the server's
+        # sake. The fields whose salts must change are then the ones the Grant signs.
+        consent = self.consent(consent_id) if rotate else None
+        revoked = self.revoke_consent(consent_id)
+        if consent is None:
+            return RevokeResult(revoked)
+        try:
+            self.check_domain()
+            check_consent(consent, pins=self.pins)
+            rotated = self.rotate(consent["fields"], revoked_consent=int(consent_id))
+        except (ClientError, WalletError) as exc:
+            raise RotationFailed(int(consent_id), revoked, exc) from exc
+        return RevokeResult(revoked, *rotated)
+
+    def rotate(
+        self,
+        exposed: Iterable[str],
+        *,
+        revoked_consent: int | None = None,
+        ended: Iterable[int] = (),
+    ) -> tuple[int, frozenset[str], dict[int, dict[str, Any]]]:
+        """A new record version with fresh keys for every field and fresh salts for the
+        ``exposed`` ones; re-wraps the new keys for every live consent (except
+        ``revoked_consent`` and those in ``ended``, just revoked: the read model may not
+        say so yet). Returns ``(version, fresh_salt_fields, {consent_id: answer})``.
+        """
+        record = self.open_record()
+        gone = {int(c) for c in ended} | ({revoked_consent} if revoked_consent else set())
+        survivors = [
+            c
+            for c in self.consents()
+            if c["status"] in LIVE_STATES and int(c["consent_id"]) not in gone
+        ]
+        directory = {d["address"]: d for d in self.departments()}
+        # Every key checked before anything is committed: one substituted key refuses all.
+        needed = {c["department"] for c in survivors if set(c["fields"]) & set(record.field_names)}
+        keys = {
+            address: self.department_key(directory[address])
+            for address in sorted(needed)
+            if address in directory
+        }
+        active = [
+            ActiveConsent(
+                consent_id=int(c["consent_id"]),
+                department=c["department"],
+                department_public_key=keys[c["department"]],
+                fields=tuple(f for f in c["fields"] if f in record.field_names),
+            )
+            for c in survivors
+            if c["department"] in keys and set(c["fields"]) & set(record.field_names)
+        ]
+        unknown = sorted(set(exposed) - set(record.field_names))
+        if unknown and not gone:
+            raise ClientRefusal(f"your record (version {record.version}) has no {unknown}")
+        in_record = [f for f in exposed if f in record.field_names]
+        rotation = rotate_after_revocation(record, exposed=in_record, active_consents=active)
+        self.commit_record(rotation.record)
+        rewrapped = {
+            other: self.put_wrapped_keys(other, rotation.version, wrapped)
+            for other, wrapped in rotation.wrapped_keys.items()
+            if wrapped
+        }
+        return rotation.version, rotation.fresh_salt_fields, rewrapped
+
+    def access_log(self, resident: str | None = None, *, limit: int | None = None) -> list[Any]:
+        """``GET /residents/{a}/access-log``, newest first (every page)."""
+        return list(self.pages(f"/residents/{resident or self.address}/access-log", limit=limit))
+
+    def department_key(self, entry: Mapping[str, Any]) -> bytes:
+        """A directory entry's encryption key, once it is the department's: on
+        :attr:`chain` when given, else by the pinned admin's signed registration or
+        rotation (:func:`wallets.trust.check_department_key`)."""
+        self.check_domain()
+        if self.chain is None:
+            return check_department_key(entry, pins=self.pins, notice=self.notice)
+        served = from_hex(entry["encryption_key"], what="encryption key")
+        on_chain = self.chain.department_key(entry["address"])
+        if on_chain != served:
+            raise Untrusted(
+                f"the API serves {entry.get('name')}'s key as {short_hex(served)}, but the"
+                f" chain's directory holds {short_hex(on_chain)}: not wrapping keys for it"
+            )
+        return on_chain

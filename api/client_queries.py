@@ -1,0 +1,210 @@
+"""A department's side of sharing: ask for access, query a consent, check what it got.
+
+:meth:`QueryFlows.query` opens each field against the committed root (the chain's, when
+``record_root`` reads it) and checks the field's attestations against the chain's record
+of them and its trust list (``is_trusted`` and ``recorded_at``, e.g. from a
+:class:`~api.chain_view.ChainView`), never against what the API says; without both,
+attestations that otherwise hold are reported "unverified".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from api.client_signing import SigningSession
+from ledger.codec import checksum_address, from_hex, to_hex
+from ledger.vocabulary import name_to_bytes32
+from wallets.attestation import IsTrusted, RecordedAt, pick_attestation
+from wallets.errors import InvalidAttestation
+from wallets.field_cipher import FieldValue
+from wallets.grants import open_granted_fields
+
+#: ``resident → (version, root)`` of the resident's latest commitment on chain.
+RecordRoot = Callable[[str], tuple[int, bytes]]
+
+
+@dataclass(frozen=True)
+class FieldAnswer:
+    """One field a department received and opened.
+
+    ``attestation`` is ``"verified"`` (one of the field's attestations holds: signature,
+    commitment to this value, window, the chain's record of it and its trust list),
+    ``"unverified"`` (all but the chain hold; the chain was not or could not be read),
+    ``"invalid"`` (none holds; ``problem`` says why for the closest) or ``"absent"``.
+    """
+
+    name: str
+    value: FieldValue
+    version: int
+    attestation: str
+    issuer: str | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    consent_id: int
+    receipt: dict[str, Any]
+    version: int
+    root: str
+    #: Whether every field was checked against the root committed on chain (else the
+    #: root the API reported).
+    root_on_chain: bool
+    fields: dict[str, FieldAnswer]
+
+    @property
+    def values(self) -> dict[str, str]:
+        return {name: answer.value.value for name, answer in self.fields.items()}
+
+
+class QueryFlows(SigningSession):
+    """Access requests (asked and listed) and queries of a granted consent."""
+
+    def request_access(
+        self, resident: str, fields: Iterable[str], purpose: str, duration: int
+    ) -> dict[str, Any]:
+        """``POST /access-requests`` → ``{"request_id", "receipt"}``."""
+        message = {
+            "department": self.address,
+            "resident": checksum_address(resident),
+            "fields": self.field_ids(fields),
+            "purpose": self.purpose_id(purpose),
+            "duration": duration,
+        }
+        answer: dict[str, Any] = self._post_signed(
+            "POST", "/access-requests", "AccessRequest", message
+        )
+        return answer
+
+    def decline_request(self, request_id: str, reason: str) -> dict[str, Any]:
+        """``POST /access-requests/{id}/decline`` (signed ``DeclineRequest``, by the
+        resident) with a reason code of ``ledger.vocabulary.DECLINE_REASONS``."""
+        wanted = from_hex(request_id, length=32, what="request id")
+        message = {
+            "resident": self.address,
+            "requestId": wanted,
+            "reason": name_to_bytes32(reason),
+        }
+        answer: dict[str, Any] = self._post_signed(
+            "POST", f"/access-requests/{to_hex(wanted)}/decline", "DeclineRequest", message
+        )
+        return answer
+
+    def withdraw_request(self, request_id: str) -> dict[str, Any]:
+        """``POST /access-requests/{id}/withdraw`` (signed ``WithdrawRequest``, by the
+        department that filed it)."""
+        wanted = from_hex(request_id, length=32, what="request id")
+        message = {"department": self.address, "requestId": wanted}
+        answer: dict[str, Any] = self._post_signed(
+            "POST", f"/access-requests/{to_hex(wanted)}/withdraw", "WithdrawRequest", message
+        )
+        return answer
+
+    def access_requests(self, resident: str | None = None) -> list[dict[str, Any]]:
+        """``GET /residents/{a}/access-requests`` (every page)."""
+        return list(self.pages(f"/residents/{resident or self.address}/access-requests"))
+
+    def department_requests(self) -> list[dict[str, Any]]:
+        """``GET /access-requests``: the signed-in department's own requests (every page)."""
+        return list(self.pages("/access-requests"))
+
+    def access(self, consent_id: int, resident: str, fields: Iterable[str]) -> dict[str, Any]:
+        """``POST /queries`` (signed ``Access``): the raw answer; refusal is an ApiProblem
+        with ``reason`` and ``receipt``."""
+        message = {
+            "department": self.address,
+            "resident": checksum_address(resident),
+            "consentId": int(consent_id),
+            "fields": self.field_ids(fields),
+        }
+        answer: dict[str, Any] = self._post_signed("POST", "/queries", "Access", message)
+        return answer
+
+    def query(
+        self,
+        consent_id: int,
+        resident: str,
+        fields: Iterable[str],
+        *,
+        is_trusted: IsTrusted | None,
+        recorded_at: RecordedAt | None = None,
+        record_root: RecordRoot | None = None,
+    ) -> QueryResult:
+        """Query, open each field against the committed root, check its attestations.
+
+        ``is_trusted(issuer, field_id, at)`` reads the chain's trust list and
+        ``recorded_at(digest)`` when the chain recorded an attestation (both from a node
+        the caller chooses, e.g. :class:`~api.chain_view.ChainView`; without both,
+        attestations that otherwise hold are "unverified"). Of a field's attestations the
+        one its value and salt open is kept. ``record_root`` (``resident → (version,
+        root)`` from the chain) replaces the root the API reports for that version. Raises
+        :class:`~api.client_errors.ApiProblem` if the chain refused the access and
+        :class:`~wallets.errors.InvalidRecord` if a field does not open or verify.
+        """
+        identity = self._require_identity()
+        resident = checksum_address(resident)
+        answer = self.access(consent_id, resident, fields)
+        entries: dict[str, dict[str, Any]] = answer["fields"]
+        api_version = int(answer["record"]["version"])
+        roots: dict[int, bytes | str] = {api_version: answer["record"]["root"]}
+        on_chain = False
+        if record_root is not None:
+            chain_version, chain_root = record_root(resident)
+            roots[chain_version] = chain_root
+            on_chain = all(int(e["version"]) == chain_version for e in entries.values())
+        values = open_granted_fields(entries, resident=resident, identity=identity, root=roots)
+        chain_id, directory = self.intent_domain("Attest")
+        checked = is_trusted is not None and recorded_at is not None
+        check = {
+            "resident": resident,
+            "chain_id": chain_id,
+            "directory": directory,
+            # Without the chain, everything but the chain is checked: "unverified" at best.
+            "is_trusted": is_trusted if checked else (lambda *_: True),
+            "recorded_at": recorded_at if checked else (lambda _digest: 1),
+            "now": int(answer["receipt"]["block_timestamp"]),
+        }
+        opened = {
+            name: self._check_attestations(name, entries[name], value, checked, check)
+            for name, value in values.items()
+        }
+        return QueryResult(
+            consent_id=int(answer["consent_id"]),
+            receipt=dict(answer["receipt"]),
+            version=api_version,
+            root=str(answer["record"]["root"]),
+            root_on_chain=on_chain,
+            fields=opened,
+        )
+
+    def _check_attestations(
+        self,
+        name: str,
+        entry: Mapping[str, Any],
+        value: FieldValue,
+        checked: bool,
+        check: Mapping[str, Any],
+    ) -> FieldAnswer:
+        version = int(entry["version"])
+        candidates = entry.get("attestations")
+        if candidates is None:  # an API of DESIGN's first shape: one attestation at most
+            candidates = [entry["attestation"]] if entry.get("attestation") else []
+        if not candidates:
+            return FieldAnswer(name, value, version, "absent")
+        try:
+            _, issuer = pick_attestation(
+                candidates, field=self.field_id(name), value=value.value, salt=value.salt, **check
+            )
+        except InvalidAttestation as exc:
+            return FieldAnswer(name, value, version, "invalid", problem=str(exc))
+        except Exception as exc:  # the chain could not say: "cannot tell" is not "untrusted"
+            return FieldAnswer(
+                name, value, version, "unverified", None, f"the chain is unreadable: {exc}"
+            )
+        if not checked:
+            return FieldAnswer(
+                name, value, version, "unverified", issuer, "not checked against the chain"
+            )
+        return FieldAnswer(name, value, version, "verified", issuer)

@@ -1,0 +1,105 @@
+// The portal's shell: language, sign-in, and the signed-in session's screens.
+import { render } from "preact";
+import { useState } from "preact/hooks";
+
+import { signOut } from "./api.js";
+import { Nav, ScreenFrame, screensFor, useRoute } from "./nav.js";
+import { SCREENS } from "./screens.js";
+import { forgetSession, keepSession, keptSession } from "./session.js";
+import { CreateWallet, OpenKeystore, Unlock } from "./signIn.js";
+import { html } from "./ui.js";
+import { initialLanguage, rememberLanguage, translator } from "./i18n.js";
+import "./style.css";
+
+function Session({ t, session, onSignOut }) {
+  const roles = session.token.roles;
+  return html`<section aria-labelledby="session-heading" class="card">
+    <h2 id="session-heading">${t("session.heading")}</h2>
+    <dl>
+      <dt>${t("session.address")}</dt>
+      <dd><code id="session-address">${session.wallet.address}</code></dd>
+      <dt>${t("session.roles")}</dt>
+      <dd id="session-roles">
+        ${roles.length
+          ? html`<ul class="roles">
+              ${roles.map((r) => html`<li>${t(`role.${r}`)}</li>`)}
+            </ul>`
+          : t("session.no_roles")}
+      </dd>
+    </dl>
+    <button type="button" onClick=${onSignOut}>${t("session.signout")}</button>
+  </section>`;
+}
+
+function Screens({ t, session }) {
+  const route = useRoute();
+  const screens = screensFor(SCREENS, session.token.roles);
+  if (!screens.length) return null;
+  const screen = screens.find((s) => s.id === route) || screens[0];
+  const { Screen } = screen;
+  return html`<${Nav} t=${t} screens=${screens} current=${screen.id} />
+    <${ScreenFrame} route=${screen.id}>
+      ${screen.encryption && !session.encryption
+        ? html`<section class="card" aria-labelledby="needs-key-heading">
+            <h2 id="needs-key-heading">${t(`nav.${screen.id}`)}</h2>
+            <p id="needs-key">${t("nav.needs_encryption_key")}</p>
+          </section>`
+        : html`<${Screen} key=${screen.id} t=${t} session=${session} />`}
+    <//>`;
+}
+
+function App() {
+  const [lang, setLang] = useState(initialLanguage);
+  const [session, setSession] = useState(null);
+  const [kept, setKept] = useState(keptSession);
+  const t = translator(lang);
+  rememberLanguage(lang);
+
+  function signedIn(opened, files) {
+    keepSession({ address: opened.wallet.address, ...files, token: opened.token });
+    setSession(opened);
+  }
+
+  async function leave() {
+    const token = (session || kept).token.access_token;
+    forgetSession();
+    setKept(null);
+    setSession(null);
+    try {
+      await signOut(token);
+    } catch {
+      // the token expires on its own
+    }
+  }
+
+  let body;
+  if (session)
+    body = html`<${Session} t=${t} session=${session} onSignOut=${leave} />
+      <${Screens} t=${t} session=${session} />`;
+  else if (kept)
+    body = html`<${Unlock} t=${t} kept=${kept} onUnlocked=${setSession} onSignOut=${leave} />`;
+  else
+    body = html`<h2 class="visually-hidden">${t("signin.heading")}</h2>
+      <div class="columns">
+        <${OpenKeystore} t=${t} onSignedIn=${signedIn} />
+        <${CreateWallet} t=${t} />
+      </div>`;
+
+  return html`<header>
+      <h1>${t("app.title")}</h1>
+      <button
+        type="button"
+        id="language"
+        onClick=${() => setLang(lang === "en" ? "zh-CN" : "en")}
+      >
+        <span class="visually-hidden">${t("lang.label")}: </span>
+        <span lang=${lang === "en" ? "zh-CN" : "en"}>${t("lang.switch")}</span>
+      </button>
+    </header>
+    <main>
+      <p class="tagline">${t("app.tagline")}</p>
+      ${body}
+    </main>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));

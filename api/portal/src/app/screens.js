@@ -1,0 +1,9 @@
+// Every screen of the portal, one list per actor (each actor's module owns its own);
+// main.js shows the ones the session's roles allow.
+import { RESIDENT_SCREENS } from "./resident.js";
+import { DEPARTMENT_SCREENS } from "./department.js";
+import { AUDITOR_SCREENS } from "./auditor.js";
+
+/** `{id, role, encryption?, Screen}`: `nav.<id>` names it; `encryption` screens need the
+ * resident's encryption key file opened too. */
+export const SCREENS = [...RESIDENT_SCREENS, ...DEPARTMENT_SCREENS, ...AUDITOR_SCREENS];

@@ -1,0 +1,34 @@
+// The signed-in session kept across a reload, in this tab only (sessionStorage): the key
+// files as chosen (still encrypted by their password) and the bearer token. Decrypted
+// keys are never stored: after a reload the password unlocks the same files again.
+const KEY = "portal.session";
+
+/** Remember `{address, keystore, encryptionFile, token}` with the token's end time. */
+export function keepSession({ address, keystore, encryptionFile, token }) {
+  const expiresAt = Math.floor(Date.now() / 1000) + Number(token.expires_in || 0);
+  try {
+    sessionStorage.setItem(KEY, JSON.stringify({ address, keystore, encryptionFile, token, expiresAt }));
+  } catch {
+    // not kept (storage refused): a reload asks for the files again
+  }
+}
+
+/** The kept session, or null when there is none or its token has ended. */
+export function keptSession() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEY) || "null");
+    if (kept && kept.expiresAt > Math.floor(Date.now() / 1000) + 30) return kept;
+  } catch {
+    // unreadable: start over
+  }
+  forgetSession();
+  return null;
+}
+
+export function forgetSession() {
+  try {
+    sessionStorage.removeItem(KEY);
+  } catch {
+    // nothing kept
+  }
+}

@@ -1,0 +1,71 @@
+"""Shapes of :mod:`api.routers.residents`: enrolment, record versions and their
+envelopes, and the resident's access log."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from api.http_bounds import MAX_FIELDS, Ciphertext, Nonce, WrappedKey
+from api.schemas.common import ReceiptOut, SignedBody, SignedIntentOut
+
+
+class EnrollResidentBody(SignedBody):
+    intent = "EnrollResident"
+
+
+class Enrolled(BaseModel):
+    resident: str
+    receipt: ReceiptOut
+
+
+class EnvelopeIn(BaseModel):
+    """A field envelope within the bounds of :mod:`api.http_bounds`: an empty or absurd
+    member (a wrapped key no HPKE suite makes) is a record its owner could never open."""
+
+    ciphertext: Ciphertext
+    nonce: Nonce
+    owner_wrapped_key: WrappedKey
+
+
+class RecordBody(SignedBody):
+    intent = "CommitRecord"
+    fields: dict[str, EnvelopeIn] = Field(max_length=MAX_FIELDS)
+
+
+class RecordCommitted(BaseModel):
+    version: int
+    root: str
+    receipt: ReceiptOut
+
+
+class RecordOut(BaseModel):
+    resident: str
+    version: int
+    root: str
+    fields: dict[str, dict[str, str]]
+    #: The signed ``CommitRecord`` of this version, from the chain's calldata: the owner's
+    #: wallet checks the envelopes' root against its own signature (``api.provenance``).
+    commit: SignedIntentOut | None = None
+
+
+class AccessLogEntry(BaseModel):
+    type: str
+    department: str | None
+    department_name: str | None
+    fields: list[str]
+    purpose: str | None
+    consent_id: int | None
+    reason: str | None
+    use: int | None
+    block_timestamp: int
+    receipt: ReceiptOut
+    #: Under a bundle's consent: the bundle, and its service by id and by the name it had
+    #: then (as :class:`api.schemas.audit.EventOut` names them).
+    bundle_id: int | None = None
+    service: str | None = None
+    service_name: str | None = None
+
+
+class AccessLog(BaseModel):
+    data: list[AccessLogEntry]
+    next_cursor: str | None
