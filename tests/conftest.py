@@ -1,4 +1,4 @@
-"""Shared fixtures: a deployed system on a fresh embedded chain or on one session anvil.
+"""Shared fixtures: a deployed system on a fresh embedded chain or on the module's anvil.
 
 The ``system`` fixture runs every test that uses it twice, once per backend, so the
 contract suite proves the same behaviour on py-evm and on a real JSON-RPC node.
@@ -21,14 +21,22 @@ from ledger.chain import Chain, TransactionSigner
 from ledger.chain.anvil import AnvilNode, find_anvil_binary
 from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.rpc import RpcChain
-from ledger.client import ConsentTerms, Event, LedgerClient, Outcome, SignedIntent
+from ledger.client import LedgerClient
 from ledger.deployment import deploy
 from ledger.errors import ChainUnavailable
-from ledger.intents import name_to_bytes32, role_id
+from ledger.types import ConsentTerms, Event, Outcome, SignedIntent
+from ledger.vocabulary import name_to_bytes32, role_id
 from wallets.signing import sign_intent
 
 ETHER = 10**18
 ZERO32 = b"\0" * 32
+
+# pytest-xdist's workers inherit COLUMNS/LINES of the controlling terminal; rich fixes a
+# console's width from COLUMNS when the console is made (the CLI makes its consoles at
+# import), so the CLI tests' own COLUMNS would be ignored in whichever worker imported
+# the CLI first. Without them rich measures at each write, as in a serial run.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 def b32(name: str) -> bytes:
@@ -40,7 +48,14 @@ def fields(*names: str) -> list[bytes]:
     return sorted(b32(n) for n in names)
 
 
-@pytest.fixture(scope="session")
+# One anvil per test module, keeping no state history on disk: a node shared by a whole
+# worker's session grew to thousands of blocks, and anvil writes every state that falls
+# out of its last 500 in memory to ~/.foundry/anvil/tmp as a full JSON dump (12 GB by
+# the end of a run; CI's disk filled). No test reads a state 500 blocks old.
+_TEST_ANVIL_ARGS = ["--max-persisted-states", "0"]
+
+
+@pytest.fixture(scope="module")
 def anvil_node_url() -> Iterator[str]:
     url = os.environ.get("CONSENT_TEST_ANVIL_URL")
     if url:
@@ -52,7 +67,7 @@ def anvil_node_url() -> Iterator[str]:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(exc))
-    with AnvilNode() as node:
+    with AnvilNode(extra_args=_TEST_ANVIL_ARGS) as node:
         yield node.url
 
 
@@ -100,7 +115,7 @@ class System:
         name: str,
         signer: LocalAccount,
         message: Mapping[str, Any],
-        terms: ConsentTerms | None = None,
+        terms: ConsentTerms | tuple[ConsentTerms, ...] | None = None,
         *,
         chain_id: int | None = None,
         verifying_contract: str | None = None,

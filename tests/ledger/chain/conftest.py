@@ -30,15 +30,15 @@ def embedded_chain(tmp_path: Path) -> Iterator[EmbeddedChain]:
         yield chain
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def anvil_url(anvil_node_url: str) -> str:
-    """The session's one anvil (started by the root conftest)."""
+    """The module's one anvil (started by the root conftest)."""
     return anvil_node_url
 
 
 @pytest.fixture(params=["embedded", "anvil"])
 def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    """The same tests against the embedded chain and a JSON-RPC node (one shared anvil)."""
+    """The same tests against the embedded chain and a JSON-RPC node (the module's anvil)."""
     if request.param == "embedded":
         backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:
