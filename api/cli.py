@@ -88,6 +88,8 @@ def serve(
             log_config=log_config(),
             # uvicorn bounds idle keep-alive only: these close slow heads and bodies.
             http=timed_h11(settings.header_timeout, settings.body_timeout),
+            # Open notification streams never end by themselves: a stop cuts them after 3 s.
+            timeout_graceful_shutdown=3,
         )
     finally:
         node.close()

@@ -16,6 +16,7 @@ job, each class adding to the one before::
     BundleFlows       api.client_bundles     services; a bundle granted, read, revoked
     QueryFlows        api.client_queries     a department's requests and queries
     GovernanceFlows   api.client_governance  admin, registrar, auditor
+    NotificationFlows api.client_notifications  the caller's feed; its live stream followed
 
 Errors are in :mod:`api.client_errors`; direct reads of the chain in
 :mod:`api.chain_view`.
@@ -40,10 +41,11 @@ from __future__ import annotations
 
 from api.client_bundles import BundleFlows
 from api.client_governance import GovernanceFlows
+from api.client_notifications import NotificationFlows
 from api.client_queries import QueryFlows
 
 
-class ConsentApi(BundleFlows, QueryFlows, GovernanceFlows):
+class ConsentApi(BundleFlows, QueryFlows, GovernanceFlows, NotificationFlows):
     """The HTTP API as a wallet sees it. Use as a context manager or call :meth:`close`.
 
     ``ConsentApi(base_url, identity, *, timeout, transport, pins, chain, notice,

@@ -31,6 +31,7 @@ from api.routers import (
     consent_records,
     consents,
     fhir,
+    notifications,
     public,
     queries,
     residents,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         fhir,
         consent_records,
         queries,
+        notifications,
         audit,
         chain,
     ):

@@ -8,6 +8,7 @@
     consent record put|get|restore                resident: the encrypted record
     consent request create|list                   department asks / resident sees
     consent grant | revoke | consents | access-log
+    consent notifications [--follow]             what concerns you; --follow: live (SSE)
     consent bundle grant|show|revoke              resident: a whole service in one signature
     consent query                                 department: read, decrypt, verify
     consent admin department|role|issuer          admin: register, suspend|resume|rotate-key,
@@ -34,6 +35,7 @@ from api.commands import (
     directory,
     governance,
     lists,
+    notifications,
     query,
     record,
     sharing,
@@ -51,6 +53,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bundles.app, name="bundle")
     app.command("consents")(lists.consents)
     app.command("access-log")(lists.access_log)
+    app.command("notifications")(notifications.notifications)
     app.command("query")(query.query)
     app.command("schema")(directory.schema)
     app.command("departments")(directory.departments)
