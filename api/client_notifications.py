@@ -1,5 +1,5 @@
-"""The caller's notifications: the feed's pages, and the live stream followed across
-dropped connections.
+"""The caller's notifications: the feed's pages, the live stream followed across
+dropped connections, and webhook subscriptions.
 
 :meth:`NotificationFlows.follow_notifications` reads ``/notifications/stream`` (Server-Sent
 Events) and, when the connection drops or the server restarts, reconnects with
@@ -50,6 +50,16 @@ class NotificationFlows(ApiTransport):
     def notifications(self) -> list[dict[str, Any]]:
         """The whole feed so far, oldest first."""
         return list(self.pages("/notifications"))
+
+    def add_webhook(self, url: str, events: list[str]) -> dict[str, Any]:
+        """Subscribe ``url`` (department, auditor); the answer holds the signing secret."""
+        return dict(self.request("POST", "/webhooks", json={"url": url, "events": events}))
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/webhooks")["data"])
+
+    def remove_webhook(self, webhook_id: str) -> None:
+        self.request("DELETE", f"/webhooks/{webhook_id}")
 
     def follow_notifications(self, last_event_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Each notification as the server indexes it, for ever: after

@@ -35,6 +35,7 @@ from api.routers import (
     public,
     queries,
     residents,
+    webhooks,
 )
 from api.settings import Settings
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         consent_records,
         queries,
         notifications,
+        webhooks,
         audit,
         chain,
     ):

@@ -21,6 +21,7 @@ from eth_account import Account
 from api import tables  # noqa: F401 (defines the API's tables on the store's metadata)
 from api.settings import Settings
 from api.vault import apply_side_effects
+from api.webhooks import RetryPolicy, WebhookDeliverer
 from ledger.chain import Chain, TransactionSigner, open_chain
 from ledger.client import LedgerClient
 from ledger.codec import as_bytes, to_hex
@@ -54,6 +55,7 @@ class Node:
     created: list[str]
     _stop: threading.Event | None = None
     _follower: threading.Thread | None = None
+    _webhooks: WebhookDeliverer | None = None
 
     def start(self) -> None:
         """Catch the read model up, settle the journal, start relayer and follower.
@@ -71,6 +73,13 @@ class Node:
         self._stop = threading.Event()
         self._follower = threading.Thread(target=self._follow, name="indexer", daemon=True)
         self._follower.start()
+        policy = RetryPolicy(
+            base=self.settings.webhook_backoff_base,
+            cap=self.settings.webhook_backoff_max,
+            window=self.settings.webhook_retry_for,
+        )
+        self._webhooks = WebhookDeliverer(self.store, policy, self.settings.webhook_timeout)
+        self._webhooks.start()
 
     def _follow(self) -> None:
         # Events from other instances or direct transactions reach the read model here;
@@ -93,6 +102,8 @@ class Node:
     def close(self) -> None:
         """Drain the relayer, stop following, close database and chain."""
         self.relayer.stop()
+        if self._webhooks is not None:
+            self._webhooks.stop()
         if self._stop is not None:
             self._stop.set()
         if self._follower is not None:

@@ -60,10 +60,11 @@ def parse_notification_id(value: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _audience(address: str) -> Any:
-    by_side: dict[str, list[str]] = {}
+def _audience(address: str, kinds: frozenset[str] | None) -> Any:
+    by_side: dict[str, list[str]] = {"resident": [], "department": []}
     for name, kind in KINDS.items():
-        by_side.setdefault(kind.audience, []).append(name)
+        if kinds is None or kind.kind in kinds:
+            by_side[kind.audience].append(name)
     return or_(
         and_(events.c.resident == address, events.c.name.in_(by_side["resident"])),
         and_(events.c.department == address, events.c.name.in_(by_side["department"])),
@@ -71,10 +72,15 @@ def _audience(address: str) -> Any:
 
 
 def feed_after(
-    c: Connection, address: str, after: tuple[int, int] | None, limit: int
+    c: Connection,
+    address: str,
+    after: tuple[int, int] | None,
+    limit: int,
+    kinds: frozenset[str] | None = None,
 ) -> list[RowMapping]:
-    """Up to ``limit`` events of ``address``'s feed after chain position ``after``."""
-    query = select(events).where(_audience(address))
+    """Up to ``limit`` events of ``address``'s feed after chain position ``after``
+    (only of ``kinds``, if given)."""
+    query = select(events).where(_audience(address, kinds))
     if after is not None:
         block, index = after
         query = query.where(

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     #: Unspent, unexpired sign-in challenges in all; beyond it challenges answer 429.
     max_challenges: Annotated[int, Field(ge=1)] = 50_000
 
+    #: Webhook deliveries: the first retry after this many seconds, doubling up to
+    #: ``webhook_backoff_max``, for ``webhook_retry_for`` seconds (at least an hour) before
+    #: a notification is marked failed and the next one is sent; each POST may take
+    #: ``webhook_timeout`` seconds.
+    webhook_backoff_base: Annotated[float, Field(gt=0)] = 1.0
+    webhook_backoff_max: Annotated[float, Field(gt=0)] = 600.0
+    webhook_retry_for: Annotated[float, Field(ge=3600)] = 86_400.0
+    webhook_timeout: Annotated[float, Field(gt=0)] = 10.0
+
     # Rate limits in the `limits` package's notation ("10/second;300/minute"), counted in
     # this process's memory (each serving process counts its own).
     #: Every request, per client IP.

@@ -1,5 +1,6 @@
-"""The API's own tables: the sign-in challenges it issued and the bearer tokens ended
-before their expiry. Sign-in is the API's, not the ledger's, so they are defined here,
+"""The API's own tables: the sign-in challenges it issued, the bearer tokens ended
+before their expiry, and webhook subscriptions with their deliveries. These are the
+API's, not the ledger's, so they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
 store). Names, columns and indexes are those the store defined before: a database of
@@ -8,7 +9,7 @@ store layout 2 needs no migration, and the layout number does not move.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from ledger.store import ADDRESS, metadata
 
@@ -30,4 +31,39 @@ revoked_tokens = Table(
     Column("digest", String(64), primary_key=True),
     Column("subject", ADDRESS, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+#: A subscriber's webhook: where its feed (:mod:`api.notifications`) is POSTed, signed
+#: with ``secret`` per Standard Webhooks. ``cursor_*`` is the chain position of the last
+#: notification delivered or given up on; ``next_attempt_at`` (wall clock, seconds) holds
+#: the next one back while it is retried.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", ADDRESS, nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("cursor_block", BigInteger, nullable=False),
+    Column("cursor_index", Integer, nullable=False),
+    Column("next_attempt_at", Float),
+)
+
+#: Each notification a webhook was sent, with its attempts: ``delivered`` (a 2xx),
+#: ``retrying`` (backing off) or ``failed`` (no 2xx within the retry window).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("webhook_id", String(40), primary_key=True),
+    Column("notification_id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("first_attempt_at", Float, nullable=False),
+    Column("last_attempt_at", Float, nullable=False),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("next_attempt_at", Float),
+    Index("ix_webhook_deliveries_last", "webhook_id", "last_attempt_at"),
 )

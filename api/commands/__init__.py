@@ -9,6 +9,7 @@
     consent request create|list                   department asks / resident sees
     consent grant | revoke | consents | access-log
     consent notifications [--follow]             what concerns you; --follow: live (SSE)
+    consent webhook add|list|remove               department, auditor: the feed POSTed, signed
     consent bundle grant|show|revoke              resident: a whole service in one signature
     consent query                                 department: read, decrypt, verify
     consent admin department|role|issuer          admin: register, suspend|resume|rotate-key,
@@ -54,6 +55,7 @@ def register(app: typer.Typer) -> None:
     app.command("consents")(lists.consents)
     app.command("access-log")(lists.access_log)
     app.command("notifications")(notifications.notifications)
+    app.add_typer(notifications.webhook_app, name="webhook")
     app.command("query")(query.query)
     app.command("schema")(directory.schema)
     app.command("departments")(directory.departments)

@@ -1,4 +1,5 @@
-"""``consent notifications [--follow]``: what concerns you, as the chain recorded it.
+"""``consent notifications [--follow]``: what concerns you, as the chain recorded it;
+``consent webhook add|list|remove``: the same feed POSTed to a URL, signed.
 
 Without ``--follow`` the whole feed so far (a resident: requests filed and every access
 to its record, served or refused; a department: consents granted or revoked, requests
@@ -104,3 +105,82 @@ def notifications(
                     out.print(line(n))
         except KeyboardInterrupt:
             return
+
+
+webhook_app = typer.Typer(
+    help="(department, auditor) Your notifications POSTed to a URL, signed per Standard Webhooks."
+)
+
+
+@webhook_app.command("add")
+@handled
+def webhook_add(
+    url: Annotated[str, typer.Argument(help="Where to POST (http or https).")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", "-e", help="A kind to send (repeat); default: every kind."),
+    ] = None,
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subscribe URL to your notifications from now on; prints the signing secret once."""
+    with api_session(api, wallet, password_file) as client, err.status("subscribing…"):
+        hook = client.add_webhook(url, sorted(set(event or [])))
+    if as_json:
+        print_json(hook)
+        return
+    kinds = ", ".join(hook["events"]) or "every kind"
+    out.print(escape(f"webhook {hook['id']} → {hook['url']} ({kinds})"))
+    out.print(escape(f"signing secret (shown only now): {hook['secret']}"))
+    out.print("each delivery carries webhook-id, webhook-timestamp and webhook-signature")
+
+
+@webhook_app.command("list")
+@handled
+def webhook_list(
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Your webhooks with their deliveries and last attempt."""
+    with api_session(api, wallet, password_file) as client, err.status("fetching…"):
+        hooks = client.webhooks()
+    if as_json:
+        print_json(hooks)
+        return
+    if not hooks:
+        out.print("no webhooks")
+        return
+    grid = Table("id", "url", "kinds", "delivered", "failed", "last attempt")
+    for h in hooks:
+        last = h["last_delivery"]
+        said = "-"
+        if last is not None:
+            code = last["last_status_code"]
+            said = f"{last['status']} ({code or last['last_error']}) x{last['attempts']}"
+        grid.add_row(
+            h["id"],
+            h["url"],
+            ", ".join(h["events"]) or "all",
+            str(h["delivered"]),
+            str(h["failed"]),
+            said,
+        )
+    out.print(grid)
+
+
+@webhook_app.command("remove")
+@handled
+def webhook_remove(
+    webhook_id: Annotated[str, typer.Argument(metavar="ID")],
+    api: ApiOption = DEFAULT_API_URL,
+    wallet: WalletOption = DEFAULT_WALLET,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """End a subscription: nothing more is sent to it."""
+    with api_session(api, wallet, password_file) as client, err.status("removing…"):
+        client.remove_webhook(webhook_id)
+    out.print(f"webhook {webhook_id} removed")

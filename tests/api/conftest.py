@@ -267,10 +267,18 @@ def populate(world: World) -> World:
 
 
 def make_world(
-    tmp_path: Path, *, database_url: str | None = None, chain_url: str | None = None
+    tmp_path: Path,
+    *,
+    database_url: str | None = None,
+    chain_url: str | None = None,
+    **settings_extra: Any,
 ) -> Iterator[World]:
     settings = Settings(
-        data_dir=tmp_path, block_period=0, database_url=database_url, chain_url=chain_url
+        data_dir=tmp_path,
+        block_period=0,
+        database_url=database_url,
+        chain_url=chain_url,
+        **settings_extra,
     )
     node = open_node(settings)
     admin = Identity.load(tmp_path / "admin", (tmp_path / "admin.password").read_text().strip())

@@ -90,3 +90,29 @@ def test_follow_prints_each_access_as_it_happens(served: Served) -> None:
     ]
     feed = w.get("/notifications", w.resident).json()["data"]
     assert [n["id"] for n in printed] == [n["id"] for n in feed[1:]]
+
+
+def test_a_department_adds_lists_and_removes_a_webhook(
+    served: Served, cli: typer.Typer, runner: CliRunner
+) -> None:
+    w = served.world
+    dept = served.wallet(w.dept, "d")
+    added = runner.invoke(
+        cli, ["webhook", "add", "http://127.0.0.1:9/in", "-e", "consent_revoked", *dept], env=WIDE
+    )
+    assert added.exit_code == 0, added.output
+    assert "signing secret (shown only now): whsec_" in added.stdout
+    (hook,) = w.get("/webhooks", w.dept).json()["data"]
+    assert hook["events"] == ["consent_revoked"] and hook["url"] == "http://127.0.0.1:9/in"
+    listed = runner.invoke(cli, ["webhook", "list", *dept], env=WIDE)
+    assert listed.exit_code == 0 and hook["id"] in listed.stdout
+    assert "consent_revoked" in listed.stdout
+    removed = runner.invoke(cli, ["webhook", "remove", hook["id"], *dept], env=WIDE)
+    assert removed.exit_code == 0, removed.output
+    assert w.get("/webhooks", w.dept).json()["data"] == []
+    again = runner.invoke(cli, ["webhook", "remove", hook["id"], *dept], env=WIDE)
+    assert again.exit_code != 0 and "no webhook" in again.output
+    resident = runner.invoke(
+        cli, ["webhook", "add", "http://127.0.0.1:9/in", *served.wallet(w.resident, "r")], env=WIDE
+    )
+    assert resident.exit_code != 0 and "department or auditor" in resident.output
