@@ -78,7 +78,7 @@ def serve(
         console.print(f"[green]•[/green] {line}")
     console.print(
         f"chain {node.chain.chain_id} at block {node.chain.w3.eth.block_number}; "
-        f"ConsentDirectory {node.deployment.directory}, ConsentLedger {node.deployment.ledger}"
+        + ", ".join(f"{n} {a}" for n, a in node.deployment.contracts.items())
     )
     try:
         uvicorn.run(

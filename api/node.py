@@ -129,8 +129,7 @@ def open_node(settings: Settings) -> Node:
             chain.fund(relayer.address, _DEV_FUNDS)
         deployment, deployed = load_or_deploy(chain, relayer, data_dir=data_dir, admin=admin)
         if deployed:
-            created.append(f"deployed ConsentDirectory at {deployment.directory}")
-            created.append(f"deployed ConsentLedger at {deployment.ledger}")
+            created.extend(f"deployed {n} at {a}" for n, a in deployment.contracts.items())
         client = LedgerClient(chain, deployment, relayer)
         store = Store(settings.database_url or default_url(data_dir))
         indexer = Indexer(client, store)

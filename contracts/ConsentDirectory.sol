@@ -20,6 +20,9 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
     bytes32 public constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
     bytes32 public constant RELAYER_ROLE = keccak256("RELAYER_ROLE");
+    /// @dev Departments that may read a resident's emergency directive (an ambulance
+    /// service), each for the fields the admin named when granting it.
+    bytes32 public constant EMERGENCY_ROLE = keccak256("EMERGENCY_ROLE");
 
     bytes32 public constant REGISTER_DEPARTMENT_TYPEHASH =
         keccak256(
@@ -83,6 +86,7 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
     mapping(bytes32 service => string name) private _serviceNames;
     mapping(bytes32 service => ServiceItem[] items) private _serviceItems;
     bytes32[] private _serviceList;
+    mapping(address department => bytes32[] fields) private _emergencyFields;
 
     /**
      * @dev Makes `admin` the governance admin and `relayer` the first relayer, and seeds
@@ -169,12 +173,22 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         _requireSignerRole(getRoleAdmin(intent.role), admin);
         if (intent.account == address(0)) revert ConsentDirectoryZeroAddress();
         bytes32 role = intent.role;
-        if (role != REGISTRAR_ROLE && role != ISSUER_ROLE && role != AUDITOR_ROLE && role != RELAYER_ROLE) {
+        if (
+            role != REGISTRAR_ROLE &&
+            role != ISSUER_ROLE &&
+            role != AUDITOR_ROLE &&
+            role != RELAYER_ROLE &&
+            role != EMERGENCY_ROLE
+        ) {
             revert ConsentDirectoryUnsupportedRole(role);
         }
         if (role == ISSUER_ROLE) {
             _checkFields(intent.fields);
             for (uint256 i = 0; i < intent.fields.length; ++i) _trustIssuer(intent.account, intent.fields[i]);
+        } else if (role == EMERGENCY_ROLE) {
+            if (!_departments[intent.account].registered) revert ConsentDirectoryUnknownDepartment(intent.account);
+            _checkFields(intent.fields);
+            _emergencyFields[intent.account] = intent.fields;
         } else if (intent.fields.length != 0) {
             revert ConsentDirectoryUnexpectedFields(role);
         }
@@ -271,7 +285,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
             role != ISSUER_ROLE &&
             role != AUDITOR_ROLE &&
             role != RELAYER_ROLE &&
-            role != DEPARTMENT_ROLE
+            role != DEPARTMENT_ROLE &&
+            role != EMERGENCY_ROLE
         ) {
             revert ConsentDirectoryUnsupportedRole(role);
         }
@@ -621,8 +636,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
 
     /**
      * @notice The roles `account` holds, one bit each: 0 admin, 1 registrar, 2 department
-     * (registered and active), 3 issuer, 4 auditor, 5 relayer. One call for what an API
-     * would otherwise ask in six.
+     * (registered and active), 3 issuer, 4 auditor, 5 relayer, 7 emergency (bit 6 is the
+     * ledger's: enrolled resident). One call for what an API would otherwise ask in seven.
      */
     function rolesOf(address account) public view returns (uint256 roles) {
         if (hasRole(DEFAULT_ADMIN_ROLE, account)) roles |= 1;
@@ -631,6 +646,13 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         if (hasRole(ISSUER_ROLE, account)) roles |= 1 << 3;
         if (hasRole(AUDITOR_ROLE, account)) roles |= 1 << 4;
         if (hasRole(RELAYER_ROLE, account)) roles |= 1 << 5;
+        if (hasRole(EMERGENCY_ROLE, account)) roles |= 1 << 7;
+    }
+
+    /// @notice The fields an emergency department may read under a directive (empty
+    /// without the role).
+    function emergencyFields(address account) external view returns (bytes32[] memory) {
+        return _emergencyFields[account];
     }
 
     /// @inheritdoc IConsentDirectory
@@ -654,14 +676,6 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         return _purposeList;
     }
 
-    function isField(bytes32 field) external view returns (bool) {
-        return _isField[field];
-    }
-
-    function isPurpose(bytes32 purpose) external view returns (bool) {
-        return _purposes[purpose].defined;
-    }
-
     /// @notice A purpose's policy: the fields it may cover (empty: any) and its longest
     /// duration in seconds (0: no limit).
     function purposePolicy(bytes32 purpose) external view returns (bytes32[] memory fields_, uint64 maxDuration) {
@@ -676,15 +690,6 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
             if (trust.since <= at) return trust.until == 0 || at < trust.until;
         }
         return false;
-    }
-
-    /// @notice The latest window of trust in `issuer` for `field` (`until` 0: still open;
-    /// both 0: never trusted).
-    function issuerTrust(address issuer, bytes32 field) external view returns (uint64 since, uint64 until) {
-        Trust[] storage windows = _trust[issuer][field];
-        if (windows.length == 0) return (0, 0);
-        Trust memory trust = windows[windows.length - 1];
-        return (trust.since, trust.until);
     }
 
     /// @notice Every window of trust in `issuer` for `field`, oldest first.
@@ -883,6 +888,8 @@ contract ConsentDirectory is IConsentDirectory, AccessControl, SignedIntents {
         if (revoked && role == ISSUER_ROLE) {
             bytes32[] storage issued = _issuerFields[account];
             for (uint256 i = 0; i < issued.length; ++i) _distrustIssuer(account, issued[i]);
+        } else if (revoked && role == EMERGENCY_ROLE) {
+            delete _emergencyFields[account];
         } else if (revoked && role == DEPARTMENT_ROLE && _departments[account].active) {
             _departments[account].active = false;
             emit DepartmentActivationChanged(account, false);

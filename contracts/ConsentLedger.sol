@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IConsentDelegates} from "./interfaces/IConsentDelegates.sol";
 import {IConsentDirectory} from "./interfaces/IConsentDirectory.sol";
 import {IConsentLedger} from "./interfaces/IConsentLedger.sol";
 import {ConsentRules} from "./ConsentRules.sol";
@@ -59,8 +60,14 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     /// @notice How long a request can be answered by a grant after the block that filed it;
     /// a decline or withdrawal may still close it afterwards.
     uint64 public constant REQUEST_ANSWER_WINDOW = 30 days;
+    /// @dev The delegate powers ({ConsentDelegates}) a resident's intents need when a
+    /// delegate signs them: grant (grants, bundles, declines), revoke, commit record.
+    uint8 private constant POWER_GRANT = 1;
+    uint8 private constant POWER_REVOKE = 2;
+    uint8 private constant POWER_COMMIT = 4;
 
     IConsentDirectory private immutable _directory;
+    IConsentDelegates private immutable _delegates;
 
     mapping(address resident => Resident) private _residents;
     mapping(bytes32 idCommitment => address resident) private _residentByCommitment;
@@ -75,9 +82,10 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     uint256 private _consentCount;
     mapping(uint256 bundleId => Bundle) private _bundles;
 
-    constructor(IConsentDirectory directory_) {
-        if (address(directory_) == address(0)) revert ConsentLedgerZeroAddress();
+    constructor(IConsentDirectory directory_, IConsentDelegates delegates_) {
+        if (address(directory_) == address(0) || address(delegates_) == address(0)) revert ConsentLedgerZeroAddress();
         _directory = directory_;
+        _delegates = delegates_;
     }
 
     // ---------------------------------------------------------------- residents
@@ -144,7 +152,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        _verifyResident(intent.resident, POWER_COMMIT, COMMIT_RECORD_TYPEHASH, structHash, signature, intent.nonce, intent.deadline);
         Resident storage resident = _requireEnrolled(intent.resident);
         if (intent.version <= resident.version) {
             revert ConsentLedgerStaleVersion(intent.resident, resident.version, intent.version);
@@ -228,7 +236,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        _verifyResident(intent.resident, POWER_GRANT, DECLINE_REQUEST_TYPEHASH, structHash, signature, intent.nonce, intent.deadline);
         if (!ConsentRules.isDeclineReason(intent.reason)) revert ConsentLedgerUnknownReason(intent.reason);
         address department = _requestFilings[intent.requestId].department;
         bytes32 stored = _requests[intent.requestId];
@@ -304,7 +312,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         bytes32 structHash = keccak256(
             abi.encode(REVOKE_TYPEHASH, intent.resident, intent.consentId, intent.nonce, intent.deadline)
         );
-        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        _verifyResident(intent.resident, POWER_REVOKE, REVOKE_TYPEHASH, structHash, signature, intent.nonce, intent.deadline);
         ConsentState storage state = _consents[intent.consentId];
         if (state.termsHash == bytes24(0)) revert ConsentLedgerUnknownConsent(intent.consentId);
         if (state.termsHash != hashTerms(terms)) revert ConsentLedgerTermsMismatch(intent.consentId);
@@ -359,7 +367,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 intent.deadline
             )
         );
-        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        _verifyResident(intent.resident, POWER_GRANT, GRANT_BUNDLE_TYPEHASH, structHash, signature, intent.nonce, intent.deadline);
         _requireEnrolled(intent.resident);
         if (items.length == 0) {
             bytes memory empty = abi.encodeWithSelector(
@@ -432,7 +440,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         bytes32 structHash = keccak256(
             abi.encode(REVOKE_BUNDLE_TYPEHASH, intent.resident, intent.bundleId, intent.nonce, intent.deadline)
         );
-        _verify(intent.resident, structHash, signature, intent.nonce, intent.deadline);
+        _verifyResident(intent.resident, POWER_REVOKE, REVOKE_BUNDLE_TYPEHASH, structHash, signature, intent.nonce, intent.deadline);
         Bundle storage bundle = _bundles[intent.bundleId];
         if (bundle.resident == address(0)) revert ConsentLedgerUnknownBundle(intent.bundleId);
         if (bundle.resident != intent.resident) revert ConsentLedgerNotBundleResident(intent.bundleId, intent.resident);
@@ -692,6 +700,46 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     /**
+     * @dev {_intentError} for an intent in `resident`'s name: signed by the resident, or by
+     * a delegate whose appointment holds `power` at this block (it spends its own nonce).
+     */
+    function _residentIntentError(
+        address resident,
+        uint8 power,
+        bytes32 structHash,
+        bytes calldata signature,
+        uint256 nonce,
+        uint256 deadline
+    ) private view returns (bytes memory error, address signer, uint256 nonceSlot, uint256 nonceBits) {
+        (error, signer, nonceSlot, nonceBits) = _intentErrorAnySigner(structHash, signature, nonce, deadline);
+        if (error.length == 0 && signer != resident) error = _delegates.delegationError(resident, signer, power);
+    }
+
+    /// @dev {_verify} by {_residentIntentError}; a delegate's signature is logged as
+    /// {DelegateSigned} before the intent's own events.
+    function _verifyResident(
+        address resident,
+        uint8 power,
+        bytes32 intentType,
+        bytes32 structHash,
+        bytes calldata signature,
+        uint256 nonce,
+        uint256 deadline
+    ) private {
+        (bytes memory error, address signer, uint256 nonceSlot, uint256 nonceBits) = _residentIntentError(
+            resident,
+            power,
+            structHash,
+            signature,
+            nonce,
+            deadline
+        );
+        if (error.length != 0) _raise(error);
+        _spendNonce(nonceSlot, nonceBits);
+        if (signer != resident) emit DelegateSigned(resident, signer, intentType);
+    }
+
+    /**
      * @dev {grant} without reverting: every check first, then the writes. `checkedScope`
      * is the department/fields/purpose key a previous grant of the batch passed with and
      * `checkedMaxDuration` its policy's limit; the returned `scope` and `maxDuration` are
@@ -721,8 +769,10 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         );
         uint256 nonceSlot;
         uint256 nonceBits;
-        (error, nonceSlot, nonceBits) = _intentError(
+        address signer;
+        (error, signer, nonceSlot, nonceBits) = _residentIntentError(
             intent.resident,
+            POWER_GRANT,
             structHash,
             signature,
             intent.nonce,
@@ -787,6 +837,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
             return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0, 0);
         }
         _spendNonce(nonceSlot, nonceBits);
+        if (signer != intent.resident) emit DelegateSigned(intent.resident, signer, GRANT_TYPEHASH);
         if (intent.requestId != bytes32(0)) _requests[intent.requestId] = bytes32(uint256(REQUEST_GRANTED));
         consentId = _recordConsent(
             intent.resident,

@@ -128,6 +128,16 @@ abstract contract SignedIntents is EIP712 {
         (error, , nonceSlot, nonceBits) = _checkIntent(expected, false, structHash, signature, nonce, deadline);
     }
 
+    /// @dev {_intentError} for intents that more than one account may sign: also the signer.
+    function _intentErrorAnySigner(
+        bytes32 structHash,
+        bytes calldata signature,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes memory error, address signer, uint256 nonceSlot, uint256 nonceBits) {
+        return _checkIntent(address(0), true, structHash, signature, nonce, deadline);
+    }
+
     /// @dev {SignedIntentWrongSigner} unless `signature` over `digest` is `expected`'s, else the
     /// error {_recover} finds, else empty.
     function _signatureError(

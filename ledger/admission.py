@@ -16,8 +16,12 @@ the relayer or the chain said no:
 - a decline with a reason that is not a reason code (``ConsentLedgerUnknownReason``), and a
   decline or withdrawal of a request that is unknown, another department's, or answered.
 
+A resident's intent signed by someone else passes if the signer is a delegate whose
+appointment holds the intent's power now (``ConsentDelegates.delegationError``, whose
+error it raises otherwise).
+
 The intents of services and bundles (``DefineService``, ``GrantBundle``,
-``RevokeBundle``) are rare and their rules many (each item against its service item and
+``RevokeBundle``), of delegates and of emergencies are rare and their rules many (each item against its service item and
 policy): they are run as an ``eth_call`` of their single-intent function at the head,
 so the relayer refuses exactly what the chain would, with the same error.
 
@@ -67,6 +71,9 @@ from ledger.vocabulary import DECLINE_REASONS, is_schema_name, name_to_bytes32, 
 MAX_FIELDS = 64
 
 _ISSUER = role_id("issuer")
+#: The roles ``GrantRole`` gives with fields: an issuer's to attest, an emergency
+#: department's to read under a directive.
+_ROLES_WITH_FIELDS = frozenset({_ISSUER, role_id("emergency")})
 _DECLINE_REASONS = frozenset(name_to_bytes32(r) for r in DECLINE_REASONS)
 #: ``ConsentLedger``'s answers of a request (``requestStatus``): 0 is pending.
 _REQUEST_PENDING = 0
@@ -86,7 +93,7 @@ _DIRECTORY_SHAPE = (ce.ConsentDirectoryEmptyFields, ce.ConsentDirectoryUnsortedF
 
 
 #: The intents whose field list must be a non-empty, ascending list of schema fields
-#: (``GrantRole`` only for an issuer). Others that carry one (``DistrustIssuer``) are
+#: (``GrantRole`` only for an issuer or an emergency department). Others that carry one (``DistrustIssuer``) are
 #: the contract's to judge.
 _SCOPED = frozenset({"Access", "AccessRequest", "Grant", "GrantRole"})
 
@@ -96,7 +103,7 @@ def _field_list(intent: SignedIntent) -> list[bytes] | None:
     message = intent.message
     if intent.name not in _SCOPED:
         return None
-    if intent.name == "GrantRole" and as_bytes(message["role"]) != _ISSUER:
+    if intent.name == "GrantRole" and as_bytes(message["role"]) not in _ROLES_WITH_FIELDS:
         return None  # other roles take no fields; the contract refuses any it is given
     return [as_bytes(f) for f in message["fields"]]
 
@@ -159,7 +166,18 @@ def check_form(intent: SignedIntent, *, now: int | None = None) -> None:
 MAX_SERVICE_ITEMS = 16
 
 #: Intents judged by running them at the head (see the module docstring).
-_SIMULATED = frozenset({"DefineService", "GrantBundle", "RevokeBundle"})
+_SIMULATED = frozenset(
+    {
+        "DefineService",
+        "GrantBundle",
+        "RevokeBundle",
+        "AppointDelegate",
+        "RemoveDelegate",
+        "EmergencyDirective",
+        "EmergencyAccess",
+        "ReviewEmergency",
+    }
+)
 
 
 class Admission:
@@ -194,8 +212,12 @@ class Admission:
         signer = self.client.recover_signer(intent)
         if spec.signer_field:
             expected = checksum(message[spec.signer_field])
-            if signer != expected:
-                raise ce.SignedIntentWrongSigner(expected, signer)
+            if signer != expected and not spec.co_signer_role:  # co-signed: simulated below
+                if not spec.delegate_power:
+                    raise ce.SignedIntentWrongSigner(expected, signer)
+                error = self.client.delegation_error(expected, signer, spec.delegate_power)
+                if error:
+                    raise decode_revert(error)
         else:
             if not self.client.has_role(spec.role, signer):
                 raise _unauthorized(spec.contract)(signer, role_id(spec.role))
@@ -216,7 +238,7 @@ class Admission:
         args: list[Any] = [intent.as_abi(), intent.signature]
         if spec.with_terms:
             args.append(intent.terms_abi())
-        address = self._directory if spec.contract == "ConsentDirectory" else self._ledger
+        address = self.client.deployment.contracts[spec.contract]
         try:
             self.client.chain.call(
                 address,

@@ -12,7 +12,8 @@ from eth_utils import event_abi_to_log_topic
 
 from ledger.codec import as_bytes
 
-CONTRACT_NAMES = ("ConsentDirectory", "ConsentLedger")
+#: The deployed contracts, in deployment order.
+CONTRACT_NAMES = ("ConsentDirectory", "ConsentLedger", "ConsentDelegates", "ConsentEmergency")
 
 
 @dataclass(frozen=True)

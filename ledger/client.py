@@ -77,22 +77,31 @@ class LedgerClient:
         self.deployment = deployment
         self.relayer = relayer
         w3 = chain.w3
-        self.directory: Contract = w3.eth.contract(
-            address=checksum(deployment.directory),
-            abi=load_artifact("ConsentDirectory").abi,
-        )
-        self.ledger: Contract = w3.eth.contract(
-            address=checksum(deployment.ledger),
-            abi=load_artifact("ConsentLedger").abi,
-        )
-        self._contracts = {"ConsentDirectory": self.directory, "ConsentLedger": self.ledger}
+        self._contracts: dict[str, Contract] = {
+            name: w3.eth.contract(address=checksum(address), abi=load_artifact(name).abi)
+            for name, address in deployment.contracts.items()
+        }
+        self.directory: Contract = self._contracts["ConsentDirectory"]
+        self.ledger: Contract = self._contracts["ConsentLedger"]
+        self.delegates: Contract = self._contracts["ConsentDelegates"]
+        self.emergency: Contract = self._contracts["ConsentEmergency"]
         self._contract_names: dict[str, str] = {
             str(checksum(c.address)): name for name, c in self._contracts.items()
         }
         self._events: dict[str, dict[bytes, dict[str, Any]]] = {
-            checksum(deployment.directory): load_artifact("ConsentDirectory").events_by_topic(),
-            checksum(deployment.ledger): load_artifact("ConsentLedger").events_by_topic(),
+            str(checksum(c.address)): load_artifact(name).events_by_topic()
+            for name, c in self._contracts.items()
         }
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every contract's address, in deployment order (whose logs the indexer reads)."""
+        return [str(c.address) for c in self._contracts.values()]
+
+    def contract_name(self, address: str | None) -> str | None:
+        """Which of the deployment's contracts ``address`` is (``None``: none, or a
+        contract creation's empty ``to``)."""
+        return None if address is None else self._contract_names.get(checksum(address))
 
     @property
     def chain_id(self) -> int:
@@ -320,6 +329,22 @@ class LedgerClient:
 
     def consent_count(self) -> int:
         return int(self._read("ConsentLedger", "consentCount"))
+
+    def delegation_error(
+        self, resident: str, signer: str, power: int, block: int | str = "latest"
+    ) -> bytes:
+        """The ABI-encoded error an intent in ``resident``'s name signed by ``signer`` fails
+        with for want of a delegation holding ``power`` (empty: it holds)."""
+        return bytes(
+            self._read(
+                "ConsentDelegates",
+                "delegationError",
+                checksum(resident),
+                checksum(signer),
+                power,
+                block=block,
+            )
+        )
 
     def is_nonce_used(self, intent_name: str, signer: str, nonce: int) -> bool:
         """Read straight from the bitmap's storage slot: the relayer asks this of every

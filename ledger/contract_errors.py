@@ -51,6 +51,149 @@ class AccessControlUnauthorizedAccount(LibraryError):
         super().__init__(account, neededRole)
 
 
+class ConsentDelegatesExpired(LibraryError):
+    signature = "ConsentDelegatesExpired(address,address,uint64)"
+    selector = bytes.fromhex("58284a5d")
+    names = (
+        "resident",
+        "delegate",
+        "validUntil",
+    )
+
+    def __init__(self, resident: str, delegate: str, validUntil: int) -> None:
+        self.resident = resident
+        self.delegate = delegate
+        self.validUntil = validUntil
+        super().__init__(resident, delegate, validUntil)
+
+
+class ConsentDelegatesGuardianship(LibraryError):
+    signature = "ConsentDelegatesGuardianship(address,address)"
+    selector = bytes.fromhex("95053ecd")
+    names = (
+        "resident",
+        "delegate",
+    )
+
+    def __init__(self, resident: str, delegate: str) -> None:
+        self.resident = resident
+        self.delegate = delegate
+        super().__init__(resident, delegate)
+
+
+class ConsentDelegatesInvalidPowers(LibraryError):
+    signature = "ConsentDelegatesInvalidPowers(uint8)"
+    selector = bytes.fromhex("59bc447a")
+    names = ("powers",)
+
+    def __init__(self, powers: int) -> None:
+        self.powers = powers
+        super().__init__(powers)
+
+
+class ConsentDelegatesInvalidValidity(LibraryError):
+    signature = "ConsentDelegatesInvalidValidity(uint64,uint256)"
+    selector = bytes.fromhex("43091fad")
+    names = (
+        "validUntil",
+        "timestamp",
+    )
+
+    def __init__(self, validUntil: int, timestamp: int) -> None:
+        self.validUntil = validUntil
+        self.timestamp = timestamp
+        super().__init__(validUntil, timestamp)
+
+
+class ConsentDelegatesMissingPower(LibraryError):
+    signature = "ConsentDelegatesMissingPower(address,address,uint8,uint8)"
+    selector = bytes.fromhex("5f602a29")
+    names = (
+        "resident",
+        "delegate",
+        "powers",
+        "needed",
+    )
+
+    def __init__(self, resident: str, delegate: str, powers: int, needed: int) -> None:
+        self.resident = resident
+        self.delegate = delegate
+        self.powers = powers
+        self.needed = needed
+        super().__init__(resident, delegate, powers, needed)
+
+
+class ConsentDelegatesNotDelegate(LibraryError):
+    signature = "ConsentDelegatesNotDelegate(address,address)"
+    selector = bytes.fromhex("faf8b8fa")
+    names = (
+        "resident",
+        "delegate",
+    )
+
+    def __init__(self, resident: str, delegate: str) -> None:
+        self.resident = resident
+        self.delegate = delegate
+        super().__init__(resident, delegate)
+
+
+class ConsentDelegatesRemoved(LibraryError):
+    signature = "ConsentDelegatesRemoved(address,address)"
+    selector = bytes.fromhex("5c09ed91")
+    names = (
+        "resident",
+        "delegate",
+    )
+
+    def __init__(self, resident: str, delegate: str) -> None:
+        self.resident = resident
+        self.delegate = delegate
+        super().__init__(resident, delegate)
+
+
+class ConsentDelegatesSelfDelegation(LibraryError):
+    signature = "ConsentDelegatesSelfDelegation(address)"
+    selector = bytes.fromhex("3631618e")
+    names = ("resident",)
+
+    def __init__(self, resident: str) -> None:
+        self.resident = resident
+        super().__init__(resident)
+
+
+class ConsentDelegatesUnauthorizedSigner(LibraryError):
+    signature = "ConsentDelegatesUnauthorizedSigner(address,address)"
+    selector = bytes.fromhex("9b487dd2")
+    names = (
+        "signer",
+        "resident",
+    )
+
+    def __init__(self, signer: str, resident: str) -> None:
+        self.signer = signer
+        self.resident = resident
+        super().__init__(signer, resident)
+
+
+class ConsentDelegatesUnknownResident(LibraryError):
+    signature = "ConsentDelegatesUnknownResident(address)"
+    selector = bytes.fromhex("92e41de8")
+    names = ("account",)
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        super().__init__(account)
+
+
+class ConsentDelegatesZeroAddress(LibraryError):
+    signature = "ConsentDelegatesZeroAddress()"
+    selector = bytes.fromhex("1bbf7bc0")
+    names = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
 class ConsentDirectoryAttestationPeriod(ConsentDirectoryError):
     signature = "ConsentDirectoryAttestationPeriod(uint64,uint64)"
     selector = bytes.fromhex("307b454b")
@@ -384,6 +527,126 @@ class ConsentDirectoryUntrustedIssuer(ConsentDirectoryError):
 class ConsentDirectoryZeroAddress(ConsentDirectoryError):
     signature = "ConsentDirectoryZeroAddress()"
     selector = bytes.fromhex("109909b7")
+    names = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class ConsentEmergencyAlreadyReviewed(LibraryError):
+    signature = "ConsentEmergencyAlreadyReviewed(uint256)"
+    selector = bytes.fromhex("c5a0c96d")
+    names = ("accessId",)
+
+    def __init__(self, accessId: int) -> None:
+        self.accessId = accessId
+        super().__init__(accessId)
+
+
+class ConsentEmergencyFieldNotAllowed(LibraryError):
+    signature = "ConsentEmergencyFieldNotAllowed(address,bytes32)"
+    selector = bytes.fromhex("c70273a8")
+    names = (
+        "department",
+        "field",
+    )
+
+    def __init__(self, department: str, field: bytes) -> None:
+        self.department = department
+        self.field = field
+        super().__init__(department, field)
+
+
+class ConsentEmergencyInactiveDepartment(LibraryError):
+    signature = "ConsentEmergencyInactiveDepartment(address)"
+    selector = bytes.fromhex("b3476845")
+    names = ("department",)
+
+    def __init__(self, department: str) -> None:
+        self.department = department
+        super().__init__(department)
+
+
+class ConsentEmergencyInvalidOutcome(LibraryError):
+    signature = "ConsentEmergencyInvalidOutcome(bytes32)"
+    selector = bytes.fromhex("55767a75")
+    names = ("outcome",)
+
+    def __init__(self, outcome: bytes) -> None:
+        self.outcome = outcome
+        super().__init__(outcome)
+
+
+class ConsentEmergencyInvalidValidity(LibraryError):
+    signature = "ConsentEmergencyInvalidValidity(uint64,uint256)"
+    selector = bytes.fromhex("208bb443")
+    names = (
+        "validUntil",
+        "timestamp",
+    )
+
+    def __init__(self, validUntil: int, timestamp: int) -> None:
+        self.validUntil = validUntil
+        self.timestamp = timestamp
+        super().__init__(validUntil, timestamp)
+
+
+class ConsentEmergencyMissingJustification(LibraryError):
+    signature = "ConsentEmergencyMissingJustification()"
+    selector = bytes.fromhex("cd017b57")
+    names = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class ConsentEmergencyNotEmergencyDepartment(LibraryError):
+    signature = "ConsentEmergencyNotEmergencyDepartment(address)"
+    selector = bytes.fromhex("5f7d5d56")
+    names = ("department",)
+
+    def __init__(self, department: str) -> None:
+        self.department = department
+        super().__init__(department)
+
+
+class ConsentEmergencyUnauthorizedSigner(LibraryError):
+    signature = "ConsentEmergencyUnauthorizedSigner(address,bytes32)"
+    selector = bytes.fromhex("de5ea285")
+    names = (
+        "signer",
+        "role",
+    )
+
+    def __init__(self, signer: str, role: bytes) -> None:
+        self.signer = signer
+        self.role = role
+        super().__init__(signer, role)
+
+
+class ConsentEmergencyUnknownAccess(LibraryError):
+    signature = "ConsentEmergencyUnknownAccess(uint256)"
+    selector = bytes.fromhex("7a84e5e9")
+    names = ("accessId",)
+
+    def __init__(self, accessId: int) -> None:
+        self.accessId = accessId
+        super().__init__(accessId)
+
+
+class ConsentEmergencyUnknownResident(LibraryError):
+    signature = "ConsentEmergencyUnknownResident(address)"
+    selector = bytes.fromhex("958aeac8")
+    names = ("resident",)
+
+    def __init__(self, resident: str) -> None:
+        self.resident = resident
+        super().__init__(resident)
+
+
+class ConsentEmergencyZeroAddress(LibraryError):
+    signature = "ConsentEmergencyZeroAddress()"
+    selector = bytes.fromhex("e7a30cb6")
     names = ()
 
     def __init__(self) -> None:
@@ -878,6 +1141,26 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
         AccessControlUnauthorizedAccount,
         ("address", "bytes32"),
     ),
+    ConsentDelegatesExpired.selector: (ConsentDelegatesExpired, ("address", "address", "uint64")),
+    ConsentDelegatesGuardianship.selector: (ConsentDelegatesGuardianship, ("address", "address")),
+    ConsentDelegatesInvalidPowers.selector: (ConsentDelegatesInvalidPowers, ("uint8",)),
+    ConsentDelegatesInvalidValidity.selector: (
+        ConsentDelegatesInvalidValidity,
+        ("uint64", "uint256"),
+    ),
+    ConsentDelegatesMissingPower.selector: (
+        ConsentDelegatesMissingPower,
+        ("address", "address", "uint8", "uint8"),
+    ),
+    ConsentDelegatesNotDelegate.selector: (ConsentDelegatesNotDelegate, ("address", "address")),
+    ConsentDelegatesRemoved.selector: (ConsentDelegatesRemoved, ("address", "address")),
+    ConsentDelegatesSelfDelegation.selector: (ConsentDelegatesSelfDelegation, ("address",)),
+    ConsentDelegatesUnauthorizedSigner.selector: (
+        ConsentDelegatesUnauthorizedSigner,
+        ("address", "address"),
+    ),
+    ConsentDelegatesUnknownResident.selector: (ConsentDelegatesUnknownResident, ("address",)),
+    ConsentDelegatesZeroAddress.selector: (ConsentDelegatesZeroAddress, ()),
     ConsentDirectoryAttestationPeriod.selector: (
         ConsentDirectoryAttestationPeriod,
         ("uint64", "uint64"),
@@ -946,6 +1229,29 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
         ("address", "bytes32"),
     ),
     ConsentDirectoryZeroAddress.selector: (ConsentDirectoryZeroAddress, ()),
+    ConsentEmergencyAlreadyReviewed.selector: (ConsentEmergencyAlreadyReviewed, ("uint256",)),
+    ConsentEmergencyFieldNotAllowed.selector: (
+        ConsentEmergencyFieldNotAllowed,
+        ("address", "bytes32"),
+    ),
+    ConsentEmergencyInactiveDepartment.selector: (ConsentEmergencyInactiveDepartment, ("address",)),
+    ConsentEmergencyInvalidOutcome.selector: (ConsentEmergencyInvalidOutcome, ("bytes32",)),
+    ConsentEmergencyInvalidValidity.selector: (
+        ConsentEmergencyInvalidValidity,
+        ("uint64", "uint256"),
+    ),
+    ConsentEmergencyMissingJustification.selector: (ConsentEmergencyMissingJustification, ()),
+    ConsentEmergencyNotEmergencyDepartment.selector: (
+        ConsentEmergencyNotEmergencyDepartment,
+        ("address",),
+    ),
+    ConsentEmergencyUnauthorizedSigner.selector: (
+        ConsentEmergencyUnauthorizedSigner,
+        ("address", "bytes32"),
+    ),
+    ConsentEmergencyUnknownAccess.selector: (ConsentEmergencyUnknownAccess, ("uint256",)),
+    ConsentEmergencyUnknownResident.selector: (ConsentEmergencyUnknownResident, ("address",)),
+    ConsentEmergencyZeroAddress.selector: (ConsentEmergencyZeroAddress, ()),
     ConsentLedgerAlreadyRevoked.selector: (ConsentLedgerAlreadyRevoked, ("uint256",)),
     ConsentLedgerBundleItemRefused.selector: (ConsentLedgerBundleItemRefused, ("uint256", "bytes")),
     ConsentLedgerBundleRevoked.selector: (ConsentLedgerBundleRevoked, ("uint256",)),
@@ -1017,6 +1323,17 @@ BY_SELECTOR: dict[bytes, tuple[type[ContractError], tuple[str, ...]]] = {
 __all__: list[Any] = [
     "AccessControlBadConfirmation",
     "AccessControlUnauthorizedAccount",
+    "ConsentDelegatesExpired",
+    "ConsentDelegatesGuardianship",
+    "ConsentDelegatesInvalidPowers",
+    "ConsentDelegatesInvalidValidity",
+    "ConsentDelegatesMissingPower",
+    "ConsentDelegatesNotDelegate",
+    "ConsentDelegatesRemoved",
+    "ConsentDelegatesSelfDelegation",
+    "ConsentDelegatesUnauthorizedSigner",
+    "ConsentDelegatesUnknownResident",
+    "ConsentDelegatesZeroAddress",
     "ConsentDirectoryAttestationPeriod",
     "ConsentDirectoryAttestationRecorded",
     "ConsentDirectoryAttestationTime",
@@ -1046,6 +1363,17 @@ __all__: list[Any] = [
     "ConsentDirectoryUnsupportedRole",
     "ConsentDirectoryUntrustedIssuer",
     "ConsentDirectoryZeroAddress",
+    "ConsentEmergencyAlreadyReviewed",
+    "ConsentEmergencyFieldNotAllowed",
+    "ConsentEmergencyInactiveDepartment",
+    "ConsentEmergencyInvalidOutcome",
+    "ConsentEmergencyInvalidValidity",
+    "ConsentEmergencyMissingJustification",
+    "ConsentEmergencyNotEmergencyDepartment",
+    "ConsentEmergencyUnauthorizedSigner",
+    "ConsentEmergencyUnknownAccess",
+    "ConsentEmergencyUnknownResident",
+    "ConsentEmergencyZeroAddress",
     "ConsentLedgerAlreadyRevoked",
     "ConsentLedgerBundleItemRefused",
     "ConsentLedgerBundleRevoked",

@@ -36,10 +36,18 @@ class Deployment:
     ledger: str
     block_number: int
     code_hashes: dict[str, str]
+    delegates: str
+    emergency: str
 
     @property
     def contracts(self) -> dict[str, str]:
-        return {"ConsentDirectory": self.directory, "ConsentLedger": self.ledger}
+        """Each contract's address by name, in deployment order."""
+        return {
+            "ConsentDirectory": self.directory,
+            "ConsentLedger": self.ledger,
+            "ConsentDelegates": self.delegates,
+            "ConsentEmergency": self.emergency,
+        }
 
 
 def genesis_hash(chain: Chain) -> str:
@@ -47,56 +55,58 @@ def genesis_hash(chain: Chain) -> str:
 
 
 def deploy(chain: Chain, signer: TransactionSigner, *, admin: str) -> Deployment:
-    """Deploy ConsentDirectory (seeded schema, ``admin``, ``signer`` as first relayer) and
-    ConsentLedger in one block."""
+    """Deploy the four contracts in one block: ConsentDirectory (seeded schema, ``admin``,
+    ``signer`` as first relayer), then ConsentLedger, ConsentDelegates and ConsentEmergency,
+    each told the others' addresses as their creation addresses will be."""
     w3 = chain.w3
-    directory_artifact = load_artifact("ConsentDirectory")
-    ledger_artifact = load_artifact("ConsentLedger")
     nonce = w3.eth.get_transaction_count(signer.address, "pending")
-    directory_address = to_checksum_address(get_create_address(signer.address, nonce))
-    directory_deploy = w3.eth.contract(
-        abi=directory_artifact.abi, bytecode=directory_artifact.bytecode
-    ).constructor(
-        to_checksum_address(admin),
-        signer.address,
-        [name_to_bytes32(f) for f in SEED_FIELDS],
-        [name_to_bytes32(p) for p in SEED_PURPOSES],
+    directory, ledger, delegates, emergency = (
+        to_checksum_address(get_create_address(signer.address, nonce + i)) for i in range(4)
     )
-    ledger_deploy = w3.eth.contract(
-        abi=ledger_artifact.abi, bytecode=ledger_artifact.bytecode
-    ).constructor(directory_address)
-    txs = [
-        {"data": directory_deploy.data_in_transaction, "gas": _DEPLOY_GAS, "nonce": nonce},
-        {"data": ledger_deploy.data_in_transaction, "gas": _DEPLOY_GAS, "nonce": nonce + 1},
-    ]
+    arguments: dict[str, tuple[object, ...]] = {
+        "ConsentDirectory": (
+            to_checksum_address(admin),
+            signer.address,
+            [name_to_bytes32(f) for f in SEED_FIELDS],
+            [name_to_bytes32(p) for p in SEED_PURPOSES],
+        ),
+        "ConsentLedger": (directory, delegates),
+        "ConsentDelegates": (directory, ledger),
+        "ConsentEmergency": (directory, ledger, delegates),
+    }
+    txs = []
+    for offset, (name, args) in enumerate(arguments.items()):
+        artifact = load_artifact(name)
+        constructor = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(
+            *args
+        )
+        data = constructor.data_in_transaction
+        # Constructors only store their arguments, so each estimates on its own; the
+        # four must fit one block together.
+        gas = int(w3.eth.estimate_gas({"from": signer.address, "data": data}) * 1.2)
+        txs.append({"data": data, "gas": min(gas, _DEPLOY_GAS), "nonce": nonce + offset})
     try:
         receipts = chain.send_raw_transactions(signer.sign_many(chain, txs))
     finally:
         signer.resync()
-    for name, receipt in zip(("ConsentDirectory", "ConsentLedger"), receipts, strict=True):
+    expected = (directory, ledger, delegates, emergency)
+    for name, receipt, address in zip(arguments, receipts, expected, strict=True):
         if receipt["status"] != 1:
             raise DeploymentError(
                 f"deploying {name} reverted (tx {receipt['transactionHash'].hex()})"
             )
-    addresses = []
-    for receipt in receipts:
-        address = receipt["contractAddress"]
-        if address is None:
-            raise DeploymentError("a deployment receipt names no contract address")
-        addresses.append(to_checksum_address(address))
-    directory, ledger = addresses
-    if directory != directory_address:
-        raise DeploymentError(f"directory deployed at {directory}, expected {directory_address}")
+        deployed = receipt["contractAddress"]
+        if deployed is None or to_checksum_address(deployed) != address:
+            raise DeploymentError(f"{name} deployed at {deployed}, expected {address}")
     return Deployment(
         chain_id=chain.chain_id,
         genesis_hash=genesis_hash(chain),
         directory=directory,
         ledger=ledger,
+        delegates=delegates,
+        emergency=emergency,
         block_number=int(receipts[0]["blockNumber"]),
-        code_hashes={
-            "ConsentDirectory": _code_hash(w3, directory),
-            "ConsentLedger": _code_hash(w3, ledger),
-        },
+        code_hashes={name: _code_hash(w3, a) for name, a in zip(arguments, expected, strict=True)},
     )
 
 

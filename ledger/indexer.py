@@ -82,7 +82,7 @@ class Indexer:
         self.store = store
         self.start_block = client.deployment.block_number if start_block is None else start_block
         self._lock = threading.Lock()
-        self._addresses = [client.directory.address, client.ledger.address]
+        self._addresses = client.addresses
         #: Why the last round could not advance (``None`` once a round succeeds): while
         #: set, ``/health`` fails and writes are refused with 503 before relaying.
         self.failure: str | None = None
@@ -226,7 +226,7 @@ def event_row(
     """The ``events`` row of a decoded log: what the indexer stores and the audit
     expects to find."""
     args = event_json(event.args)
-    contract = "ConsentDirectory" if event.address == client.directory.address else "ConsentLedger"
+    contract = client.contract_name(event.address)
     return {
         "block_number": block_number,
         "log_index": log_index,

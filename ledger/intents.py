@@ -24,6 +24,19 @@ from ledger.codec import as_bytes, checksum_address, from_hex, to_hex
 
 DIRECTORY = "ConsentDirectory"
 LEDGER = "ConsentLedger"
+DELEGATES = "ConsentDelegates"
+EMERGENCY = "ConsentEmergency"
+
+#: A delegate's powers (``AppointDelegate.powers``, bits): grant (grants, bundles,
+#: declines, emergency directives), revoke (consents and bundles), commit a record
+#: version, read the resident's own record and log (the API's, for its tokens).
+POWER_GRANT, POWER_REVOKE, POWER_COMMIT, POWER_READ = 1, 2, 4, 8
+POWERS: Mapping[str, int] = {
+    "grant": POWER_GRANT,
+    "revoke": POWER_REVOKE,
+    "commit": POWER_COMMIT,
+    "read": POWER_READ,
+}
 
 #: The furthest ahead of chain time an intent's ``deadline`` may lie: the contracts
 #: refuse more (``SignedIntentDeadlineTooFar``, their ``MAX_DEADLINE_AHEAD``), so a
@@ -62,6 +75,12 @@ class IntentType:
     with_terms: str = ""
     #: The struct types its members name (``ServiceItem[]``), as :mod:`ledger.eip712` takes them.
     structs: eip712.Structs = ()
+    #: The power (:data:`POWERS`) with which a delegate of the resident :attr:`signer_field`
+    #: names may sign it instead (0: nobody but the resident).
+    delegate_power: int = 0
+    #: A role whose holders may sign it instead of the named signer (a registrar appoints
+    #: a guardian): ``""`` for none.
+    co_signer_role: str = ""
 
     @property
     def batch_function(self) -> str:
@@ -189,6 +208,7 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         contract=LEDGER,
         function="commitRecord",
         events=("RecordCommitted",),
+        delegate_power=POWER_COMMIT,
         gas=_fixed(100_000),
     ),
     IntentType(
@@ -230,6 +250,7 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         contract=LEDGER,
         function="grant",
         events=("ConsentGranted",),
+        delegate_power=POWER_GRANT,
         gas=_per_field(110_000, 8_000),
     ),
     IntentType(
@@ -242,6 +263,7 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         contract=LEDGER,
         function="declineRequest",
         events=("RequestDeclined",),
+        delegate_power=POWER_GRANT,
         gas=_fixed(80_000),
     ),
     IntentType(
@@ -304,6 +326,7 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         contract=LEDGER,
         function="grantBundle",
         events=("BundleGranted",),
+        delegate_power=POWER_GRANT,
         gas=lambda message, terms: (
             120_000
             + 110_000 * len(message["items"])
@@ -328,6 +351,7 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         function="revokeBundle",
         events=("BundleRevoked",),
         # per consent: its terms checked (3k a field) and its flag and event written
+        delegate_power=POWER_REVOKE,
         gas=lambda message, terms: 90_000 + 3_000 * terms + 16 * 15_000,
         with_terms="many",
     ),
@@ -339,8 +363,76 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         contract=LEDGER,
         function="revoke",
         events=("ConsentRevoked",),
+        delegate_power=POWER_REVOKE,
         gas=lambda message, terms: 80_000 + 3_000 * terms,
         with_terms="one",
+    ),
+    IntentType(
+        "AppointDelegate",
+        _spec(
+            "address resident, address delegate, uint8 powers, uint64 validUntil,"
+            " uint256 nonce, uint256 deadline"
+        ),
+        signer_field="resident",
+        role="resident",
+        contract=DELEGATES,
+        function="appointDelegate",
+        events=("DelegateAppointed",),
+        co_signer_role="registrar",
+        gas=_fixed(150_000),
+    ),
+    IntentType(
+        "RemoveDelegate",
+        _spec("address resident, address delegate, uint256 nonce, uint256 deadline"),
+        signer_field="resident",
+        role="resident",
+        contract=DELEGATES,
+        function="removeDelegate",
+        events=("DelegateRemoved",),
+        co_signer_role="registrar",
+        gas=_fixed(80_000),
+    ),
+    IntentType(
+        "EmergencyDirective",
+        _spec(
+            "address resident, address department, bytes32[] fields, uint64 validUntil,"
+            " uint256 nonce, uint256 deadline"
+        ),
+        signer_field="resident",
+        role="resident",
+        contract=EMERGENCY,
+        function="setDirective",
+        events=("EmergencyDirectiveSet", "EmergencyDirectiveWithdrawn"),
+        delegate_power=POWER_GRANT,
+        # the directive's word and one slot per field, old fields cleared (64 at most)
+        gas=lambda message, terms: 150_000 + 30_000 * len(message["fields"]) + 64 * 5_000,
+    ),
+    IntentType(
+        "EmergencyAccess",
+        _spec(
+            "address department, address resident, bytes32[] fields, bytes32 reason,"
+            " bytes32 justificationHash, uint256 nonce, uint256 deadline"
+        ),
+        signer_field="department",
+        role="department",
+        contract=EMERGENCY,
+        function="emergencyAccess",
+        events=("EmergencyAccessed", "EmergencyDenied"),
+        # the record (three fresh slots) and the day's count; the role's and the
+        # directive's fields read for each field asked
+        gas=lambda message, terms: 200_000 + 40_000 * len(message["fields"]),
+    ),
+    IntentType(
+        "ReviewEmergency",
+        _spec(
+            "uint256 accessId, bytes32 outcome, bytes32 notesHash, uint256 nonce, uint256 deadline"
+        ),
+        signer_field="",
+        role="auditor",
+        contract=EMERGENCY,
+        function="review",
+        events=("EmergencyReviewed",),
+        gas=_fixed(90_000),
     ),
     IntentType(
         "Access",

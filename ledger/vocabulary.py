@@ -108,6 +108,7 @@ ROLE_TABLE: tuple[Role, ...] = (
     Role("auditor", "reads, exports and verifies the whole log"),
     Role("relayer", "submits signed intents to the chain (the API's own account)"),
     Role("resident", "keeps a record and grants, narrows or revokes access to it", granted=False),
+    Role("emergency", "reads a resident's emergency directive fields in an emergency (ambulance)"),
 )
 ROLE_BITS: tuple[str, ...] = tuple(r.name for r in ROLE_TABLE)
 #: The roles an admin grants and revokes (``GrantRole``, ``RevokeRole``).

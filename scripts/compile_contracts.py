@@ -35,7 +35,7 @@ ERRORS_MODULE = ROOT / "ledger" / "contract_errors.py"
 FRONT = ROOT / "scripts" / "solcjs-front"
 
 #: Contracts that get an artifact, and where: the ledger's own, and test fixtures.
-DEPLOYABLE = ("ConsentDirectory", "ConsentLedger")
+DEPLOYABLE = ("ConsentDirectory", "ConsentLedger", "ConsentDelegates", "ConsentEmergency")
 TEST_FIXTURES = ("ClockProbe", "RevertProbe")
 TEST_ARTIFACTS = ROOT / "tests" / "ledger" / "chain" / "artifacts"
 

@@ -143,9 +143,7 @@ def _tell(
     stack.callback(node.close)
     url = stack.enter_context(serve_in_thread(node))
     story.say(f"API at {url}, chain {node.chain.chain_id}, data in {data_dir}")
-    story.say(
-        f"ConsentDirectory {node.deployment.directory}, ConsentLedger {node.deployment.ledger}"
-    )
+    story.say(", ".join(f"{n} {a}" for n, a in node.deployment.contracts.items()))
 
     def actor(label: str, identity: Identity) -> Actor:
         return Actor(label, identity, stack.enter_context(ConsentApi(url, identity)))

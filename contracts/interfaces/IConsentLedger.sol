@@ -208,6 +208,9 @@ interface IConsentLedger {
         bytes32 idCommitment,
         bytes encryptionKey
     );
+    /// @dev A delegate signed the next intent in `resident`'s name (`intentType` its type
+    /// hash); that intent's events follow in the same transaction.
+    event DelegateSigned(address indexed resident, address indexed delegate, bytes32 indexed intentType);
     event RecordCommitted(address indexed resident, uint64 version, bytes32 root);
     event AccessRequested(
         bytes32 indexed requestId,

@@ -383,3 +383,99 @@ __all__ = [
     "struct_hash_of",
     "with_signature",
 ]
+
+
+# ---------------------------------------------------------------- delegates and emergencies
+
+
+def appoint_intent(
+    system: System,
+    delegate: str,
+    powers: int = 15,
+    *,
+    resident: LocalAccount | None = None,
+    signer: LocalAccount | None = None,
+    days: int = 30,
+    **overrides: Any,
+) -> SignedIntent:
+    """``resident`` (default the first) appoints ``delegate``; ``signer`` defaults to the
+    resident (a registrar signing makes a guardian)."""
+    resident = resident or system.resident
+    message = {
+        "resident": resident.address,
+        "delegate": delegate,
+        "powers": powers,
+        "validUntil": system.now() + days * 86_400,
+        **overrides,
+    }
+    return system.sign("AppointDelegate", signer or resident, message)
+
+
+def remove_delegate_intent(
+    system: System,
+    delegate: str,
+    *,
+    resident: LocalAccount | None = None,
+    signer: LocalAccount | None = None,
+    **overrides: Any,
+) -> SignedIntent:
+    resident = resident or system.resident
+    message = {"resident": resident.address, "delegate": delegate, **overrides}
+    return system.sign("RemoveDelegate", signer or resident, message)
+
+
+def directive_intent(
+    system: System,
+    department: str,
+    names: tuple[str, ...] = ("health_summary", "phone"),
+    *,
+    resident: LocalAccount | None = None,
+    signer: LocalAccount | None = None,
+    days: int = 365,
+    **overrides: Any,
+) -> SignedIntent:
+    resident = resident or system.resident
+    message = {
+        "resident": resident.address,
+        "department": department,
+        "fields": fields(*names) if names else [],
+        "validUntil": system.now() + days * 86_400,
+        **overrides,
+    }
+    return system.sign("EmergencyDirective", signer or resident, message)
+
+
+def emergency_intent(
+    system: System,
+    department: LocalAccount,
+    names: tuple[str, ...] = ("health_summary",),
+    *,
+    resident: LocalAccount | None = None,
+    reason: str | bytes = "UNCONSCIOUS",
+    **overrides: Any,
+) -> SignedIntent:
+    message = {
+        "department": department.address,
+        "resident": (resident or system.resident).address,
+        "fields": fields(*names),
+        "reason": b32(reason) if isinstance(reason, str) else reason,
+        "justificationHash": b"\x42" * 32,
+        **overrides,
+    }
+    return system.sign("EmergencyAccess", department, message)
+
+
+def review_intent(
+    system: System,
+    access_id: int,
+    outcome: str = "justified",
+    auditor: LocalAccount | None = None,
+    **overrides: Any,
+) -> SignedIntent:
+    message = {
+        "accessId": access_id,
+        "outcome": b32(outcome),
+        "notesHash": b"\x07" * 32,
+        **overrides,
+    }
+    return system.sign("ReviewEmergency", auditor or system.admin, message)

@@ -57,14 +57,28 @@ def directory_call(system: System, function: str, *args: Any) -> Any:
 # ---------------------------------------------------------------- constructor
 
 
+def is_field(system: System, field: bytes) -> bool:
+    return bytes(field) in [bytes(f) for f in directory_call(system, "fields")]
+
+
+def is_purpose(system: System, purpose: bytes) -> bool:
+    return bytes(purpose) in [bytes(p) for p in directory_call(system, "purposes")]
+
+
+def issuer_trust(system: System, issuer: str, field: bytes) -> list[int]:
+    """The latest window of trust (``[0, 0]``: never trusted)."""
+    windows = directory_call(system, "issuerTrustHistory", issuer, field)
+    return list(windows[-1]) if windows else [0, 0]
+
+
 def test_constructor_seeds_fields_in_seed_order_purposes_admin_and_relayer(system: System) -> None:
     client = system.client
     assert client.fields() == [b32(f) for f in SEED_FIELDS]
     assert client.purposes() == [b32(p) for p in SEED_PURPOSES]
-    assert all(directory_call(system, "isField", b32(f)) for f in SEED_FIELDS)
-    assert all(directory_call(system, "isPurpose", b32(p)) for p in SEED_PURPOSES)
-    assert not directory_call(system, "isField", b32("HOUSING"))
-    assert not directory_call(system, "isPurpose", b32("income"))
+    assert all(is_field(system, b32(f)) for f in SEED_FIELDS)
+    assert all(is_purpose(system, b32(p)) for p in SEED_PURPOSES)
+    assert not is_field(system, b32("HOUSING"))
+    assert not is_purpose(system, b32("income"))
     assert client.has_role("admin", system.admin.address)
     assert client.has_role("relayer", system.relayer.address)
     assert not client.has_role("admin", system.relayer.address)
@@ -110,7 +124,14 @@ def test_constructor_with_bad_or_duplicate_seed_reverts_naming_it(system: System
 
 
 def test_ledger_constructor_with_zero_directory_reverts_zero_address(system: System) -> None:
-    error = constructor_revert(system, "ConsentLedger", ZERO_ADDRESS)
+    delegates = system.client.delegates.address
+    error = constructor_revert(system, "ConsentLedger", ZERO_ADDRESS, delegates)
+    assert isinstance(error, ConsentLedgerZeroAddress)
+
+
+def test_ledger_constructor_with_zero_delegates_reverts_zero_address(system: System) -> None:
+    directory = system.client.directory.address
+    error = constructor_revert(system, "ConsentLedger", directory, ZERO_ADDRESS)
     assert isinstance(error, ConsentLedgerZeroAddress)
 
 
@@ -279,12 +300,12 @@ def test_assign_issuer_trusts_each_field_from_this_block(system: System) -> None
     ]
     assert system.client.has_role("issuer", issuer.address)
     for field_id in ids:
-        assert directory_call(system, "issuerTrust", issuer.address, field_id) == [since, 0]
+        assert issuer_trust(system, issuer.address, field_id) == [since, 0]
         assert system.client.is_trusted_issuer(issuer.address, field_id, since)
         assert system.client.is_trusted_issuer(issuer.address, field_id, since + 10**6)
         assert not system.client.is_trusted_issuer(issuer.address, field_id, since - 1)
     assert not system.client.is_trusted_issuer(issuer.address, b32("name"), since)
-    assert directory_call(system, "issuerTrust", issuer.address, b32("name")) == [0, 0]
+    assert issuer_trust(system, issuer.address, b32("name")) == [0, 0]
 
 
 def test_assign_department_or_admin_role_reverts_unsupported_role(system: System) -> None:
@@ -363,8 +384,8 @@ def test_define_fields_and_purposes_appends_them_with_events(system: System) -> 
     ]
     assert system.client.fields() == [b32(f) for f in SEED_FIELDS] + new_fields
     assert system.client.purposes()[-1] == b32("CENSUS")
-    assert directory_call(system, "isField", b32("library_card"))
-    assert directory_call(system, "isPurpose", b32("CENSUS"))
+    assert is_field(system, b32("library_card"))
+    assert is_purpose(system, b32("CENSUS"))
     directory_call(system, "checkScope", [b32("library_card")], b32("CENSUS"))
 
 
@@ -379,7 +400,7 @@ def test_define_existing_field_or_purpose_reverts_exists(system: System) -> None
     with pytest.raises(ConsentDirectoryPurposeExists) as purpose_info:
         system.client.define_purposes(admin, [b32("HOUSING")])
     assert purpose_info.value.purpose == b32("HOUSING")
-    assert not directory_call(system, "isField", b32("pet_license"))
+    assert not is_field(system, b32("pet_license"))
 
 
 BAD_NAMES = {
@@ -410,8 +431,8 @@ def test_define_names_of_one_and_thirty_two_printable_bytes(system: System) -> N
     names = [b"x".ljust(32, b"\0"), b"~" * 32, b"!" * 31 + b"~"]
     system.client.define_fields(admin, names)
     system.client.define_purposes(admin, names)
-    assert all(directory_call(system, "isField", n) for n in names)
-    assert all(directory_call(system, "isPurpose", n) for n in names)
+    assert all(is_field(system, n) for n in names)
+    assert all(is_purpose(system, n) for n in names)
 
 
 def test_set_department_active_suspends_and_reinstates_with_events(system: System) -> None:
@@ -455,14 +476,14 @@ def test_admin_functions_called_by_non_admin_revert_access_control_unauthorized(
         assert info.value.account == stranger.address
         assert info.value.neededRole == ADMIN_ROLE
     assert client.department(system.dept.address).active
-    assert not directory_call(system, "isField", b32("pet_license"))
+    assert not is_field(system, b32("pet_license"))
 
 
 def test_distrust_issuer_ends_trust_from_this_block_and_keeps_earlier_trust(
     system: System,
 ) -> None:
     income, name = b32("income"), b32("name")
-    since, until0 = directory_call(system, "issuerTrust", system.issuer.address, income)
+    since, until0 = issuer_trust(system, system.issuer.address, income)
     assert until0 == 0
     system.chain.time_travel(60)
     receipt = system.client.distrust_issuer(
@@ -472,7 +493,7 @@ def test_distrust_issuer_ends_trust_from_this_block_and_keeps_earlier_trust(
     assert [(e.name, e.args) for e in receipt_events(system, receipt)] == [
         ("IssuerDistrusted", {"issuer": system.issuer.address, "field": income, "until": until})
     ]
-    assert directory_call(system, "issuerTrust", system.issuer.address, income) == [since, until]
+    assert issuer_trust(system, system.issuer.address, income) == [since, until]
     assert system.client.is_trusted_issuer(system.issuer.address, income, since)
     assert system.client.is_trusted_issuer(system.issuer.address, income, until - 1)
     assert not system.client.is_trusted_issuer(system.issuer.address, income, until)
@@ -480,7 +501,7 @@ def test_distrust_issuer_ends_trust_from_this_block_and_keeps_earlier_trust(
     # a second distrust changes nothing and says nothing
     again = system.client.distrust_issuer(admin_signer(system), system.issuer.address, [income])
     assert receipt_events(system, again) == []
-    assert directory_call(system, "issuerTrust", system.issuer.address, income) == [since, until]
+    assert issuer_trust(system, system.issuer.address, income) == [since, until]
 
 
 # ---------------------------------------------------------------- OpenZeppelin AccessControl
@@ -572,11 +593,11 @@ def test_hash_attest_is_the_eip712_digest_of_the_attestation(system: System) -> 
 
 
 def test_reassigning_an_issuer_keeps_its_open_trust_window(system: System) -> None:
-    since, _ = directory_call(system, "issuerTrust", system.issuer.address, b32("income"))
+    since, _ = issuer_trust(system, system.issuer.address, b32("income"))
     system.chain.time_travel(60)
     # the admin adds a field to the issuer; the only way is another GrantRole naming both
     system.one(role_intent(system, "issuer", system.issuer.address, fields("income", "phone")))
-    assert directory_call(system, "issuerTrust", system.issuer.address, b32("income")) == [
+    assert issuer_trust(system, system.issuer.address, b32("income")) == [
         since,
         0,
     ]
@@ -607,7 +628,7 @@ def test_revoking_the_issuer_role_directly_ends_its_trust(system: System) -> Non
         system.issuer.address,
     )
     ended = system.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
-    since, until = directory_call(system, "issuerTrust", system.issuer.address, b32("income"))
+    since, until = issuer_trust(system, system.issuer.address, b32("income"))
     assert until == ended and since < until
     assert not system.client.is_trusted_issuer(system.issuer.address, b32("income"), ended)
 

@@ -27,21 +27,26 @@ from tests.conftest import System, fields
 from tests.contracts.bundles import bundle_intent, define_intent, revoke_bundle_intent
 from tests.contracts.helpers import (
     active_intent,
+    appoint_intent,
     attest_intent,
     commit_intent,
     decline_intent,
+    directive_intent,
     digest_of,
     distrust_intent,
     domain_of,
+    emergency_intent,
     funded_stranger,
     high_s,
     policy_intent,
     receipt_events,
     recovered_by_contract,
     register_intent,
+    remove_delegate_intent,
     request_intent,
     revoke_intent,
     revoke_role_intent,
+    review_intent,
     role_intent,
     rotate_intent,
     struct_hash_of,
@@ -70,6 +75,11 @@ TYPEHASH_CONSTANTS = {
     "DefineService": ("ConsentDirectory", "DEFINE_SERVICE_TYPEHASH"),
     "GrantBundle": ("ConsentLedger", "GRANT_BUNDLE_TYPEHASH"),
     "RevokeBundle": ("ConsentLedger", "REVOKE_BUNDLE_TYPEHASH"),
+    "AppointDelegate": ("ConsentDelegates", "APPOINT_DELEGATE_TYPEHASH"),
+    "RemoveDelegate": ("ConsentDelegates", "REMOVE_DELEGATE_TYPEHASH"),
+    "EmergencyDirective": ("ConsentEmergency", "EMERGENCY_DIRECTIVE_TYPEHASH"),
+    "EmergencyAccess": ("ConsentEmergency", "EMERGENCY_ACCESS_TYPEHASH"),
+    "ReviewEmergency": ("ConsentEmergency", "REVIEW_EMERGENCY_TYPEHASH"),
 }
 
 
@@ -96,6 +106,11 @@ def one_of_each(system: System) -> list[SignedIntent]:
         define_intent(system),
         bundle_intent(system),
         revoke_bundle_intent(system, 1, [terms]),
+        appoint_intent(system, system.residents[1].address),
+        remove_delegate_intent(system, system.residents[1].address),
+        directive_intent(system, system.dept.address),
+        emergency_intent(system, system.dept),
+        review_intent(system, 1),
     ]
 
 
@@ -133,6 +148,11 @@ SINGLE = {
     "DefineService": "defineService",
     "GrantBundle": "grantBundle",
     "RevokeBundle": "revokeBundle",
+    "AppointDelegate": "appointDelegate",
+    "RemoveDelegate": "removeDelegate",
+    "EmergencyDirective": "setDirective",
+    "EmergencyAccess": "emergencyAccess",
+    "ReviewEmergency": "review",
 }
 
 
@@ -147,7 +167,7 @@ def test_every_typehash_constant_is_the_hash_of_the_python_type(system: System) 
 
 
 def test_eip712_domain_names_the_ledger_version_chain_and_contract(system: System) -> None:
-    for contract in ("ConsentDirectory", "ConsentLedger"):
+    for contract in system.client.deployment.contracts:
         fields_bitmap, name, version, chain_id, verifying, salt, extensions = (
             system.client.simulate(contract, "eip712Domain")
         )
