@@ -712,7 +712,8 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         uint256 deadline
     ) private view returns (bytes memory error, address signer, uint256 nonceSlot, uint256 nonceBits) {
         (error, signer, nonceSlot, nonceBits) = _intentErrorAnySigner(structHash, signature, nonce, deadline);
-        if (error.length == 0 && signer != resident) error = _delegates.delegationError(resident, signer, power);
+        if (error.length != 0 || signer == resident) return (error, signer, nonceSlot, nonceBits);
+        error = _delegates.delegationError(resident, signer, power);
     }
 
     /// @dev {_verify} by {_residentIntentError}; a delegate's signature is logged as

@@ -21,9 +21,10 @@ appointment holds the intent's power now (``ConsentDelegates.delegationError``, 
 error it raises otherwise).
 
 The intents of services and bundles (``DefineService``, ``GrantBundle``,
-``RevokeBundle``), of delegates and of emergencies are rare and their rules many (each item against its service item and
-policy): they are run as an ``eth_call`` of their single-intent function at the head,
-so the relayer refuses exactly what the chain would, with the same error.
+``RevokeBundle``), of delegates and of emergencies are rare and their rules many (each
+bundle item against its service item and policy): they are run as an ``eth_call`` of
+their single-intent function at the head, so the relayer refuses exactly what the chain
+would, with the same error.
 
 What only the chain can judge stays there: a query under a known field that its consent
 does not cover is recorded as ``AccessDenied(field_not_in_scope)``, a suspended
@@ -93,8 +94,8 @@ _DIRECTORY_SHAPE = (ce.ConsentDirectoryEmptyFields, ce.ConsentDirectoryUnsortedF
 
 
 #: The intents whose field list must be a non-empty, ascending list of schema fields
-#: (``GrantRole`` only for an issuer or an emergency department). Others that carry one (``DistrustIssuer``) are
-#: the contract's to judge.
+#: (``GrantRole`` only for an issuer or an emergency department). Others that carry one
+#: (``DistrustIssuer``) are the contract's to judge.
 _SCOPED = frozenset({"Access", "AccessRequest", "Grant", "GrantRole"})
 
 

@@ -42,11 +42,13 @@ from sqlalchemy import select
 
 from ledger.attestations import attestation_problems
 from ledger.audit_bundles import bundle_problems
+from ledger.audit_delegation import Delegations, delegated_problem
+from ledger.audit_emergency import emergency_problems
 from ledger.calldata import intents_from_call
 from ledger.client import LedgerClient
 from ledger.codec import to_hex
 from ledger.errors import LedgerError
-from ledger.indexer import derive, event_row
+from ledger.indexer import DelegateMarks, derive, event_row
 from ledger.intents import BY_FUNCTION, INTENTS
 from ledger.journal_audit import journal_findings
 from ledger.store import (
@@ -60,7 +62,7 @@ from ledger.store import (
     residents,
     services,
 )
-from ledger.types import ConsentTerms, Event, SignedIntent
+from ledger.types import ConsentTerms, Event, Outcome, SignedIntent
 from ledger.vocabulary import role_id
 
 _RANGE = 2_000
@@ -158,8 +160,12 @@ def verify(
     _check_read_model(client, store, found, to_block, report)
     carried: dict[str, list[SignedIntent] | None] = {}
     signed: dict[tuple[int, int], tuple[SignedIntent, str | None]] = {}
-    _check_signatures(client, found, report, carried, signed)
+    authority = _Authority(client, found)
+    _check_signatures(client, found, report, carried, signed, authority)
     _check_accesses(found, report)
+    chain_now = client.chain.block_stamp(to_block)[1]
+    for kind, detail, item in emergency_problems(found, authority.holds, chain_now):
+        report.problems.append(AuditProblem(kind, detail, item.receipt()))
     for kind, detail, item in bundle_problems(found, signed):
         report.problems.append(AuditProblem(kind, detail, item.receipt()))
     for detail, item in attestation_problems(found):
@@ -178,7 +184,7 @@ def verify(
 # ---------------------------------------------------------------------- read model
 
 
-def _row_of(client: LedgerClient, item: ChainEvent) -> dict[str, Any]:
+def _row_of(client: LedgerClient, item: ChainEvent, marks: DelegateMarks) -> dict[str, Any]:
     return event_row(
         client,
         item.event,
@@ -186,6 +192,7 @@ def _row_of(client: LedgerClient, item: ChainEvent) -> dict[str, Any]:
         log_index=item.log_index,
         tx_hash=item.tx_hash,
         timestamp=item.block_timestamp,
+        signed_by=marks.signer(item.tx_hash, item.event),
     )
 
 
@@ -196,7 +203,8 @@ def _check_read_model(
     to_block: int,
     report: AuditReport,
 ) -> None:
-    expected = {(i.block_number, i.log_index): (_row_of(client, i), i) for i in found}
+    marks = DelegateMarks()  # fed in chain order, as the indexer feeds it
+    expected = {(i.block_number, i.log_index): (_row_of(client, i, marks), i) for i in found}
     with store.connect() as c:
         stored = {
             (r["block_number"], r["log_index"]): dict(r)
@@ -315,6 +323,7 @@ def _check_signatures(
     report: AuditReport,
     carried: dict[str, list[SignedIntent] | None] | None = None,
     signed: dict[tuple[int, int], tuple[SignedIntent, str | None]] | None = None,
+    authority: _Authority | None = None,
 ) -> None:
     """``carried`` receives each decoded transaction's intents, for the journal's check;
     ``signed`` each accepted intent and its signer (``None``: none recovered) by the
@@ -323,7 +332,8 @@ def _check_signatures(
     by_tx: dict[str, list[ChainEvent]] = {}
     for item in found:
         by_tx.setdefault(item.tx_hash, []).append(item)
-    authority = _Authority(client, found)
+    authority = authority or _Authority(client, found)
+    delegations = Delegations(found)
     for tx_hash, items in by_tx.items():
         first = (items[0].block_number, items[0].log_index)
         # By hash: the embedded chain keeps an index (eth-tester alone would walk back
@@ -387,7 +397,9 @@ def _check_signatures(
                 continue
             if signed is not None:
                 signed[at] = (intent, signer)
-            problem = _authority_problem(authority, intent, signer, at, outcome.event)
+            problem = _authority_problem(
+                authority, intent, signer, at, outcome.event, delegations, outcome
+            )
             if problem:
                 report.problems.append(AuditProblem("unauthorized_signer", problem, where))
             else:
@@ -447,14 +459,31 @@ def _authority_problem(
     signer: str,
     at: tuple[int, int],
     event: Event | None = None,
+    delegations: Delegations | None = None,
+    outcome: Outcome | None = None,
 ) -> str | None:
-    """Why ``signer`` could not sign ``intent`` whose effect (``event``) is logged at
-    ``at``, if so."""
+    """Why ``signer`` could not sign ``intent`` whose effect (``event``, of ``outcome``)
+    is logged at ``at``, if so: a resident's intent signed by another must be a
+    registrar's where the intent allows one, else a delegate's in force then."""
     spec = INTENTS[intent.name]
     if spec.signer_field:
         expected = intent.message[spec.signer_field]
         if signer != expected:
-            return f"{intent.name} signed by {signer}, names {expected}"
+            if spec.co_signer_role and authority.holds(spec.co_signer_role, signer, at):
+                return None
+            if delegations is None or outcome is None:
+                return f"{intent.name} signed by {signer}, names {expected}"
+            problem = delegated_problem(
+                spec,
+                delegations,
+                expected,
+                signer,
+                at,
+                outcome.receipt.block_timestamp,
+                outcome.extra_events,
+            )
+            if problem:
+                return problem
     if event is not None and event.name == "AccessDenied":
         # A refusal grants nothing: a department whose role was revoked is refused this
         # way (not_granted), on the record like any other query.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3.types import Nonce
 from web3.utils.address import get_create_address
 
 from ledger.artifacts import load_artifact
@@ -61,7 +62,7 @@ def deploy(chain: Chain, signer: TransactionSigner, *, admin: str) -> Deployment
     w3 = chain.w3
     nonce = w3.eth.get_transaction_count(signer.address, "pending")
     directory, ledger, delegates, emergency = (
-        to_checksum_address(get_create_address(signer.address, nonce + i)) for i in range(4)
+        to_checksum_address(get_create_address(signer.address, Nonce(nonce + i))) for i in range(4)
     )
     arguments: dict[str, tuple[object, ...]] = {
         "ConsentDirectory": (

@@ -23,6 +23,7 @@ from web3.exceptions import BlockNotFound
 
 from ledger.client import LedgerClient
 from ledger.codec import dumps, to_hex
+from ledger.intents import BY_TYPE_HASH, INTENTS
 from ledger.store import (
     Store,
     access_requests,
@@ -179,18 +180,21 @@ class Indexer:
             hashes[number] = to_hex(raw_hash)
         rows: list[dict[str, Any]] = []
         derivation = _Derivation()
+        marks = DelegateMarks()
         for entry in logs:
             event = self.client.decode_log(entry)
             if event is None:
                 continue
             number = int(entry["blockNumber"])
+            tx_hash = to_hex(entry["transactionHash"])
             row = event_row(
                 self.client,
                 event,
                 block_number=int(entry["blockNumber"]),
                 log_index=int(entry["logIndex"]),
-                tx_hash=to_hex(entry["transactionHash"]),
+                tx_hash=tx_hash,
                 timestamp=timestamps[number],
+                signed_by=marks.signer(tx_hash, event),
             )
             rows.append(row)
             derivation.add(event.name, event_json(event.args), row)
@@ -214,6 +218,33 @@ class Indexer:
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number <= oldest_kept))
 
 
+class DelegateMarks:
+    """Who signed each event's intent when a delegate did.
+
+    The ledger logs ``DelegateSigned`` just before the events of an intent a delegate
+    signed in a resident's name; those events run, in the same transaction, up to the
+    intent's own event (:attr:`ledger.intents.IntentType.events`: ``ConsentGranted`` for
+    a grant, ``BundleGranted`` after a bundle's consents). Feed it every log in chain
+    order; a refused intent's marker was reverted with it, so none is left open."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def signer(self, tx_hash: str, event: Event) -> str | None:
+        if event.name == "DelegateSigned":
+            delegate: str = to_checksum_address(event.args["delegate"])
+            intent = INTENTS[BY_TYPE_HASH[bytes(event.args["intentType"])]]
+            self._open[tx_hash] = (delegate, frozenset(intent.events))
+            return delegate
+        marked = self._open.get(tx_hash)
+        if marked is None:
+            return None
+        signer, closing = marked
+        if event.name in closing:
+            del self._open[tx_hash]
+        return signer
+
+
 def event_row(
     client: LedgerClient,
     event: Event,
@@ -222,9 +253,10 @@ def event_row(
     log_index: int,
     tx_hash: str,
     timestamp: int,
+    signed_by: str | None = None,
 ) -> dict[str, Any]:
     """The ``events`` row of a decoded log: what the indexer stores and the audit
-    expects to find."""
+    expects to find (``signed_by`` from :class:`DelegateMarks`)."""
     args = event_json(event.args)
     contract = client.contract_name(event.address)
     return {
@@ -238,6 +270,7 @@ def event_row(
         "department": _address(args.get("department")),
         "consent_id": stored_consent_id(args.get("consentId")),
         "args": dumps(args),
+        "signed_by": signed_by,
     }
 
 

@@ -472,6 +472,10 @@ def type_hash(name: str) -> bytes:
     return eip712.type_hash(name, INTENTS[name].fields, INTENTS[name].structs)
 
 
+#: Intent names by EIP-712 type hash (what ``DelegateSigned`` and ``IntentRejected`` log).
+BY_TYPE_HASH: Mapping[bytes, str] = {type_hash(t.name): t.name for t in _INTENT_TYPES}
+
+
 def eip712_types(name: str) -> dict[str, list[dict[str, str]]]:
     """The ``types`` member for one intent (its struct types too), with ``EIP712Domain``
     as wallets expect it."""

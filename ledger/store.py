@@ -79,6 +79,9 @@ events = Table(
     Column("department", ADDRESS),
     Column("consent_id", BigInteger),
     Column("args", Text, nullable=False),
+    #: The delegate who signed the intent behind the event in the resident's name
+    #: (``DelegateSigned`` and the events of that intent); null when the party signed.
+    Column("signed_by", ADDRESS),
     Index("ix_events_resident", "resident", "block_number", "log_index"),
     Index("ix_events_department", "department", "block_number", "log_index"),
     Index("ix_events_name", "name", "block_number", "log_index"),

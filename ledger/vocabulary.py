@@ -85,6 +85,23 @@ def request_status(answer: str | None, granted: bool, requested_at: int, now: in
     return "expired" if now >= requested_at + REQUEST_ANSWER_WINDOW else "pending"
 
 
+#: Emergency accesses served per resident per UTC day of block time, and how long an
+#: auditor has to review each (``ConsentEmergency``'s ``DAILY_LIMIT``, ``REVIEW_PERIOD``;
+#: a test holds them equal).
+EMERGENCY_DAILY_LIMIT = 3
+EMERGENCY_REVIEW_PERIOD = 3 * 86_400
+#: Why the chain refused an emergency access (``EmergencyDenied.refusal``).
+EMERGENCY_REFUSALS = (
+    "no_emergency_role",
+    "no_directive",
+    "directive_expired",
+    "field_not_in_directive",
+    "daily_limit",
+)
+#: An auditor's review of an emergency access (``ReviewEmergency.outcome``).
+REVIEW_OUTCOMES = ("justified", "unjustified")
+
+
 @dataclass(frozen=True)
 class Role:
     """One row of the role table. ``granted``: an AccessControl role the admin grants

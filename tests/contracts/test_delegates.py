@@ -24,11 +24,15 @@ from ledger.contract_errors import (
     ConsentDelegatesUnknownResident,
     SignedIntentWrongSigner,
 )
-from ledger.intents import POWER_COMMIT, POWER_GRANT, POWER_REVOKE, POWER_READ, type_hash
+from ledger.intents import POWER_COMMIT, POWER_GRANT, POWER_READ, POWER_REVOKE, type_hash
 from ledger.types import Event, SignedIntent
 from tests.conftest import System
-from tests.contracts.bundles import bundle_intent, define_intent, granted_terms
-from tests.contracts.bundles import revoke_bundle_intent
+from tests.contracts.bundles import (
+    bundle_intent,
+    define_intent,
+    granted_terms,
+    revoke_bundle_intent,
+)
 from tests.contracts.helpers import (
     appoint_intent,
     commit_intent,
@@ -119,7 +123,13 @@ def test_a_resident_appoints_a_delegate_with_powers_until_a_time(system: System)
             "guardian": False,
         },
     )
-    assert delegation(system) == (POWER_GRANT | POWER_READ, until, False, False, system.resident.address)
+    assert delegation(system) == (
+        POWER_GRANT | POWER_READ,
+        until,
+        False,
+        False,
+        system.resident.address,
+    )
     assert system.client.simulate("ConsentDelegates", "delegates", system.resident.address) == [
         delegate_of(system).address
     ]

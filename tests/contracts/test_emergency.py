@@ -25,6 +25,7 @@ from ledger.contract_errors import (
 )
 from ledger.intents import POWER_GRANT, POWER_REVOKE
 from ledger.types import Event
+from ledger.vocabulary import EMERGENCY_DAILY_LIMIT, EMERGENCY_REVIEW_PERIOD
 from tests.conftest import System, b32, fields
 from tests.contracts.helpers import (
     appoint_intent,
@@ -67,9 +68,7 @@ def test_the_emergency_role_carries_its_fields_and_only_a_department_gets_it(
     with pytest.raises(ConsentDirectoryUnknownDepartment):
         system.one(role_intent(system, "emergency", Account.create().address, fields("phone")))
     with pytest.raises(ConsentDirectoryUnsortedFields):
-        system.one(
-            role_intent(system, "emergency", ambulance.address, [b32("phone"), b32("name")])
-        )
+        system.one(role_intent(system, "emergency", ambulance.address, [b32("phone"), b32("name")]))
     with pytest.raises(ConsentDirectoryUnexpectedFields):
         system.one(role_intent(system, "auditor", Account.create().address, fields("phone")))
 
@@ -241,3 +240,9 @@ def test_a_delegate_with_the_grant_power_leaves_a_directive_and_one_without_cann
         system.resident.address,
         delegate.address,
     )
+
+
+def test_the_python_vocabulary_holds_the_contracts_limits(system: System) -> None:
+    contract = "ConsentEmergency"
+    assert system.client.simulate(contract, "DAILY_LIMIT") == EMERGENCY_DAILY_LIMIT
+    assert system.client.simulate(contract, "REVIEW_PERIOD") == EMERGENCY_REVIEW_PERIOD
