@@ -17,12 +17,15 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from api import docs_ui, errors, http_bounds, http_headers, openapi, portal_assets, signed
+from api.anomalies import default_thresholds
 from api.auth import install as install_auth
 from api.limits import IpRateLimit, RateLimits
 from api.node import Node, open_node
+from api.notifications import FeedSettler
 from api.routers import (
     access_requests,
     admin,
+    anomalies,
     attestations,
     audit,
     auth,
@@ -52,9 +55,14 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         to_thread.current_default_thread_limiter().total_tokens = config.request_threads
         app.state.node = node or open_node(config)
         app.state.node.start()
+        # Reminders and anomalies derived as blocks are indexed (the webhooks' feed too).
+        served: Node = app.state.node
+        settler = FeedSettler(served.store, default_thresholds(served.settings))
+        settler.start()
         try:
             yield
         finally:
+            settler.stop()
             if owned:
                 app.state.node.close()
 
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None, *, node: Node | None = None) ->
         notifications,
         webhooks,
         audit,
+        anomalies,
         chain,
     ):
         app.include_router(module.router)

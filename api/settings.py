@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     webhook_retry_for: Annotated[float, Field(ge=3600)] = 86_400.0
     webhook_timeout: Annotated[float, Field(gt=0)] = 10.0
 
+    #: Supervision: a department's served accesses, and its refused queries, within one
+    #: hour of chain time beyond which auditors get an ``anomaly``, unless the admin sets
+    #: others (``PUT /admin/anomaly-thresholds``).
+    anomaly_accesses_per_hour: Annotated[int, Field(ge=0, le=10_000)] = 200
+    anomaly_refusals_per_hour: Annotated[int, Field(ge=0, le=10_000)] = 20
+
     # Rate limits in the `limits` package's notation ("10/second;300/minute"), counted in
     # this process's memory (each serving process counts its own).
     #: Every request, per client IP.

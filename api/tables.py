@@ -1,5 +1,7 @@
 """The API's own tables: the sign-in challenges it issued, the bearer tokens ended
-before their expiry, and webhook subscriptions with their deliveries. These are the
+before their expiry, webhook subscriptions with their deliveries, and the notifications
+derived from indexed events (expiry reminders, anomalies and the admin's thresholds for
+them, and the block they are judged through). These are the
 API's, not the ledger's, so they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
@@ -11,7 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
-from ledger.store import ADDRESS, metadata
+from ledger.sqltypes import Uint64
+from ledger.store import ADDRESS, HASH, metadata
 
 challenges = Table(
     "auth_challenges",
@@ -66,4 +69,73 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("next_attempt_at", Float),
     Index("ix_webhook_deliveries_last", "webhook_id", "last_attempt_at"),
+)
+
+#: The block through which reminders and anomalies are derived (one row, ``id`` 1): a feed
+#: shows nothing past it, so nothing derived can land behind a reader's cursor.
+feed_watermark = Table(
+    "feed_watermark",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("block_number", BigInteger, nullable=False),
+)
+
+#: Expiry reminders (:mod:`api.reminders`): per consent and ``lead`` (seconds before
+#: ``valid_until``), scheduled from its ``ConsentGranted``, then ``placed`` at the first
+#: indexed block stamped at or after ``due_at`` (``position``: its feed index there) or
+#: ``skipped`` (revoked, used up, overtaken by a later reminder or by expiry).
+expiry_reminders = Table(
+    "expiry_reminders",
+    metadata,
+    Column("consent_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("lead", Integer, primary_key=True, autoincrement=False),
+    Column("resident", ADDRESS, nullable=False),
+    Column("department", ADDRESS, nullable=False),
+    Column("valid_until", Uint64, nullable=False),
+    Column("due_at", Uint64, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("block_number", BigInteger),
+    Column("position", Integer),
+    Column("block_timestamp", BigInteger),
+    Index("ix_expiry_reminders_due", "state", "due_at"),
+    Index("ix_expiry_reminders_resident", "resident", "block_number", "position"),
+    Index("ix_expiry_reminders_department", "department", "block_number", "position"),
+)
+
+#: Supervision anomalies (:mod:`api.anomalies`) at their feed position: ``rule`` broken
+#: at the event of ``tx_hash`` (``event_ids``: the events behind it, JSON), open until an
+#: auditor closes it with a note (``closed_at``: wall clock, seconds).
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("block_number", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("rule", String(32), nullable=False),
+    Column("department", ADDRESS),
+    Column("resident", ADDRESS),
+    Column("consent_id", BigInteger),
+    Column("threshold", Integer),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("event_ids", Text, nullable=False),
+    Column("tx_hash", HASH, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("closed_by", ADDRESS),
+    Column("closed_at", BigInteger),
+    Column("note", Text),
+    Index("ix_anomalies_status", "status", "block_number", "position"),
+    Index("ix_anomalies_department", "department", "rule", "created_at"),
+)
+
+#: The admin's anomaly thresholds: per department, or ``"*"`` for every other one (else
+#: the settings' defaults); ``set_at`` is wall clock, seconds.
+anomaly_thresholds = Table(
+    "anomaly_thresholds",
+    metadata,
+    Column("department", String(42), primary_key=True),
+    Column("accesses_per_hour", Integer, nullable=False),
+    Column("refusals_per_hour", Integer, nullable=False),
+    Column("set_by", ADDRESS, nullable=False),
+    Column("set_at", BigInteger, nullable=False),
 )

@@ -9,7 +9,8 @@ answer or no answer is retried after :func:`retry_delay` (exponential backoff) u
 retry window ends; then the notification is marked ``failed`` and the next is sent.
 Delivery is at least once: a crash between a receiver's 2xx and its record sends that
 notification again. Every attempt is recorded in ``webhook_deliveries``, which
-``GET /webhooks`` shows.
+``GET /webhooks`` shows. Expiry reminders and anomalies reach webhooks like events, once
+:class:`api.notifications.FeedSettler` has derived them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 from standardwebhooks.webhooks import Webhook
 
-from api.notifications import feed_after, notification_out
+from api.anomalies import holds_auditor_role
+from api.notifications import feed_after, position_of
+from api.schemas.notifications import NotificationOut
 from api.tables import webhook_deliveries, webhooks
 from ledger.store import Store
 
@@ -114,17 +117,18 @@ class WebhookDeliverer:
         kinds = frozenset(json.loads(hook["events"])) or None
         position = (hook["cursor_block"], hook["cursor_index"])
         with self.store.connect() as c:
-            rows = feed_after(c, hook["owner"], position, _PER_ROUND, kinds)
+            # Anomalies go to auditors; the deliverer has no chain, so it asks the index.
+            auditor = (kinds is None or "anomaly" in kinds) and holds_auditor_role(c, hook["owner"])
+            found = feed_after(c, hook["owner"], position, _PER_ROUND, kinds, auditor=auditor)
         delivered = 0
-        for row in rows:
-            if self._stop.is_set() or not self._send(hook, row):
+        for notification in found:
+            if self._stop.is_set() or not self._send(hook, notification):
                 break
             delivered += 1
         return delivered
 
-    def _send(self, hook: RowMapping, row: RowMapping) -> bool:
+    def _send(self, hook: RowMapping, notification: NotificationOut) -> bool:
         """POST one notification; True when the cursor may move past it."""
-        notification = notification_out(row)
         body = notification.model_dump_json()
         now = time.time()
         code: int | None = None
@@ -187,7 +191,8 @@ class WebhookDeliverer:
                 )
             moved: dict[str, Any] = {"next_attempt_at": retry_at}
             if retry_at is None:  # delivered or given up: the next one is due
-                moved |= {"cursor_block": row["block_number"], "cursor_index": row["log_index"]}
+                block, index = position_of(notification)
+                moved |= {"cursor_block": block, "cursor_index": index}
             c.execute(update(webhooks).where(webhooks.c.id == hook["id"]).values(**moved))
         if status == "failed":
             log.warning(

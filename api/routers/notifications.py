@@ -10,20 +10,21 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.engine import RowMapping
 
+from api.anomalies import default_thresholds
 from api.deps import CurrentActor, NodeDep
 from api.node import Node
 from api.notifications import (
     feed_after,
     head_position,
     list_notifications,
-    notification_out,
     parse_notification_id,
+    position_of,
+    settle,
     sse_message,
 )
 from api.pagination import CursorQuery, LimitQuery
-from api.schemas.notifications import NotificationList
+from api.schemas.notifications import NotificationList, NotificationOut
 
 router = APIRouter(tags=["notifications"])
 
@@ -40,9 +41,12 @@ def notifications(
 ) -> NotificationList:
     """The caller's notifications, oldest first, cursor-paginated: requests filed for a
     resident and every access to its record served or refused; consents granted or
-    revoked and requests declined for a department. Ids are chain positions."""
+    revoked and requests declined for a department; consents expiring in 7 days and in
+    1 day for both; anomalies for an auditor. Ids are chain positions."""
+    _settle(node)
+    auditor = actor.has("auditor")
     with node.store.connect() as c:
-        data, next_cursor = list_notifications(c, actor.address, cursor, limit)
+        data, next_cursor = list_notifications(c, actor.address, cursor, limit, auditor=auditor)
     return NotificationList(data=data, next_cursor=next_cursor)
 
 
@@ -67,17 +71,18 @@ async def notification_stream(
     else:
         after = await to_thread.run_sync(_head, node)
     address = actor.address
+    auditor = await to_thread.run_sync(actor.has, "auditor")
 
     async def events() -> AsyncIterator[str]:
         position = after
         silent = 0.0
         yield "retry: 1000\n\n"
         while not await request.is_disconnected():
-            rows = await to_thread.run_sync(_read, node, address, position)
-            for row in rows:
-                yield sse_message(notification_out(row))
-                position = (row["block_number"], row["log_index"])
-            if rows:
+            found = await to_thread.run_sync(_read, node, address, position, auditor)
+            for notification in found:
+                yield sse_message(notification)
+                position = position_of(notification)
+            if found:
                 silent = 0.0
                 continue
             await asyncio.sleep(POLL_SECONDS)
@@ -93,9 +98,16 @@ async def notification_stream(
     )
 
 
-def _read(node: Node, address: str, after: tuple[int, int] | None) -> list[RowMapping]:
+def _settle(node: Node) -> None:
+    settle(node.store, default_thresholds(node.settings))
+
+
+def _read(
+    node: Node, address: str, after: tuple[int, int] | None, auditor: bool
+) -> list[NotificationOut]:
+    _settle(node)
     with node.store.connect() as c:
-        return feed_after(c, address, after, _BATCH)
+        return feed_after(c, address, after, _BATCH, auditor=auditor)
 
 
 def _head(node: Node) -> tuple[int, int]:

@@ -14,18 +14,23 @@ NotificationKind = Literal[
     "request_declined",
     "access_logged",
     "access_denied",
+    "consent_expiring",
+    "anomaly",
 ]
 
 
 class NotificationOut(BaseModel):
-    #: The event's chain position, ``"<block>-<log index>"``: the SSE ``id:`` and
-    #: ``Last-Event-ID``, and an idempotency key for whoever receives it twice.
+    #: The notification's chain position (:mod:`api.feed_ids`): ``"<block>-<log index>"``
+    #: for an event, ``"<block>-r<n>"`` for an expiry reminder, ``"<block>-a<n>"`` for an
+    #: anomaly. The SSE ``id:`` and ``Last-Event-ID``, and an idempotency key for whoever
+    #: receives it twice.
     id: str
     kind: NotificationKind
     #: The block's timestamp (chain time), in seconds.
     created_at: int
     block_number: int
-    tx_hash: str
+    #: The event's transaction (an anomaly's: the event that raised it; a reminder: none).
+    tx_hash: str | None
     resident: str | None
     department: str | None
     consent_id: int | None
@@ -34,6 +39,17 @@ class NotificationOut(BaseModel):
     fields: list[str] | None = None
     purpose: str | None = None
     reason: str | None = None
+    #: ``consent_expiring``: when the consent ends, and which reminder this is.
+    valid_until: int | None = None
+    expires_in: Literal["7d", "1d"] | None = None
+    #: ``anomaly``: the rule broken (``accesses``, ``refusals`` or an always-anomalous
+    #: event such as ``emergency_access``), the threshold exceeded, the hour of chain time
+    #: judged and the ids of the events behind it; the id is the anomaly's id.
+    rule: str | None = None
+    threshold: int | None = None
+    window_start: int | None = None
+    window_end: int | None = None
+    event_ids: list[str] | None = None
 
 
 class NotificationList(BaseModel):
