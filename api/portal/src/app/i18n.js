@@ -6,15 +6,17 @@ import zhSchema from "../i18n/zh-CN/schema.json";
 import zhResident from "../i18n/zh-CN/resident.json";
 import zhDepartment from "../i18n/zh-CN/department.json";
 import zhAuditor from "../i18n/zh-CN/auditor.json";
+import zhNotifications from "../i18n/zh-CN/notifications.json";
 import enShell from "../i18n/en/shell.json";
 import enSchema from "../i18n/en/schema.json";
 import enResident from "../i18n/en/resident.json";
 import enDepartment from "../i18n/en/department.json";
 import enAuditor from "../i18n/en/auditor.json";
+import enNotifications from "../i18n/en/notifications.json";
 
 export const LANGUAGES = {
-  "zh-CN": { ...zhShell, ...zhSchema, ...zhResident, ...zhDepartment, ...zhAuditor },
-  en: { ...enShell, ...enSchema, ...enResident, ...enDepartment, ...enAuditor },
+  "zh-CN": { ...zhShell, ...zhSchema, ...zhResident, ...zhDepartment, ...zhAuditor, ...zhNotifications },
+  en: { ...enShell, ...enSchema, ...enResident, ...enDepartment, ...enAuditor, ...enNotifications },
 };
 const STORAGE_KEY = "portal.lang";
 

@@ -4,6 +4,9 @@ import { useState } from "preact/hooks";
 
 import { signOut } from "./api.js";
 import { Nav, ScreenFrame, screensFor, useRoute } from "./nav.js";
+import { NotificationAnnouncer } from "./notificationAnnouncer.js";
+import { InboxContext, useNotificationInbox } from "./notificationInbox.js";
+import { FEED_ROLES } from "./notifications.js";
 import { SCREENS } from "./screens.js";
 import { forgetSession, keepSession, keptSession } from "./session.js";
 import { CreateWallet, OpenKeystore, Unlock } from "./signIn.js";
@@ -54,6 +57,9 @@ function App() {
   const [kept, setKept] = useState(keptSession);
   const t = translator(lang);
   rememberLanguage(lang);
+  // The feed streams while a session with one is signed in; signing out closes it.
+  const hasFeed = session && FEED_ROLES.some((r) => session.token.roles.includes(r));
+  const inbox = useNotificationInbox(hasFeed ? session : null);
 
   function signedIn(opened, files) {
     keepSession({ address: opened.wallet.address, ...files, token: opened.token });
@@ -74,8 +80,11 @@ function App() {
 
   let body;
   if (session)
-    body = html`<${Session} t=${t} session=${session} onSignOut=${leave} />
-      <${Screens} t=${t} session=${session} />`;
+    body = html`<${InboxContext.Provider} value=${hasFeed ? inbox : null}>
+      <${Session} t=${t} session=${session} onSignOut=${leave} />
+      <${Screens} t=${t} session=${session} />
+      ${hasFeed && html`<${NotificationAnnouncer} t=${t} address=${session.wallet.address} />`}
+    <//>`;
   else if (kept)
     body = html`<${Unlock} t=${t} kept=${kept} onUnlocked=${setSession} onSignOut=${leave} />`;
   else

@@ -1,5 +1,6 @@
 // One screen at a time, named in the URL's fragment (#/record), so a reload or the back
-// button returns to it; the screens a session sees follow its roles.
+// button returns to it; the screens a session sees follow its roles. A screen's `Badge`
+// (the unread notifications) is shown inside its link.
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { html } from "./ui.js";
@@ -18,9 +19,10 @@ export function useRoute() {
   return route;
 }
 
-/** The screens of `all` that a session with `roles` sees, in their order. */
+/** The screens of `all` that a session with `roles` sees, in their order: a screen's
+ * `role`, or any of its `roles` (a screen every actor has). */
 export function screensFor(all, roles) {
-  return all.filter((screen) => roles.includes(screen.role));
+  return all.filter((screen) => (screen.roles || [screen.role]).some((r) => roles.includes(r)));
 }
 
 export function Nav({ t, screens, current }) {
@@ -30,6 +32,7 @@ export function Nav({ t, screens, current }) {
         (s) => html`<li>
           <a href=${`#/${s.id}`} id=${`nav-${s.id}`} aria-current=${s.id === current ? "page" : undefined}>
             ${t(`nav.${s.id}`)}
+            ${s.Badge && html`<${s.Badge} t=${t} />`}
           </a>
         </li>`,
       )}
