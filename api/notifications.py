@@ -46,20 +46,26 @@ log = logging.getLogger("consent.notifications")
 
 @dataclass(frozen=True)
 class Kind:
-    """What an event is called in a feed, and whose feed it joins: the event's
-    ``resident`` or its ``department``."""
+    """What an event is called in a feed, and whose feeds it joins: the event's
+    ``resident``, its ``department``, the ``delegate`` it names, every ``auditor``."""
 
     kind: NotificationKind
-    audience: str
+    audiences: tuple[str, ...]
 
 
 KINDS: Mapping[str, Kind] = {
-    "AccessRequested": Kind("access_requested", "resident"),
-    "AccessLogged": Kind("access_logged", "resident"),
-    "AccessDenied": Kind("access_denied", "resident"),
-    "ConsentGranted": Kind("consent_granted", "department"),
-    "ConsentRevoked": Kind("consent_revoked", "department"),
-    "RequestDeclined": Kind("request_declined", "department"),
+    "AccessRequested": Kind("access_requested", ("resident",)),
+    "AccessLogged": Kind("access_logged", ("resident",)),
+    "AccessDenied": Kind("access_denied", ("resident",)),
+    "ConsentGranted": Kind("consent_granted", ("department",)),
+    "ConsentRevoked": Kind("consent_revoked", ("department",)),
+    "RequestDeclined": Kind("request_declined", ("department",)),
+    "DelegateAppointed": Kind("delegate_appointed", ("resident", "delegate")),
+    "DelegateRemoved": Kind("delegate_removed", ("resident", "delegate")),
+    "EmergencyAccessed": Kind("emergency_access", ("resident", "auditor")),
+    # A refused emergency access is an access refused, on the resident's record.
+    "EmergencyDenied": Kind("access_denied", ("resident", "auditor")),
+    "EmergencyReviewed": Kind("emergency_reviewed", ("auditor",)),
 }
 
 
@@ -76,14 +82,26 @@ def position_of(notification: NotificationOut) -> Position:
     return parse_id(notification.id)
 
 
-def _audience(address: str, kinds: frozenset[str] | None) -> Any:
-    by_side: dict[str, list[str]] = {"resident": [], "department": []}
+def _audience(address: str, kinds: frozenset[str] | None, auditor: bool) -> Any:
+    by_side: dict[str, list[str]] = {
+        "resident": [],
+        "department": [],
+        "delegate": [],
+        "auditor": [],
+    }
     for name, kind in KINDS.items():
         if kinds is None or kind.kind in kinds:
-            by_side[kind.audience].append(name)
+            for side in kind.audiences:
+                by_side[side].append(name)
     return or_(
         and_(events.c.resident == address, events.c.name.in_(by_side["resident"])),
         and_(events.c.department == address, events.c.name.in_(by_side["department"])),
+        # The canonical JSON of the args (ledger.codec.dumps) names the delegate so.
+        and_(
+            events.c.name.in_(by_side["delegate"]),
+            events.c.args.contains(f'"delegate":"{address}"', autoescape=True),
+        ),
+        and_(events.c.name.in_(by_side["auditor"] if auditor else [])),
     )
 
 
@@ -107,7 +125,9 @@ def feed_after(
     """Up to ``limit`` notifications of ``address``'s feed after position ``after`` (only
     of ``kinds``, if given), up to the settled block; anomalies only for an ``auditor``."""
     through = judged_through(c)
-    query = select(events).where(_audience(address, kinds), events.c.block_number <= through)
+    query = select(events).where(
+        _audience(address, kinds, auditor), events.c.block_number <= through
+    )
     if after is not None:
         block, index = after
         query = query.where(
@@ -171,7 +191,13 @@ def notification_out(row: Mapping[Any, Any]) -> NotificationOut:
         request_id=request_id,
         fields=None if fields is None else [hex32_label(f) for f in fields],
         purpose=_label(args.get("purpose")),
-        reason=_label(args.get("reason")),
+        reason=_label(args.get("refusal") or args.get("reason")),
+        delegate=args.get("delegate"),
+        powers=args.get("powers"),
+        signed_by=row.get("signed_by"),
+        access_id=args.get("accessId"),
+        review_due=args.get("reviewDue"),
+        outcome=_label(args.get("outcome")),
     )
 
 

@@ -276,15 +276,24 @@ def list_events(
     cursor: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    delegated_types: list[str] | None = None,
 ) -> tuple[list[RowMapping], str | None]:
-    """Events in a stable (block, log index) order with a cursor for the next page."""
+    """Events in a stable (block, log index) order with a cursor for the next page;
+    with ``delegated_types``, also those of these types a delegate signed."""
     size = clamp_limit(limit)
     query = select(events)
     if resident:
         query = query.where(events.c.resident == resident)
     if department:
         query = query.where(events.c.department == department)
-    if types:
+    if types and delegated_types:
+        query = query.where(
+            or_(
+                events.c.name.in_(types),
+                and_(events.c.name.in_(delegated_types), events.c.signed_by.is_not(None)),
+            )
+        )
+    elif types:
         query = query.where(events.c.name.in_(types))
     if since is not None:
         query = query.where(events.c.block_timestamp >= since)

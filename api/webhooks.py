@@ -117,8 +117,9 @@ class WebhookDeliverer:
         kinds = frozenset(json.loads(hook["events"])) or None
         position = (hook["cursor_block"], hook["cursor_index"])
         with self.store.connect() as c:
-            # Anomalies go to auditors; the deliverer has no chain, so it asks the index.
-            auditor = (kinds is None or "anomaly" in kinds) and holds_auditor_role(c, hook["owner"])
+            # Anomalies and emergencies go to auditors; the deliverer has no chain, so it
+            # asks the index.
+            auditor = holds_auditor_role(c, hook["owner"])
             found = feed_after(c, hook["owner"], position, _PER_ROUND, kinds, auditor=auditor)
         delivered = 0
         for notification in found:

@@ -42,6 +42,19 @@ from wallets.record import FieldEnvelope, record_root
 
 router = APIRouter(prefix="/residents", tags=["residents"])
 
+#: What a resident's access log lists: reads served and refused, the same under break
+#: the glass, and the acts a delegate signed in the resident's name.
+_ACCESSES = ("AccessLogged", "AccessDenied")
+_EMERGENCIES = ("EmergencyAccessed", "EmergencyDenied")
+_DELEGATED = (
+    "ConsentGranted",
+    "ConsentRevoked",
+    "BundleGranted",
+    "BundleRevoked",
+    "RequestDeclined",
+    "RecordCommitted",
+)
+
 
 @router.post("", response_model=Enrolled, status_code=201)
 def enroll(body: EnrollResidentBody, node: NodeDep, actor: CurrentActor) -> Enrolled:
@@ -160,7 +173,8 @@ def access_log(
 ) -> AccessLog:
     """Every access and refusal touching the resident: who, which fields, purpose, when,
     under which consent (and its bundle and service, for a bundle's consent), with the
-    on-chain receipt. Newest first."""
+    on-chain receipt; emergency accesses and refusals marked as such; and every act a
+    delegate or guardian signed in the resident's name, with who signed. Newest first."""
     resident = path_address(address)
     ensure_self_or_role(actor, resident, "auditor")
     with node.store.connect() as c:
@@ -168,7 +182,8 @@ def access_log(
         rows, next_cursor = list_events(
             c,
             resident=resident,
-            types=["AccessLogged", "AccessDenied"],
+            types=[*_ACCESSES, *_EMERGENCIES],
+            delegated_types=list(_DELEGATED),
             cursor=cursor,
             limit=limit,
             newest_first=True,
@@ -178,15 +193,23 @@ def access_log(
     data = []
     for row in rows:
         args = json.loads(row["args"])
-        reason = args.get("reason")
+        emergency = row["name"] in _EMERGENCIES
+        # An emergency's reason is the department's code; a refusal's, the chain's.
+        reason = args.get("refusal") or (None if emergency else args.get("reason"))
+        if emergency:
+            purpose: str | None = "EMERGENCY"
+        elif args.get("purpose"):  # a delegate's grant names its own
+            purpose = hex32_label(args["purpose"])
+        else:
+            purpose = purposes.get(row["consent_id"])
         bundle_id, service, service_name = services.of(row, args)
         data.append(
             AccessLogEntry(
                 type=row["name"],
                 department=row["department"],
                 department_name=names.get(row["department"] or ""),
-                fields=[hex32_label(f) for f in args["fields"]],
-                purpose=purposes.get(row["consent_id"]),
+                fields=[hex32_label(f) for f in args.get("fields", [])],
+                purpose=purpose,
                 consent_id=row["consent_id"],
                 reason=hex32_label(reason) if reason else None,
                 use=args.get("use"),
@@ -195,6 +218,10 @@ def access_log(
                 bundle_id=bundle_id,
                 service=service,
                 service_name=service_name,
+                signed_by=row["signed_by"] or row["department"],
+                emergency=emergency,
+                access_id=args.get("accessId"),
+                review_due=args.get("reviewDue"),
             )
         )
     return AccessLog(data=data, next_cursor=next_cursor)

@@ -16,6 +16,10 @@ NotificationKind = Literal[
     "access_denied",
     "consent_expiring",
     "anomaly",
+    "emergency_access",
+    "emergency_reviewed",
+    "delegate_appointed",
+    "delegate_removed",
 ]
 
 
@@ -39,6 +43,15 @@ class NotificationOut(BaseModel):
     fields: list[str] | None = None
     purpose: str | None = None
     reason: str | None = None
+    #: ``delegate_*``: the delegate and its powers (bits: 1 grant, 2 revoke, 4 commit
+    #: record, 8 read); on any event a delegate signed in the resident's name, who.
+    delegate: str | None = None
+    powers: int | None = None
+    signed_by: str | None = None
+    #: ``emergency_*``: the emergency access, its review deadline and (reviewed) outcome.
+    access_id: int | None = None
+    review_due: int | None = None
+    outcome: str | None = None
     #: ``consent_expiring``: when the consent ends, and which reminder this is.
     valid_until: int | None = None
     expires_in: Literal["7d", "1d"] | None = None

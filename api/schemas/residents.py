@@ -64,6 +64,14 @@ class AccessLogEntry(BaseModel):
     bundle_id: int | None = None
     service: str | None = None
     service_name: str | None = None
+    #: Who signed: the department for an access, the delegate or guardian for an act in
+    #: the resident's name (``ConsentGranted``, ``ConsentRevoked``, … it signed).
+    signed_by: str | None = None
+    #: ``EmergencyAccessed`` / ``EmergencyDenied``: break-the-glass, marked as such, with
+    #: the access's id and review deadline when served.
+    emergency: bool = False
+    access_id: int | None = None
+    review_due: int | None = None
 
 
 class AccessLog(BaseModel):
