@@ -44,16 +44,33 @@ WORDS = {
     "consent_granted": "consent granted",
     "consent_revoked": "consent revoked",
     "request_declined": "request declined",
+    "consent_expiring": "consent expiring",
+    "delegate_appointed": "appointed a delegate",
+    "delegate_removed": "removed a delegate",
+    "emergency_access": "read your data in an emergency",
+    "emergency_reviewed": "emergency access reviewed",
+    "anomaly": "anomaly",
 }
+
+#: Kinds whose actor is the department (the others name the resident).
+_BY_DEPARTMENT = frozenset(
+    {"access_requested", "access_logged", "access_denied", "emergency_access", "anomaly"}
+)
 
 
 def line(n: dict[str, Any]) -> str:
     """One notification as a line: time, who, what, which fields, the consent."""
-    who = short(n.get("department") if n["kind"].startswith("access_") else n.get("resident"))
+    who = short(n.get("department") if n["kind"] in _BY_DEPARTMENT else n.get("resident"))
     what = WORDS.get(n["kind"], n["kind"])
     fields = ", ".join(n.get("fields") or [])
     reason = f" ({n['reason']})" if n.get("reason") else ""
     consent = f" · consent {n['consent_id']}" if n.get("consent_id") is not None else ""
+    if n.get("delegate"):
+        consent += f" · delegate {short(n['delegate'])}"
+    if n.get("access_id") is not None:
+        consent += f" · emergency access {n['access_id']}"
+    if n.get("expires_in"):
+        consent += f" · ends in {n['expires_in']}"
     return escape(f"{when(n['created_at'], zone=False)}  {who} {what}{reason}: {fields}{consent}")
 
 
