@@ -1,5 +1,6 @@
 """The API's own tables: the sign-in challenges it issued, the bearer tokens ended
-before their expiry, and webhook subscriptions with their deliveries. These are the
+before their expiry, webhook subscriptions with their deliveries, and the field keys
+of residents' emergency directives. These are the
 API's, not the ledger's, so they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
@@ -9,9 +10,21 @@ store layout 2 needs no migration, and the layout number does not move.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
-from ledger.store import ADDRESS, metadata
+from ledger.sqltypes import Uint64
+from ledger.store import ADDRESS, LABEL, metadata
 
 challenges = Table(
     "auth_challenges",
@@ -66,4 +79,20 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("next_attempt_at", Float),
     Index("ix_webhook_deliveries_last", "webhook_id", "last_attempt_at"),
+)
+
+#: The field keys of a resident's emergency directive, wrapped by the resident's wallet
+#: for the directive's department (HPKE, as a grant's), per record version and field;
+#: stored opaquely. A resident has one directive at a time: leaving a new one (or
+#: withdrawing it) replaces every row of the resident, in the transaction that records
+#: the chain's ``EmergencyDirectiveSet`` (or ``…Withdrawn``); a rotation adds the keys of
+#: the new version (``PUT /emergency-directives/{resident}/wrapped-keys``).
+emergency_keys = Table(
+    "emergency_keys",
+    metadata,
+    Column("resident", ADDRESS, primary_key=True),
+    Column("version", Uint64, primary_key=True),
+    Column("field", LABEL, primary_key=True),
+    Column("department", ADDRESS, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
 )

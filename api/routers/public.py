@@ -177,6 +177,8 @@ def nonces(address: str, node: NodeDep) -> Nonces:
     return Nonces(
         ConsentDirectory=node.client.next_nonce("RegisterDepartment", signer),
         ConsentLedger=node.client.next_nonce("Grant", signer),
+        ConsentDelegates=node.client.next_nonce("AppointDelegate", signer),
+        ConsentEmergency=node.client.next_nonce("EmergencyAccess", signer),
     )
 
 

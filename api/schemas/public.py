@@ -76,3 +76,5 @@ class Eip712(BaseModel):
 class Nonces(BaseModel):
     ConsentDirectory: int
     ConsentLedger: int
+    ConsentDelegates: int
+    ConsentEmergency: int
