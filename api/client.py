@@ -15,6 +15,7 @@ job, each class adding to the one before::
     ConsentFlows      api.client_consents    grant, revoke, rotate; the consents held
     BundleFlows       api.client_bundles     services; a bundle granted, read, revoked
     QueryFlows        api.client_queries     a department's requests and queries
+    EmergencyFlows    api.client_emergency   directives, emergency accesses, reviews
     GovernanceFlows   api.client_governance  admin, registrar, auditor
     NotificationFlows api.client_notifications  the caller's feed; its live stream followed
 
@@ -40,12 +41,12 @@ checked against the intent sent and kept through ``keep_acceptance``.
 from __future__ import annotations
 
 from api.client_bundles import BundleFlows
+from api.client_emergency import EmergencyFlows
 from api.client_governance import GovernanceFlows
 from api.client_notifications import NotificationFlows
-from api.client_queries import QueryFlows
 
 
-class ConsentApi(BundleFlows, QueryFlows, GovernanceFlows, NotificationFlows):
+class ConsentApi(BundleFlows, EmergencyFlows, GovernanceFlows, NotificationFlows):
     """The HTTP API as a wallet sees it. Use as a context manager or call :meth:`close`.
 
     ``ConsentApi(base_url, identity, *, timeout, transport, pins, chain, notice,

@@ -4,7 +4,8 @@
 wraps them for the department's key only once that key is the department's (on chain,
 or signed by the pinned admin); a consent's terms are read only as its resident's
 ``Grant`` signs them (:meth:`~ConsentFlows.checked_consent`). :meth:`~ConsentFlows.revoke`
-can rotate the record afterwards, re-wrapping the new keys for the consents still live.
+can rotate the record afterwards, re-wrapping the new keys for the consents still live
+and for the resident's emergency directive, if one is in force.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.client_errors import ClientError, ClientRefusal, RotationFailed
+from api.client_errors import ApiProblem, ClientError, ClientRefusal, RotationFailed
 from api.client_records import DAY, RecordFlows
 from ledger.codec import ZERO32, checksum_address, from_hex
 from wallets.errors import WalletError
 from wallets.grants import wrap_keys_for_department
+from wallets.record import RecordVersion
 from wallets.rotation import ActiveConsent, rotate_after_revocation
 from wallets.trust import Untrusted, check_consent, check_department_key, short_hex
 
@@ -27,12 +29,14 @@ LIVE_STATES = frozenset({"active", "not_yet_valid"})
 
 @dataclass(frozen=True)
 class RevokeResult:
-    """A revocation and, with ``rotate=True``, the new record version and re-wrapped grants."""
+    """A revocation and, with ``rotate=True``, the new record version and re-wrapped grants
+    (and emergency directive: ``PUT /emergency-directives/{a}/wrapped-keys``'s answer)."""
 
     revoked: dict[str, Any]
     rotated_version: int | None = None
     fresh_salt_fields: frozenset[str] = frozenset()
     rewrapped: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rewrapped_directive: dict[str, Any] | None = None
 
 
 class ConsentFlows(RecordFlows):
@@ -182,11 +186,13 @@ class ConsentFlows(RecordFlows):
         *,
         revoked_consent: int | None = None,
         ended: Iterable[int] = (),
-    ) -> tuple[int, frozenset[str], dict[int, dict[str, Any]]]:
+    ) -> tuple[int, frozenset[str], dict[int, dict[str, Any]], dict[str, Any] | None]:
         """A new record version with fresh keys for every field and fresh salts for the
         ``exposed`` ones; re-wraps the new keys for every live consent (except
         ``revoked_consent`` and those in ``ended``, just revoked: the read model may not
-        say so yet). Returns ``(version, fresh_salt_fields, {consent_id: answer})``.
+        say so yet) and for the emergency directive in force (:meth:`rewrap_directive`).
+        Returns ``(version, fresh_salt_fields, {consent_id: answer}, directive answer or
+        None)``.
         """
         record = self.open_record()
         gone = {int(c) for c in ended} | ({revoked_consent} if revoked_consent else set())
@@ -196,8 +202,11 @@ class ConsentFlows(RecordFlows):
             if c["status"] in LIVE_STATES and int(c["consent_id"]) not in gone
         ]
         directory = {d["address"]: d for d in self.departments()}
+        directive = self._directive_in_force()
         # Every key checked before anything is committed: one substituted key refuses all.
         needed = {c["department"] for c in survivors if set(c["fields"]) & set(record.field_names)}
+        if directive is not None:
+            needed.add(directive["department"])
         keys = {
             address: self.department_key(directory[address])
             for address in sorted(needed)
@@ -224,7 +233,57 @@ class ConsentFlows(RecordFlows):
             for other, wrapped in rotation.wrapped_keys.items()
             if wrapped
         }
-        return rotation.version, rotation.fresh_salt_fields, rewrapped
+        rewrapped_directive = None
+        if directive is not None and directive["department"] in keys:
+            rewrapped_directive = self.rewrap_directive(
+                rotation.record, directive, keys[directive["department"]]
+            )
+        return rotation.version, rotation.fresh_salt_fields, rewrapped, rewrapped_directive
+
+    # -- the emergency directive's keys (leaving one: api.client_emergency) ----------
+
+    def emergency_directive(self, resident: str | None = None) -> dict[str, Any]:
+        """``GET /emergency-directives/{a}``: the directive as it stands, with the record
+        versions whose keys it holds (404 :class:`ApiProblem` if none was ever left)."""
+        answer: dict[str, Any] = self._get(f"/emergency-directives/{resident or self.address}")
+        return answer
+
+    def put_directive_keys(self, version: int, wrapped_keys: Mapping[str, str]) -> dict[str, Any]:
+        """``PUT /emergency-directives/{a}/wrapped-keys``: the directive's keys of a new
+        record version, wrapped for its department."""
+        answer: dict[str, Any] = self.request(
+            "PUT",
+            f"/emergency-directives/{self.address}/wrapped-keys",
+            json={"version": version, "wrapped_keys": dict(wrapped_keys)},
+        )
+        return answer
+
+    def rewrap_directive(
+        self, record: RecordVersion, directive: Mapping[str, Any], department_key: bytes
+    ) -> dict[str, Any] | None:
+        """The directive's fields of ``record`` (a new version) wrapped for its department's
+        checked ``department_key`` and stored; ``None`` if the record has none of them."""
+        fields = [f for f in directive["fields"] if f in record.field_names]
+        if not fields or fields != list(directive["fields"]):
+            return None  # a field the record no longer holds: leave the directive anew
+        wrapped = wrap_keys_for_department(
+            record,
+            fields,
+            department=directive["department"],
+            department_public_key=department_key,
+        )
+        return self.put_directive_keys(record.version, wrapped)
+
+    def _directive_in_force(self) -> dict[str, Any] | None:
+        """The resident's own directive if it is active (a server without the endpoint,
+        or a resident who never left one: ``None``)."""
+        try:
+            directive = self.emergency_directive()
+        except ApiProblem as problem:
+            if problem.status in (404, 405):
+                return None
+            raise
+        return directive if directive.get("status") == "active" else None
 
     def access_log(self, resident: str | None = None, *, limit: int | None = None) -> list[Any]:
         """``GET /residents/{a}/access-log``, newest first (every page)."""

@@ -143,9 +143,37 @@ class QueryFlows(SigningSession):
         :class:`~api.client_errors.ApiProblem` if the chain refused the access and
         :class:`~wallets.errors.InvalidRecord` if a field does not open or verify.
         """
-        identity = self._require_identity()
         resident = checksum_address(resident)
         answer = self.access(consent_id, resident, fields)
+        version, root, on_chain, opened = self.open_answer(
+            answer,
+            resident,
+            is_trusted=is_trusted,
+            recorded_at=recorded_at,
+            record_root=record_root,
+        )
+        return QueryResult(
+            consent_id=int(answer["consent_id"]),
+            receipt=dict(answer["receipt"]),
+            version=version,
+            root=root,
+            root_on_chain=on_chain,
+            fields=opened,
+        )
+
+    def open_answer(
+        self,
+        answer: Mapping[str, Any],
+        resident: str,
+        *,
+        is_trusted: IsTrusted | None,
+        recorded_at: RecordedAt | None,
+        record_root: RecordRoot | None,
+    ) -> tuple[int, str, bool, dict[str, FieldAnswer]]:
+        """Open the ``fields`` of an answer that released them (``POST /queries``, ``POST
+        /emergency-accesses``) as :meth:`query` describes: ``(version, root,
+        root_on_chain, {name: FieldAnswer})``, the version and root as the API reported."""
+        identity = self._require_identity()
         entries: dict[str, dict[str, Any]] = answer["fields"]
         api_version = int(answer["record"]["version"])
         roots: dict[int, bytes | str] = {api_version: answer["record"]["root"]}
@@ -170,14 +198,7 @@ class QueryFlows(SigningSession):
             name: self._check_attestations(name, entries[name], value, checked, check)
             for name, value in values.items()
         }
-        return QueryResult(
-            consent_id=int(answer["consent_id"]),
-            receipt=dict(answer["receipt"]),
-            version=api_version,
-            root=str(answer["record"]["root"]),
-            root_on_chain=on_chain,
-            fields=opened,
-        )
+        return api_version, str(answer["record"]["root"]), on_chain, opened
 
     def _check_attestations(
         self,

@@ -113,6 +113,7 @@ _CONFLICT = (
     ce.ConsentDirectoryDepartmentRevoked,  # reinstating a department whose role was revoked
     ce.ConsentLedgerRequestAnswered,  # a request declined, withdrawn or granted already
     ce.ConsentLedgerBundleRevoked,
+    ce.ConsentEmergencyAlreadyReviewed,
 )
 _FORBIDDEN = (
     ce.SignedIntentWrongSigner,
@@ -126,6 +127,9 @@ _FORBIDDEN = (
     ce.ConsentDirectoryUntrustedIssuer,
     ce.ConsentLedgerNotRequestDepartment,  # withdrawing another department's request
     ce.ConsentLedgerNotBundleResident,
+    ce.ConsentEmergencyUnauthorizedSigner,  # a review by someone not an auditor
+    ce.ConsentEmergencyInactiveDepartment,
+    ce.ConsentEmergencyNotEmergencyDepartment,  # a directive for a department without the role
 )
 _NOT_FOUND = (
     ce.ConsentLedgerUnknownResident,
@@ -134,6 +138,8 @@ _NOT_FOUND = (
     ce.ConsentDirectoryUnknownDepartment,
     ce.ConsentLedgerUnknownBundle,
     ce.ConsentDirectoryUnknownService,
+    ce.ConsentEmergencyUnknownResident,
+    ce.ConsentEmergencyUnknownAccess,
 )
 
 

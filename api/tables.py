@@ -1,7 +1,8 @@
 """The API's own tables: the sign-in challenges it issued, the bearer tokens ended
-before their expiry, webhook subscriptions with their deliveries, and the notifications
+before their expiry, webhook subscriptions with their deliveries, the notifications
 derived from indexed events (expiry reminders, anomalies and the admin's thresholds for
-them, and the block they are judged through). These are the
+them, and the block they are judged through), and the field keys of residents'
+emergency directives. These are the
 API's, not the ledger's, so they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
@@ -11,10 +12,21 @@ store layout 2 needs no migration, and the layout number does not move.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
 from ledger.sqltypes import Uint64
-from ledger.store import ADDRESS, HASH, metadata
+from ledger.store import ADDRESS, HASH, LABEL, metadata
 
 challenges = Table(
     "auth_challenges",
@@ -138,4 +150,18 @@ anomaly_thresholds = Table(
     Column("refusals_per_hour", Integer, nullable=False),
     Column("set_by", ADDRESS, nullable=False),
     Column("set_at", BigInteger, nullable=False),
+#: The field keys of a resident's emergency directive, wrapped by the resident's wallet
+#: for the directive's department (HPKE, as a grant's), per record version and field;
+#: stored opaquely. A resident has one directive at a time: leaving a new one (or
+#: withdrawing it) replaces every row of the resident, in the transaction that records
+#: the chain's ``EmergencyDirectiveSet`` (or ``…Withdrawn``); a rotation adds the keys of
+#: the new version (``PUT /emergency-directives/{resident}/wrapped-keys``).
+emergency_keys = Table(
+    "emergency_keys",
+    metadata,
+    Column("resident", ADDRESS, primary_key=True),
+    Column("version", Uint64, primary_key=True),
+    Column("field", LABEL, primary_key=True),
+    Column("department", ADDRESS, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
 )

@@ -1,4 +1,5 @@
-"""The vault's rows: envelopes, wrapped keys and attestations.
+"""The vault's rows: envelopes, wrapped keys (of consents and of emergency directives)
+and attestations.
 
 Written by the relayer in the same database transaction that closes the intent's
 journal entry (:func:`apply_side_effects`), so a row enters the vault only with the
@@ -11,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, desc, select
+from sqlalchemy import Connection, RowMapping, and_, delete, desc, select
 
+from api.tables import emergency_keys
 from ledger.codec import as_bytes, dumps, to_hex
 from ledger.store import attestation_records, attestations, envelopes, wrapped_keys
 from ledger.types import Outcome
@@ -53,6 +55,14 @@ def apply_side_effects(c: Connection, outcome: Outcome, effects: Mapping[str, An
             )
     elif kind == "attestation":
         _attestation(c, outcome, effects)
+    elif kind == "emergency_directive":
+        assert outcome.event is not None
+        resident = effects["resident"]
+        c.execute(delete(emergency_keys).where(emergency_keys.c.resident == resident))
+        if outcome.event.name == "EmergencyDirectiveSet":
+            store_directive_keys(
+                c, resident, effects["department"], effects["version"], effects["wrapped_keys"]
+            )
     elif kind is not None:
         raise ValueError(f"unknown side effect {kind!r}")
 
@@ -86,6 +96,58 @@ def newest_wrapped_keys(c: Connection, consent_id: int, fields: list[str]) -> di
         select(wrapped_keys)
         .where(and_(wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.field.in_(fields)))
         .order_by(desc(wrapped_keys.c.version))
+    ).mappings()
+    for row in rows:
+        keys.setdefault(row["field"], row)
+    return keys
+
+
+def store_directive_keys(
+    c: Connection, resident: str, department: str, version: int, keys: Mapping[str, str]
+) -> None:
+    """The keys of one record version of ``resident``'s directive, wrapped for its
+    ``department``, by field (0x-hex, as validated)."""
+    for field, wrapped in keys.items():
+        c.execute(
+            emergency_keys.insert().values(
+                resident=resident,
+                version=version,
+                field=field,
+                department=department,
+                wrapped_key=as_bytes(wrapped),
+            )
+        )
+
+
+def directive_key_versions(c: Connection, resident: str) -> dict[str, list[int]]:
+    """The record versions whose keys the resident's directive holds, by field."""
+    found: dict[str, list[int]] = {}
+    rows = c.execute(
+        select(emergency_keys.c.field, emergency_keys.c.version)
+        .where(emergency_keys.c.resident == resident)
+        .order_by(emergency_keys.c.field, emergency_keys.c.version)
+    ).all()
+    for field, version in rows:
+        found.setdefault(str(field), []).append(int(version))
+    return found
+
+
+def newest_directive_keys(
+    c: Connection, resident: str, department: str, fields: list[str]
+) -> dict[str, RowMapping]:
+    """Per field of ``fields``, the key of the newest record version the resident's
+    directive holds one for, if it is wrapped for ``department``."""
+    keys: dict[str, RowMapping] = {}
+    rows = c.execute(
+        select(emergency_keys)
+        .where(
+            and_(
+                emergency_keys.c.resident == resident,
+                emergency_keys.c.department == department,
+                emergency_keys.c.field.in_(fields),
+            )
+        )
+        .order_by(desc(emergency_keys.c.version))
     ).mappings()
     for row in rows:
         keys.setdefault(row["field"], row)

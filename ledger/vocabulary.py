@@ -66,6 +66,34 @@ DECLINE_REASONS: dict[str, str] = {
     "OTHER": "another reason",
 }
 
+#: Why an emergency access was refused, as ``EmergencyDenied.refusal`` carries them
+#: (``bytes32`` ASCII): the department lacks the emergency role; the resident left no
+#: directive for it; the directive ran out; a field asked is not in the directive (or no
+#: longer in the role); the resident's accesses for the day (UTC, chain time) are spent.
+EMERGENCY_REFUSALS: tuple[str, ...] = (
+    "no_emergency_role",
+    "no_directive",
+    "directive_expired",
+    "field_not_in_directive",
+    "daily_limit",
+)
+#: Reason codes an emergency department states (``EmergencyAccess.reason``). The chain
+#: takes any non-zero code and records it; these are the ones the CLI and portal offer.
+EMERGENCY_REASONS: dict[str, str] = {
+    "UNCONSCIOUS": "the resident is unconscious or cannot answer",
+    "CARDIAC_ARREST": "cardiac or respiratory arrest",
+    "SEVERE_INJURY": "a severe injury (accident, fall, burn)",
+    "ALLERGIC_REACTION": "a severe allergic reaction",
+    "POISONING": "poisoning or an overdose",
+    "OTHER": "another emergency (the justification says which)",
+}
+#: An auditor's verdict on an emergency access (``ReviewEmergency.outcome``).
+REVIEW_OUTCOMES: tuple[str, ...] = ("justified", "unjustified")
+#: ``ConsentEmergency``'s ``DAILY_LIMIT`` (served accesses per resident per UTC day of
+#: chain time) and ``REVIEW_PERIOD`` (how long an auditor has); a test holds them equal.
+EMERGENCY_DAILY_LIMIT = 3
+EMERGENCY_REVIEW_PERIOD = 3 * 86_400
+
 #: A request's status, derived from the chain: filed, then answered at most once (a grant
 #: naming it, a decline, a withdrawal), or expired when no answer came in time.
 REQUEST_STATUSES: tuple[str, ...] = ("pending", "granted", "declined", "withdrawn", "expired")
@@ -83,23 +111,6 @@ def request_status(answer: str | None, granted: bool, requested_at: int, now: in
     if answer is not None:
         return answer
     return "expired" if now >= requested_at + REQUEST_ANSWER_WINDOW else "pending"
-
-
-#: Emergency accesses served per resident per UTC day of block time, and how long an
-#: auditor has to review each (``ConsentEmergency``'s ``DAILY_LIMIT``, ``REVIEW_PERIOD``;
-#: a test holds them equal).
-EMERGENCY_DAILY_LIMIT = 3
-EMERGENCY_REVIEW_PERIOD = 3 * 86_400
-#: Why the chain refused an emergency access (``EmergencyDenied.refusal``).
-EMERGENCY_REFUSALS = (
-    "no_emergency_role",
-    "no_directive",
-    "directive_expired",
-    "field_not_in_directive",
-    "daily_limit",
-)
-#: An auditor's review of an emergency access (``ReviewEmergency.outcome``).
-REVIEW_OUTCOMES = ("justified", "unjustified")
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ nothing from the server but the intent itself:
 - a consent's terms: each must be what the resident's ``Grant`` says (:func:`check_consent`).
 
 Pins live in ``trust.json`` in the wallet directory (:class:`Pins`): the admin address(es),
-the chain id and the two contracts. They are set explicitly (``consent wallet pin``) or
-on first use, as ssh's ``known_hosts`` is — the notice says so — and a later mismatch is
-an error, never a silent re-pin. Every failure is :class:`Untrusted`, a sentence saying
-what did not match.
+the chain id and the deployment's contracts. They are set explicitly (``consent wallet
+pin``: the directory and ledger) or on first use, as ssh's ``known_hosts`` is — the notice
+says so — and a later mismatch is an error, never a silent re-pin. Every failure is
+:class:`Untrusted`, a sentence saying what did not match.
 """
 
 from __future__ import annotations
@@ -140,7 +140,10 @@ class Pins:
                 f"the API is on chain {chain_id}, but this wallet is pinned to chain"
                 f" {self.chain_id} ({self.where}): it is not the ledger you trust"
             )
-        for name in (DIRECTORY, LEDGER):
+        # The directory and ledger first, then the deployment's other contracts
+        # (delegates, emergency), each pinned on the first use that serves it.
+        names = [DIRECTORY, LEDGER, *sorted(set(served) - {DIRECTORY, LEDGER})]
+        for name in names:
             pinned, theirs = self.contracts.get(name), served.get(name)
             if pinned is not None and theirs is not None and pinned != theirs:
                 raise Untrusted(
@@ -150,13 +153,13 @@ class Pins:
         added = [f"chain {chain_id}"] if self.chain_id is None else []
         added += [
             f"{name} {served[name]}"
-            for name in (DIRECTORY, LEDGER)
+            for name in names
             if name not in self.contracts and name in served
         ]
         if not added:
             return
         self.chain_id = chain_id
-        for name in (DIRECTORY, LEDGER):
+        for name in names:
             if name in served:
                 self.contracts.setdefault(name, served[name])
         self.save()

@@ -12,6 +12,9 @@
     consent webhook add|list|remove               department, auditor: the feed POSTed, signed
     consent bundle grant|show|revoke              resident: a whole service in one signature
     consent query                                 department: read, decrypt, verify
+    consent emergency directive|show|access|review|queue
+                                                  resident: a directive; emergency department:
+                                                  an access; auditor: its review, the queue
     consent admin department|role|issuer          admin: register, suspend|resume|rotate-key,
                                                   grant|revoke a role, distrust an issuer
     consent admin policy|service                  admin: purpose policies; services (define|list)
@@ -34,6 +37,7 @@ from api.commands import (
     bundles,
     demo,
     directory,
+    emergency,
     governance,
     lists,
     notifications,
@@ -57,6 +61,7 @@ def register(app: typer.Typer) -> None:
     app.command("notifications")(notifications.notifications)
     app.add_typer(notifications.webhook_app, name="webhook")
     app.command("query")(query.query)
+    app.add_typer(emergency.app, name="emergency")
     app.command("schema")(directory.schema)
     app.command("departments")(directory.departments)
     app.add_typer(governance.admin_app, name="admin")

@@ -182,19 +182,28 @@ def rotate_department_key(
 @role_app.command("grant")
 @handled
 def grant_role(
-    role: Annotated[str, typer.Argument(help="registrar, issuer or auditor.")],
+    role: Annotated[str, typer.Argument(help="registrar, issuer, auditor or emergency.")],
     account: Annotated[str, typer.Argument(help="The account to receive it.")],
     fields: Annotated[
-        list[str] | None, typer.Option("--field", "-f", help="Issuers: the fields they attest.")
+        list[str] | None,
+        typer.Option(
+            "--field",
+            "-f",
+            help="Issuers: the fields they attest; an emergency department: those it may read.",
+        ),
     ] = None,
     api: ApiOption = DEFAULT_API_URL,
     wallet: WalletOption = DEFAULT_WALLET,
     password_file: PasswordFileOption = None,
 ) -> None:
-    """Make ACCOUNT a registrar, an issuer (for --field ...) or an auditor."""
+    """Make ACCOUNT a registrar, an issuer (for --field ...), an auditor, or (a
+    department) the emergency department for --field ..."""
     names = split_names(fields)
-    if (role == "issuer") != bool(names):
-        raise CommandFailed("an issuer needs --field (one or more); other roles take none")
+    if (role in ("issuer", "emergency")) != bool(names):
+        raise CommandFailed(
+            "an issuer needs --field (one or more), and so does an emergency department;"
+            " other roles take none"
+        )
     _send(
         api,
         wallet,

@@ -8,14 +8,16 @@ the API), else against what the API reports, and the output says which and what 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from api.chain_view import ChainView
+from api.client_emergency import EmergencyResult
 from api.client_errors import ApiProblem
-from api.client_queries import QueryResult
+from api.client_queries import FieldAnswer, QueryResult
 from api.commands.common import (
     DEFAULT_API_URL,
     DEFAULT_WALLET,
@@ -116,8 +118,16 @@ def print_query(result: QueryResult, *, chain_checked: bool) -> None:
     out.print(
         f"access under consent {result.consent_id} recorded: {describe_receipt(result.receipt)}"
     )
+    out.print(fields_table(result.fields, chain_checked=chain_checked))
+    for line in root_notes(result, chain_checked=chain_checked):
+        out.print(f"[yellow]{escape(line)}[/yellow]")
+
+
+def fields_table(fields: Mapping[str, FieldAnswer], *, chain_checked: bool) -> Table:
+    """What a department read (a query's, an emergency access's): value, version and
+    how far its attestation was checked."""
     table = Table("field", "value", "version", "attestation")
-    for name, a in sorted(result.fields.items()):
+    for name, a in sorted(fields.items()):
         status = {
             "verified": f"[green]verified[/green] ({short(a.issuer)})",
             "invalid": f"[red]invalid[/red]: {escape(a.problem or '')}",
@@ -126,13 +136,14 @@ def print_query(result: QueryResult, *, chain_checked: bool) -> None:
         if a.attestation == "unverified" and chain_checked and a.problem:
             status = f"[yellow]unverified[/yellow]: {escape(a.problem)}"
         table.add_row(name, escape(a.value.value), str(a.version), status)
-    out.print(table)
-    for line in root_notes(result, chain_checked=chain_checked):
-        out.print(f"[yellow]{escape(line)}[/yellow]")
+    return table
 
 
-def root_notes(result: QueryResult, *, chain_checked: bool) -> list[str]:
-    """What the root check could not establish, and what to do about it."""
+def root_notes(
+    result: QueryResult | EmergencyResult, *, chain_checked: bool, shared: str = "this consent"
+) -> list[str]:
+    """What the root check could not establish, and what to do about it (``shared``:
+    what the fields were read under)."""
     if result.root_on_chain:
         return []
     if not chain_checked:
@@ -144,7 +155,7 @@ def root_notes(result: QueryResult, *, chain_checked: bool) -> list[str]:
     return [
         f"the fields come from record version {', '.join(map(str, versions))}, not the"
         " latest one committed on chain, so they were checked against the API's root;",
-        "the resident's newer version is not shared under this consent yet: ask them to"
-        " re-wrap it (`consent record rotate` re-wraps for every live consent), then query"
-        " again",
+        f"the resident's newer version is not shared under {shared} yet: ask them to"
+        " re-wrap it (`consent record rotate` re-wraps for every live consent and the"
+        " emergency directive), then read again",
     ]

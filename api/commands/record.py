@@ -165,10 +165,12 @@ def rotate(
         api_session(api, wallet, password_file, chain_url=chain_url) as client,
         err.status("re-encrypting under fresh keys and re-wrapping for live consents…"),
     ):
-        version, fresh, rewrapped = client.rotate(split_names(fields))
+        version, fresh, rewrapped, directive = client.rotate(split_names(fields))
     out.print(
         f"record version [bold]{version}[/bold]: fresh keys for every field, fresh salts"
         f" for {', '.join(sorted(fresh)) or 'none'}"
     )
     for consent_id in sorted(rewrapped):
         out.print(f"  re-wrapped the new keys for consent {consent_id}")
+    if directive is not None:
+        out.print("  re-wrapped the new keys for your emergency directive")

@@ -371,3 +371,5 @@ def revoke(
         )
         for other in sorted(result.rewrapped):
             out.print(f"  re-wrapped the new keys for consent {other}")
+        if result.rewrapped_directive is not None:
+            out.print("  re-wrapped the new keys for your emergency directive")

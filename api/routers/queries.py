@@ -7,6 +7,7 @@ very query; a denial answers 403 with the contract's ``reason`` and the denial's
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from fastapi import APIRouter
 from sqlalchemy import Connection, RowMapping
@@ -58,26 +59,29 @@ def query(body: AccessBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     resident = intent.message["resident"]
     names = [bytes32_to_name(f) for f in intent.message["fields"]]
     with node.store.connect() as c:
-        fields = _fields(c, consent_id, resident, names, now=outcome.receipt.block_timestamp)
-    newest = max(fields.values(), key=lambda f: f.version)
-    return QueryAnswer(
-        consent_id=consent_id,
-        receipt=receipt,
-        record=RecordRef(version=newest.version, root=newest.root),
-        fields=fields,
-    )
+        keys = newest_wrapped_keys(c, consent_id, names)
+        missing = [n for n in names if n not in keys]
+        if missing:  # a granted field always has a key: the relayer stores it with the grant
+            raise RuntimeError(f"consent {consent_id} has no wrapped key for {missing}")
+        record, fields = served_fields(
+            c, resident, names, keys, now=outcome.receipt.block_timestamp
+        )
+    return QueryAnswer(consent_id=consent_id, receipt=receipt, record=record, fields=fields)
 
 
-def _fields(
-    c: Connection, consent_id: int, resident: str, names: list[str], *, now: int
-) -> dict[str, QueriedField]:
-    """For each of ``names``, the newest version whose key this consent holds, with its
-    proof and attestation. A few queries for all the fields together, and one Merkle
-    tree per record version, however many fields come from it."""
-    keys = newest_wrapped_keys(c, consent_id, names)
-    missing = [n for n in names if n not in keys]
-    if missing:  # a granted field always has a key: the relayer stores it with the grant
-        raise RuntimeError(f"consent {consent_id} has no wrapped key for {missing}")
+def served_fields(
+    c: Connection,
+    resident: str,
+    names: list[str],
+    keys: Mapping[str, RowMapping],
+    *,
+    now: int,
+) -> tuple[RecordRef, dict[str, QueriedField]]:
+    """What a logged access releases (a query's, an emergency access's): for each of
+    ``names``, the envelope of the record version of its key in ``keys`` (rows with
+    ``version`` and ``wrapped_key``, one per name), with its proof and attestations,
+    and the newest of those versions with its root. A few queries for all the fields
+    together, and one Merkle tree per record version, however many fields come from it."""
     versions = sorted({int(k["version"]) for k in keys.values()})
     envelope_rows = envelopes_by_version(c, resident, versions)
     roots = record_roots(c, resident, versions)
@@ -105,7 +109,8 @@ def _fields(
             attestations=candidates,
             attestation=candidates[0] if candidates else None,
         )
-    return answer
+    newest = max(answer.values(), key=lambda f: f.version)
+    return RecordRef(version=newest.version, root=newest.root), answer
 
 
 def _attestation_out(row: RowMapping) -> AttestationOut:

@@ -84,7 +84,7 @@ class World:
         contract = spec["domain"]["verifyingContract"]
         nonces = self.http.get(f"/nonces/{who.address}").json()
         contracts = self.http.get("/health").json()["contracts"]
-        key = next(name for name, address in contracts.items() if address == contract)
+        (key,) = [name for name, address in contracts.items() if address == contract]
         full = {"nonce": nonces[key], "deadline": self.now() + 600, **message}
         signed = signed_intent_body(
             who.account.key,
