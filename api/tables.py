@@ -150,6 +150,8 @@ anomaly_thresholds = Table(
     Column("refusals_per_hour", Integer, nullable=False),
     Column("set_by", ADDRESS, nullable=False),
     Column("set_at", BigInteger, nullable=False),
+)
+
 #: The field keys of a resident's emergency directive, wrapped by the resident's wallet
 #: for the directive's department (HPKE, as a grant's), per record version and field;
 #: stored opaquely. A resident has one directive at a time: leaving a new one (or

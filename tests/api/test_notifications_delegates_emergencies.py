@@ -111,9 +111,10 @@ def test_an_emergency_access_reaches_the_resident_and_every_auditor_and_its_revi
     audits = [(n["kind"], n.get("access_id")) for n in feed(world, world.auditor)]
     assert ("emergency_access", 1) in audits and ("emergency_reviewed", 1) in audits
     assert ("access_denied", None) in audits
-    assert [n for n in feed(world, world.auditor) if n["kind"] == "emergency_reviewed"][0][
-        "outcome"
-    ] == "justified"
+    assert (
+        next(n for n in feed(world, world.auditor) if n["kind"] == "emergency_reviewed")["outcome"]
+        == "justified"
+    )
     # another resident and the departments hear nothing of it
     assert feed(world, world.resident2) == []
     assert [n["kind"] for n in feed(world, ambulance)] == []
