@@ -126,6 +126,12 @@ _FORBIDDEN = (
     ce.ConsentDirectoryUntrustedIssuer,
     ce.ConsentLedgerNotRequestDepartment,  # withdrawing another department's request
     ce.ConsentLedgerNotBundleResident,
+    # A delegate acting beyond its appointment, and who may appoint or remove one.
+    ce.ConsentDelegatesMissingPower,
+    ce.ConsentDelegatesExpired,
+    ce.ConsentDelegatesRemoved,
+    ce.ConsentDelegatesUnauthorizedSigner,
+    ce.ConsentDelegatesGuardianship,
 )
 _NOT_FOUND = (
     ce.ConsentLedgerUnknownResident,
@@ -134,6 +140,8 @@ _NOT_FOUND = (
     ce.ConsentDirectoryUnknownDepartment,
     ce.ConsentLedgerUnknownBundle,
     ce.ConsentDirectoryUnknownService,
+    ce.ConsentDelegatesUnknownResident,
+    ce.ConsentDelegatesNotDelegate,  # no appointment to remove (an ended one: 409, see the route)
 )
 
 

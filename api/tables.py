@@ -1,6 +1,7 @@
 """The API's own tables: the sign-in challenges it issued, the bearer tokens ended
-before their expiry, and webhook subscriptions with their deliveries. These are the
-API's, not the ledger's, so they are defined here,
+before their expiry, webhook subscriptions with their deliveries, and the field keys a
+resident's wallet wrapped for its delegates. These are the API's, not the ledger's, so
+they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
 store). Names, columns and indexes are those the store defined before: a database of
@@ -9,9 +10,21 @@ store layout 2 needs no migration, and the layout number does not move.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
-from ledger.store import ADDRESS, metadata
+from ledger.sqltypes import Uint64
+from ledger.store import ADDRESS, LABEL, metadata
 
 challenges = Table(
     "auth_challenges",
@@ -66,4 +79,20 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("next_attempt_at", Float),
     Index("ix_webhook_deliveries_last", "webhook_id", "last_attempt_at"),
+)
+
+#: Field keys a resident's wallet wrapped (HPKE, recipient = the delegate) for one of its
+#: delegates, per record version and field: opaque to the server, as a consent's
+#: ``wrapped_keys`` are. A row enters with the ``DelegateAppointed`` or ``RecordCommitted``
+#: that makes it valid (:func:`api.vault.apply_side_effects`), leaves with the
+#: ``DelegateRemoved`` of its delegate, and is served only to that delegate while the
+#: chain says its appointment holds the read power (``GET /residents/{a}/record``).
+delegate_keys = Table(
+    "delegate_keys",
+    metadata,
+    Column("resident", ADDRESS, primary_key=True),
+    Column("delegate", ADDRESS, primary_key=True),
+    Column("version", Uint64, primary_key=True),
+    Column("field", LABEL, primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
 )

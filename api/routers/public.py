@@ -177,6 +177,7 @@ def nonces(address: str, node: NodeDep) -> Nonces:
     return Nonces(
         ConsentDirectory=node.client.next_nonce("RegisterDepartment", signer),
         ConsentLedger=node.client.next_nonce("Grant", signer),
+        ConsentDelegates=node.client.next_nonce("AppointDelegate", signer),
     )
 
 

@@ -76,3 +76,5 @@ class Eip712(BaseModel):
 class Nonces(BaseModel):
     ConsentDirectory: int
     ConsentLedger: int
+    #: ``AppointDelegate``, ``RemoveDelegate``: the delegates contract keeps its own.
+    ConsentDelegates: int
