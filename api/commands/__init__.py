@@ -11,6 +11,8 @@
     consent notifications [--follow]             what concerns you; --follow: live (SSE)
     consent webhook add|list|remove               department, auditor: the feed POSTed, signed
     consent bundle grant|show|revoke              resident: a whole service in one signature
+    consent delegate appoint|list|remove          resident (registrar: guardians): who may act
+                                                  in a resident's name, with which powers
     consent query                                 department: read, decrypt, verify
     consent admin department|role|issuer          admin: register, suspend|resume|rotate-key,
                                                   grant|revoke a role, distrust an issuer
@@ -32,6 +34,7 @@ import typer
 from api.commands import (
     audit,
     bundles,
+    delegates,
     demo,
     directory,
     governance,
@@ -52,6 +55,7 @@ def register(app: typer.Typer) -> None:
     app.command("grant")(sharing.grant)
     app.command("revoke")(sharing.revoke)
     app.add_typer(bundles.app, name="bundle")
+    app.add_typer(delegates.app, name="delegate")
     app.command("consents")(lists.consents)
     app.command("access-log")(lists.access_log)
     app.command("notifications")(notifications.notifications)
