@@ -13,6 +13,8 @@ job, each class adding to the one before::
                                              signing intents, the relayer's acceptances
     RecordFlows       api.client_records     a resident's record; an issuer's attestation
     ConsentFlows      api.client_consents    grant, revoke, rotate; the consents held
+    DelegateFlows     api.client_delegates   delegates appointed, listed, removed (and the
+                                             record rotated); acting for a resident
     BundleFlows       api.client_bundles     services; a bundle granted, read, revoked
     QueryFlows        api.client_queries     a department's requests and queries
     EmergencyFlows    api.client_emergency   directives, emergency accesses, reviews
@@ -41,12 +43,13 @@ checked against the intent sent and kept through ``keep_acceptance``.
 from __future__ import annotations
 
 from api.client_bundles import BundleFlows
+from api.client_delegates import DelegateFlows
 from api.client_emergency import EmergencyFlows
 from api.client_governance import GovernanceFlows
 from api.client_notifications import NotificationFlows
 
 
-class ConsentApi(BundleFlows, EmergencyFlows, GovernanceFlows, NotificationFlows):
+class ConsentApi(DelegateFlows, BundleFlows, EmergencyFlows, GovernanceFlows, NotificationFlows):
     """The HTTP API as a wallet sees it. Use as a context manager or call :meth:`close`.
 
     ``ConsentApi(base_url, identity, *, timeout, transport, pins, chain, notice,

@@ -154,7 +154,7 @@ class BundleFlows(ConsentFlows):
         }
         now = self.now()
         message = {
-            "resident": self.address,
+            "resident": self.principal,
             "service": name_to_bytes32(service),
             "items": [
                 {
@@ -185,8 +185,9 @@ class BundleFlows(ConsentFlows):
         answer = self.bundle(bundle_id)
         self.check_domain()
         signatures = set()
+        signers = self.consent_signers(answer["resident"])
         for consent in answer["consents"]:
-            check_consent(consent, pins=self.pins)
+            check_consent(consent, pins=self.pins, signers=signers)
             if consent.get("bundle_id") != int(bundle_id):
                 raise Untrusted(
                     f"the API lists consent {consent['consent_id']} in bundle {bundle_id},"
@@ -199,7 +200,7 @@ class BundleFlows(ConsentFlows):
 
     def revoke_bundle_intent(self, bundle_id: int) -> dict[str, Any]:
         """``POST /bundles/{id}/revoke`` (signed ``RevokeBundle``)."""
-        message = {"resident": self.address, "bundleId": int(bundle_id)}
+        message = {"resident": self.principal, "bundleId": int(bundle_id)}
         answer: dict[str, Any] = self._post_signed(
             "POST", f"/bundles/{int(bundle_id)}/revoke", "RevokeBundle", message
         )

@@ -57,7 +57,7 @@ class ConsentFlows(RecordFlows):
     ) -> dict[str, Any]:
         """``POST /consents``: a signed ``Grant`` and the granted fields' wrapped keys."""
         message = {
-            "resident": self.address,
+            "resident": self.principal,
             "department": checksum_address(department),
             "fields": self.field_ids(fields),
             "purpose": self.purpose_id(purpose),
@@ -121,7 +121,7 @@ class ConsentFlows(RecordFlows):
 
     def revoke_consent(self, consent_id: int) -> dict[str, Any]:
         """``POST /consents/{id}/revoke`` (signed ``Revoke``)."""
-        message = {"resident": self.address, "consentId": int(consent_id)}
+        message = {"resident": self.principal, "consentId": int(consent_id)}
         answer: dict[str, Any] = self._post_signed(
             "POST", f"/consents/{int(consent_id)}/revoke", "Revoke", message
         )
@@ -138,7 +138,19 @@ class ConsentFlows(RecordFlows):
         )
         return answer
 
+    def consent_signers(self, resident: str) -> set[str]:
+        """Besides the resident, whose ``Grant`` in its name this wallet accepts (none here;
+        its delegates', :mod:`api.client_delegates`)."""
+        return set()
+
     def consent(self, consent_id: int) -> dict[str, Any]:
+        """``GET /consents/{id}``; a delegate (who reads the resident's consents, not each
+        one) finds it in ``GET /residents/{a}/consents``."""
+        if self.acting_for is not None:
+            for found in self.consents():
+                if int(found["consent_id"]) == int(consent_id):
+                    return found
+            raise ClientRefusal(f"{self.acting_for} has no consent {int(consent_id)}")
         answer: dict[str, Any] = self._get(f"/consents/{int(consent_id)}")
         return answer
 
@@ -152,12 +164,12 @@ class ConsentFlows(RecordFlows):
         (:func:`wallets.trust.check_consent`)."""
         answer = self.consent(consent_id)
         self.check_domain()
-        check_consent(answer, pins=self.pins)
+        check_consent(answer, pins=self.pins, signers=self.consent_signers(answer["resident"]))
         return answer
 
     def consents(self, resident: str | None = None) -> list[dict[str, Any]]:
         """``GET /residents/{a}/consents`` (every page)."""
-        return list(self.pages(f"/residents/{resident or self.address}/consents"))
+        return list(self.pages(f"/residents/{resident or self.principal}/consents"))
 
     def department_consents(self) -> list[dict[str, Any]]:
         """``GET /consents``: the consents given to the signed-in department (every page)."""
@@ -174,7 +186,9 @@ class ConsentFlows(RecordFlows):
             return RevokeResult(revoked)
         try:
             self.check_domain()
-            check_consent(consent, pins=self.pins)
+            check_consent(
+                consent, pins=self.pins, signers=self.consent_signers(consent["resident"])
+            )
             rotated = self.rotate(consent["fields"], revoked_consent=int(consent_id))
         except (ClientError, WalletError) as exc:
             raise RotationFailed(int(consent_id), revoked, exc) from exc
@@ -287,7 +301,7 @@ class ConsentFlows(RecordFlows):
 
     def access_log(self, resident: str | None = None, *, limit: int | None = None) -> list[Any]:
         """``GET /residents/{a}/access-log``, newest first (every page)."""
-        return list(self.pages(f"/residents/{resident or self.address}/access-log", limit=limit))
+        return list(self.pages(f"/residents/{resident or self.principal}/access-log", limit=limit))
 
     def department_key(self, entry: Mapping[str, Any]) -> bytes:
         """A directory entry's encryption key, once it is the department's: on

@@ -8,7 +8,8 @@ Errors::
     ├── ClientRefusal           the client will not do it (unknown department or field,
     │                           no identity to sign with, the server's EIP-712 types
     │                           differ from this wallet's)
-    └── RotationFailed          revoked on chain, but the key rotation after it failed
+    ├── RotationFailed          revoked on chain, but the key rotation after it failed
+    └── RemovalRotationFailed   a delegate removed on chain, but the rotation after it failed
 
 Errors of :mod:`wallets` (``InvalidRecord``, ``InvalidIntent``, ...) pass through.
 """
@@ -108,6 +109,19 @@ class RotationFailed(ClientError):
         self.revoked = dict(revoked)
         super().__init__(
             f"{what} {consent_id} is revoked, but rotating the exposed keys failed: {cause}"
+            " (once fixed, rotate with `consent record rotate --field …`)"
+        )
+
+
+class RemovalRotationFailed(ClientError):
+    """The delegate's removal took effect on chain, but the key rotation after it did not
+    finish; ``removed`` is the removal's answer, ``__cause__`` what went wrong."""
+
+    def __init__(self, delegate: str, removed: Mapping[str, Any], cause: Exception) -> None:
+        self.delegate = delegate
+        self.removed = dict(removed)
+        super().__init__(
+            f"delegate {delegate} is removed, but rotating the record's keys failed: {cause}"
             " (once fixed, rotate with `consent record rotate --field …`)"
         )
 

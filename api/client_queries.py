@@ -80,10 +80,10 @@ class QueryFlows(SigningSession):
 
     def decline_request(self, request_id: str, reason: str) -> dict[str, Any]:
         """``POST /access-requests/{id}/decline`` (signed ``DeclineRequest``, by the
-        resident) with a reason code of ``ledger.vocabulary.DECLINE_REASONS``."""
+        resident or its delegate) with a reason code of ``ledger.vocabulary.DECLINE_REASONS``."""
         wanted = from_hex(request_id, length=32, what="request id")
         message = {
-            "resident": self.address,
+            "resident": self.principal,
             "requestId": wanted,
             "reason": name_to_bytes32(reason),
         }
@@ -104,7 +104,7 @@ class QueryFlows(SigningSession):
 
     def access_requests(self, resident: str | None = None) -> list[dict[str, Any]]:
         """``GET /residents/{a}/access-requests`` (every page)."""
-        return list(self.pages(f"/residents/{resident or self.address}/access-requests"))
+        return list(self.pages(f"/residents/{resident or self.principal}/access-requests"))
 
     def department_requests(self) -> list[dict[str, Any]]:
         """``GET /access-requests``: the signed-in department's own requests (every page)."""

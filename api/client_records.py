@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from api.client_errors import ApiProblem
+from api.client_errors import ApiProblem, ClientRefusal
 from api.client_signing import SigningSession
 from ledger.codec import checksum_address, from_hex
 from wallets.attestation import attest
+from wallets.delegation import open_as_delegate
 from wallets.field_cipher import FieldValue
 from wallets.record import RecordVersion, record_root, restore
 from wallets.trust import Untrusted, check_record, short_hex
@@ -23,17 +24,41 @@ DAY = 86_400
 
 
 class RecordFlows(SigningSession):
-    """Upload, open, restore and check a resident's record; attest one of its fields."""
+    """Upload, open, restore and check a resident's record; attest one of its fields.
+
+    Acting for a resident as its delegate (:attr:`acting_for`), the record is the
+    resident's, opened with the keys its wallet wrapped for this one, and a version built
+    from it is encrypted for the resident's key."""
+
+    # -- hooks a delegate's flows fill in (api.client_delegates) ----------------------
+
+    def delegate_keys_for(self, record: RecordVersion) -> dict[str, dict[str, str]]:
+        """A new version's keys wrapped for the resident's delegates (none here)."""
+        return {}
+
+    def record_signers(self, resident: str) -> set[str]:
+        """Besides the resident, whose ``CommitRecord`` of its record this wallet accepts."""
+        return set()
+
+    def principal_key(self) -> bytes:
+        """The HPKE key a record version of :attr:`principal` is encrypted for."""
+        return self._require_identity().encryption_public_key
 
     def commit_record(self, record: RecordVersion) -> dict[str, Any]:
-        """``PUT /residents/{a}/record``: the envelopes and the signed ``CommitRecord``."""
+        """``PUT /residents/{a}/record``: the envelopes and the signed ``CommitRecord``,
+        with the new version's keys wrapped for the resident's delegates."""
         message = {"resident": record.resident, "version": record.version, "root": record.root}
+        extra: dict[str, Any] = {}
+        delegate_keys = self.delegate_keys_for(record)
+        if delegate_keys:
+            extra["delegate_keys"] = delegate_keys
         answer: dict[str, Any] = self._post_signed(
             "PUT",
             f"/residents/{record.resident}/record",
             "CommitRecord",
             message,
             fields=record.envelopes(),
+            **extra,
         )
         if self.identity is not None and record.resident == self.identity.address:
             self.pins.committed(record.version)
@@ -42,7 +67,7 @@ class RecordFlows(SigningSession):
     def record(self, resident: str | None = None, version: int | None = None) -> dict[str, Any]:
         """``GET /residents/{a}/record[?version=n]`` → envelopes, version, root."""
         answer: dict[str, Any] = self._get(
-            f"/residents/{resident or self.address}/record", version=version
+            f"/residents/{resident or self.principal}/record", version=version
         )
         return answer
 
@@ -67,25 +92,44 @@ class RecordFlows(SigningSession):
         ``version`` defaults to one above the latest; ``salts`` carries salts over (an
         issuer's, so its attestation matches). Returns ``{"version", "root", "receipt"}``.
         """
-        identity = self._require_identity()
+        self._require_identity()
         values = {self.schema_name("fields", name): value for name, value in values.items()}
         if salts:
             salts = {self.schema_name("fields", name): salt for name, salt in salts.items()}
         record = RecordVersion.build(
             values,
-            resident=identity.address,
+            resident=self.principal,
             version=self.latest_version() + 1 if version is None else version,
-            owner_public_key=identity.encryption_public_key,
+            owner_public_key=self.principal_key(),
             salts=salts,
         )
         return self.commit_record(record)
 
     def open_record(self, version: int | None = None) -> RecordVersion:
         """The resident's record with its field keys, opened from the API's envelopes
-        once they are the ones the resident committed (:meth:`check_record`)."""
+        once they are the ones the resident committed (:meth:`check_record`); for a
+        delegate, with the keys the resident's wallet wrapped for it."""
         identity = self._require_identity()
         stored = self.record(version=version)
         self.check_record(stored, latest=version is None)
+        if self.acting_for is not None:
+            held = stored.get("wrapped_keys") or {}
+            missing = sorted(set(stored["fields"]) - set(held))
+            if missing:
+                raise ClientRefusal(
+                    f"the API holds no keys of {self.acting_for}'s record version"
+                    f" {stored['version']} for you (fields {missing}): the resident's wallet"
+                    " wraps them when it appoints you or commits a version"
+                )
+            return open_as_delegate(
+                stored["fields"],
+                held,
+                identity,
+                resident=self.acting_for,
+                version=int(stored["version"]),
+                owner_public_key=self.principal_key(),
+                root=stored["root"],
+            )
         return RecordVersion.open(
             stored["fields"],
             identity,
@@ -98,6 +142,8 @@ class RecordFlows(SigningSession):
         """Values and salts from the stored envelopes and this wallet's keys alone, once
         the envelopes are the ones the resident committed (:meth:`check_record`)."""
         identity = self._require_identity()
+        if self.acting_for is not None:
+            return self.open_record(version).values()
         stored = self.record(version=version)
         self.check_record(stored, latest=version is None)
         return restore(
@@ -113,20 +159,29 @@ class RecordFlows(SigningSession):
         signed ``CommitRecord`` of that version; with :attr:`chain`, to the root the
         chain holds (and, for ``latest``, be the chain's latest version).
         :class:`~wallets.trust.Untrusted` otherwise."""
-        identity = self._require_identity()
+        resident = self.principal
+        own = self.acting_for is None
         self.check_domain()
         if self.chain is None:
-            check_record(stored, resident=identity.address, pins=self.pins, latest=latest)
+            check_record(
+                stored,
+                resident=resident,
+                pins=self.pins,
+                latest=latest and own,  # the pins remember this wallet's own commitments
+                signers=self.record_signers(resident),
+            )
             return
         version = int(stored["version"])
-        chain_version, chain_root = self.chain.record(identity.address)
+        chain_version, chain_root = self.chain.record(resident)
         if version != chain_version:
             if latest:
                 raise Untrusted(
                     f"the API serves version {version} as your latest record, but the chain's"
                     f" latest is {chain_version}"
                 )
-            check_record(stored, resident=identity.address, pins=self.pins)
+            check_record(
+                stored, resident=resident, pins=self.pins, signers=self.record_signers(resident)
+            )
             return
         root = record_root(stored["fields"])
         if root != chain_root:

@@ -42,6 +42,10 @@ KeepAcceptance = Callable[[str, Acceptance], None]
 class SigningSession(ApiSession):
     """A session that signs intents only for the anchors in ``pins``."""
 
+    #: The resident this wallet signs and reads for: ``None`` for itself, else the
+    #: resident it is a delegate of (:meth:`~api.client_delegates.DelegateFlows.as_delegate_for`).
+    acting_for: str | None = None
+
     def __init__(
         self,
         base_url: str,
@@ -67,6 +71,12 @@ class SigningSession(ApiSession):
         self._eip712: dict[str, Any] | None = None
         self._schema: dict[str, Any] | None = None
         self._nonce_floor: dict[str, int] = {}
+
+    @property
+    def principal(self) -> str:
+        """Whose intents this wallet signs and whose record it reads: the resident it acts
+        for as a delegate, else its own address."""
+        return self.acting_for or self.address
 
     # -- public reads ---------------------------------------------------------------
 

@@ -7,6 +7,11 @@ actors holding one of the named roles (403 otherwise)::
 
     CurrentAuditor = Annotated[Actor, Depends(require_roles("auditor"))]
 
+``ensure_self_or_role`` guards what a resident reads about itself; ``ensure_self_delegate_or_role``
+also lets in the resident's delegate whose appointment holds a power at the chain's latest
+block (``ConsentDelegates.delegationError``), so an expiry or a removal shuts it out from
+the block that ends it.
+
 ``OperatorDep`` guards what only the operator reads (``/metrics``): a bearer token equal
 to ``Settings.metrics_token``, or else to the one kept in ``data_dir/metrics.token``.
 """
@@ -30,6 +35,9 @@ from api.limits import RateLimits
 from api.node import Node
 from api.settings import Settings
 from ledger.codec import checksum_address
+from ledger.errors import ContractError
+from ledger.intents import POWERS
+from ledger.revert import decode_revert
 
 METRICS_TOKEN_FILE = "metrics.token"
 
@@ -172,6 +180,33 @@ def ensure_self_or_role(actor: Actor, address: str, *roles: str) -> None:
         return
     whom = f" or the role {' or '.join(roles)}" if roles else ""
     raise Forbidden(f"only {to_checksum_address(address)} itself{whom} may do this")
+
+
+def ensure_self_delegate_or_role(
+    node: Node, actor: Actor, resident: str, power: int, *roles: str, detail: str | None = None
+) -> bool:
+    """403 unless ``actor`` is ``resident`` itself, holds one of ``roles``, or is a delegate
+    of ``resident`` whose appointment holds ``power`` (bits of :data:`ledger.intents.POWERS`;
+    0: any appointment in force) at the chain's latest block. True when it is let in as
+    the delegate. A delegate shut out (power missing, appointment expired or removed) is
+    told why by the chain's own error, as ``error`` and ``arguments``; ``detail`` says who
+    may instead of the default sentence."""
+    resident = to_checksum_address(resident)
+    if actor.address == resident or actor.has(*roles):
+        return False
+    error = node.client.delegation_error(resident, actor.address, power)
+    if not error:
+        return True
+    whom = f", the role {' or '.join(roles)}" if roles else ""
+    names = "/".join(n for n, bit in POWERS.items() if power & bit)
+    needs = f"holding the {names} power" if names else "in force"
+    detail = detail or f"only {resident} itself{whom} or its delegate {needs} may do this"
+    refusal = decode_revert(error)
+    if isinstance(refusal, ContractError) and type(refusal).__name__.startswith("ConsentDelegates"):
+        raise Forbidden(
+            f"{detail}: {refusal}", error=type(refusal).__name__, arguments=refusal.arguments
+        )
+    raise Forbidden(detail)
 
 
 #: The current actor, required to be an auditor / an active department (else 403).

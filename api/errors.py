@@ -130,6 +130,12 @@ _FORBIDDEN = (
     ce.ConsentEmergencyUnauthorizedSigner,  # a review by someone not an auditor
     ce.ConsentEmergencyInactiveDepartment,
     ce.ConsentEmergencyNotEmergencyDepartment,  # a directive for a department without the role
+    # A delegate acting beyond its appointment, and who may appoint or remove one.
+    ce.ConsentDelegatesMissingPower,
+    ce.ConsentDelegatesExpired,
+    ce.ConsentDelegatesRemoved,
+    ce.ConsentDelegatesUnauthorizedSigner,
+    ce.ConsentDelegatesGuardianship,
 )
 _NOT_FOUND = (
     ce.ConsentLedgerUnknownResident,
@@ -140,6 +146,8 @@ _NOT_FOUND = (
     ce.ConsentDirectoryUnknownService,
     ce.ConsentEmergencyUnknownResident,
     ce.ConsentEmergencyUnknownAccess,
+    ce.ConsentDelegatesUnknownResident,
+    ce.ConsentDelegatesNotDelegate,  # no appointment to remove (an ended one: 409, see the route)
 )
 
 

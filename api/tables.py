@@ -1,9 +1,9 @@
 """The API's own tables: the sign-in challenges it issued, the bearer tokens ended
 before their expiry, webhook subscriptions with their deliveries, the notifications
 derived from indexed events (expiry reminders, anomalies and the admin's thresholds for
-them, and the block they are judged through), and the field keys of residents'
-emergency directives. These are the
-API's, not the ledger's, so they are defined here,
+them, and the block they are judged through), and the field keys a resident's wallet
+wrapped for its delegates and for its emergency directive. These are the API's, not the
+ledger's, so they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
 store). Names, columns and indexes are those the store defined before: a database of
@@ -165,5 +165,21 @@ emergency_keys = Table(
     Column("version", Uint64, primary_key=True),
     Column("field", LABEL, primary_key=True),
     Column("department", ADDRESS, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+)
+
+#: Field keys a resident's wallet wrapped (HPKE, recipient = the delegate) for one of its
+#: delegates, per record version and field: opaque to the server, as a consent's
+#: ``wrapped_keys`` are. A row enters with the ``DelegateAppointed`` or ``RecordCommitted``
+#: that makes it valid (:func:`api.vault.apply_side_effects`), leaves with the
+#: ``DelegateRemoved`` of its delegate, and is served only to that delegate while the
+#: chain says its appointment holds the read power (``GET /residents/{a}/record``).
+delegate_keys = Table(
+    "delegate_keys",
+    metadata,
+    Column("resident", ADDRESS, primary_key=True),
+    Column("delegate", ADDRESS, primary_key=True),
+    Column("version", Uint64, primary_key=True),
+    Column("field", LABEL, primary_key=True),
     Column("wrapped_key", LargeBinary, nullable=False),
 )

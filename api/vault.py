@@ -1,5 +1,5 @@
-"""The vault's rows: envelopes, wrapped keys (of consents and of emergency directives)
-and attestations.
+"""The vault's rows: envelopes, wrapped keys (of consents, delegates and emergency
+directives) and attestations.
 
 Written by the relayer in the same database transaction that closes the intent's
 journal entry (:func:`apply_side_effects`), so a row enters the vault only with the
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, desc, select
 
-from api.tables import emergency_keys
+from api.tables import delegate_keys, emergency_keys
 from ledger.codec import as_bytes, dumps, to_hex
 from ledger.store import attestation_records, attestations, envelopes, wrapped_keys
 from ledger.types import Outcome
@@ -36,6 +36,20 @@ def apply_side_effects(c: Connection, outcome: Outcome, effects: Mapping[str, An
                     owner_wrapped_key=as_bytes(envelope["owner_wrapped_key"]),
                 )
             )
+        # The new version's keys for the resident's delegates, with the commitment.
+        for delegate, keys in effects.get("delegate_keys", {}).items():
+            store_delegate_keys(c, effects["resident"], delegate, effects["version"], keys)
+    elif kind == "delegate":
+        if effects["wrapped_keys"]:
+            store_delegate_keys(
+                c,
+                effects["resident"],
+                effects["delegate"],
+                effects["version"],
+                effects["wrapped_keys"],
+            )
+    elif kind == "undelegate":
+        drop_delegate_keys(c, effects["resident"], effects["delegate"])
     elif kind == "grant":
         assert outcome.event is not None
         consent_id = int(outcome.event.args["consentId"])
@@ -77,6 +91,69 @@ def store_wrapped_keys(
                 consent_id=consent_id, version=version, field=field, wrapped_key=as_bytes(wrapped)
             )
         )
+
+
+def store_delegate_keys(
+    c: Connection, resident: str, delegate: str, version: int, keys: Mapping[str, str]
+) -> None:
+    """The keys of one record version wrapped for a delegate, by field; a re-appointment's
+    keys of the same version replace the ones stored before."""
+    c.execute(
+        delete(delegate_keys).where(
+            and_(
+                delegate_keys.c.resident == resident,
+                delegate_keys.c.delegate == delegate,
+                delegate_keys.c.version == version,
+            )
+        )
+    )
+    for field, wrapped in keys.items():
+        c.execute(
+            delegate_keys.insert().values(
+                resident=resident,
+                delegate=delegate,
+                version=version,
+                field=field,
+                wrapped_key=as_bytes(wrapped),
+            )
+        )
+
+
+def drop_delegate_keys(c: Connection, resident: str, delegate: str) -> None:
+    """Forget every key wrapped for a delegate of ``resident`` (it was removed)."""
+    c.execute(
+        delete(delegate_keys).where(
+            and_(delegate_keys.c.resident == resident, delegate_keys.c.delegate == delegate)
+        )
+    )
+
+
+def delegate_keys_of(c: Connection, resident: str, delegate: str, version: int) -> dict[str, str]:
+    """``{field: wrapped key}`` of record ``version`` for one of the resident's delegates."""
+    rows = c.execute(
+        select(delegate_keys.c.field, delegate_keys.c.wrapped_key).where(
+            and_(
+                delegate_keys.c.resident == resident,
+                delegate_keys.c.delegate == delegate,
+                delegate_keys.c.version == version,
+            )
+        )
+    ).all()
+    return {field: to_hex(bytes(wrapped)) for field, wrapped in rows}
+
+
+def delegate_key_versions(c: Connection, resident: str) -> dict[str, list[int]]:
+    """Per delegate of ``resident``, the record versions it holds keys of, ascending."""
+    rows = c.execute(
+        select(delegate_keys.c.delegate, delegate_keys.c.version)
+        .where(delegate_keys.c.resident == resident)
+        .distinct()
+        .order_by(delegate_keys.c.delegate, delegate_keys.c.version)
+    ).all()
+    found: dict[str, list[int]] = {}
+    for delegate, version in rows:
+        found.setdefault(delegate, []).append(int(version))
+    return found
 
 
 def has_wrapped_keys(c: Connection, consent_id: int, version: int) -> bool:

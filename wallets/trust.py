@@ -11,7 +11,11 @@ nothing from the server but the intent itself:
   directory, and name that department and exactly that key (:func:`check_department_key`);
 - the resident's record: the Merkle root recomputed from the served envelopes must be
   the one the resident's own ``CommitRecord`` of that version signs (:func:`check_record`);
-- a consent's terms: each must be what the resident's ``Grant`` says (:func:`check_consent`).
+- a consent's terms: each must be what the resident's ``Grant`` says (:func:`check_consent`);
+- a delegate's key (a resident's, as its enrolment published it): the registrar's
+  ``EnrollResident`` must name that resident and exactly that key, and the admin's
+  ``GrantRole`` that made its signer a registrar must recover to a pinned admin
+  (:func:`check_resident_key`).
 
 Pins live in ``trust.json`` in the wallet directory (:class:`Pins`): the admin address(es),
 the chain id and the deployment's contracts. They are set explicitly (``consent wallet
@@ -24,13 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.codec import checksum_address, from_hex, to_hex
-from ledger.vocabulary import label_to_bytes32
+from ledger.vocabulary import label_to_bytes32, role_id
 from wallets.errors import WalletError
 from wallets.record import record_root
 from wallets.signing import recover_intent_signer
@@ -39,6 +43,7 @@ PINS_FILE = "trust.json"
 KEY_INTENTS = frozenset({"RegisterDepartment", "RotateDepartmentKey"})
 DIRECTORY, LEDGER = "ConsentDirectory", "ConsentLedger"
 ZERO32 = b"\0" * 32
+_REGISTRAR_ROLE = role_id("registrar")
 
 Notice = Callable[[str], None]
 
@@ -247,13 +252,73 @@ def check_department_key(
     return served
 
 
+def check_resident_key(
+    entry: Mapping[str, Any], *, pins: Pins, notice: Notice = lambda _text: None
+) -> bytes:
+    """A resident's key from ``GET /residents/{a}/encryption-key``, once the registrar's
+    signed ``EnrollResident`` sets exactly it for that resident and the admin's signed
+    ``GrantRole`` made that registrar one (or the registrar is a pinned admin itself);
+    :class:`Untrusted` otherwise. What a wallet wraps a delegate's keys for."""
+    resident = checksum_address(entry["resident"])
+    served = from_hex(entry["encryption_key"], what="encryption key")
+    enrolment = entry.get("key_intent")
+    if not enrolment or enrolment.get("type") != "EnrollResident":
+        raise Untrusted(
+            f"the API serves no signed enrolment for {resident}'s key, so it cannot be"
+            " checked; not wrapping keys for it"
+        )
+    chain_id, ledger = _pinned_contract(pins, LEDGER)
+    registrar = intent_signer(enrolment, chain_id=chain_id, verifying_contract=ledger)
+    message = enrolment["message"]
+    if checksum_address(message.get("resident", "")) != resident:
+        raise Untrusted(
+            f"the API's signed enrolment for {resident} names another resident"
+            f" ({message.get('resident')}): not wrapping keys for it"
+        )
+    signed_key = from_hex(message.get("encryptionKey", ""), what="signed key")
+    if signed_key != served:
+        raise Untrusted(
+            f"the API serves {resident}'s key as {short_hex(served)}, but the registrar's"
+            f" signed enrolment sets {short_hex(signed_key)}: the server may be substituting"
+            " a key of its own; not wrapping keys for it"
+        )
+    if registrar in pins.admins:
+        return served
+    appointment = entry.get("registrar_intent")
+    if not appointment or appointment.get("type") != "GrantRole":
+        raise Untrusted(
+            f"{resident}'s enrolment is signed by {registrar}, and the API serves no admin's"
+            " signed GrantRole making it a registrar: not wrapping keys for it"
+        )
+    _, directory = _pinned_contract(pins, DIRECTORY)
+    admin = intent_signer(appointment, chain_id=chain_id, verifying_contract=directory)
+    granted = appointment["message"]
+    if (
+        checksum_address(granted.get("account", "")) != registrar
+        or label_to_bytes32(str(granted.get("role", ""))) != _REGISTRAR_ROLE
+    ):
+        raise Untrusted(
+            f"the API's signed GrantRole for {resident}'s registrar {registrar} does not make"
+            " it a registrar: not wrapping keys for it"
+        )
+    pins.admit_admin(admin, f"the registrar role of {registrar}", notice)
+    return served
+
+
 def check_record(
-    stored: Mapping[str, Any], *, resident: str, pins: Pins, latest: bool = False
+    stored: Mapping[str, Any],
+    *,
+    resident: str,
+    pins: Pins,
+    latest: bool = False,
+    signers: Iterable[str] = (),
 ) -> bytes:
     """The root of a served record (``GET /residents/{a}/record``), recomputed from its
-    envelopes, once the resident's own ``CommitRecord`` of that version signs it (and,
-    served as the ``latest``, it is no older than what this wallet last committed)."""
+    envelopes, once the resident's own ``CommitRecord`` of that version signs it (or one
+    of ``signers``: the delegates the wallet accepts as committing for it), and, served
+    as the ``latest``, it is no older than what this wallet last committed."""
     resident = checksum_address(resident)
+    accepted = {resident} | {checksum_address(s) for s in signers}
     version = int(stored["version"])
     if latest and version < pins.record_version:
         raise Untrusted(
@@ -279,8 +344,9 @@ def check_record(
     signer = intent_signer(commit, chain_id=chain_id, verifying_contract=ledger)
     message = commit["message"]
     signed_root = from_hex(message.get("root", ""), what="signed root")
-    if signer != resident or checksum_address(message.get("resident", "")) != resident:
-        raise Untrusted(f"the commitment of version {version} was not signed by {resident}")
+    if signer not in accepted or checksum_address(message.get("resident", "")) != resident:
+        by = resident if len(accepted) == 1 else f"{resident} or a delegate committing for it"
+        raise Untrusted(f"the commitment of version {version} was not signed by {by}")
     if int(message.get("version", -1)) != version or signed_root != root:
         raise Untrusted(
             f"the record the API served (version {version}, root {short_hex(root)}) is not the"
@@ -303,9 +369,17 @@ _TERMS = (
 )
 
 
-def check_consent(consent: Mapping[str, Any], *, pins: Pins, resident: str | None = None) -> None:
+def check_consent(
+    consent: Mapping[str, Any],
+    *,
+    pins: Pins,
+    resident: str | None = None,
+    signers: Iterable[str] = (),
+) -> None:
     """Each term of a served consent must be what its resident's signed ``Grant`` says
-    (and that resident ``resident``, the wallet's own, where given)."""
+    (and that resident ``resident``, the wallet's own, where given); the ``Grant`` is
+    signed by the resident, or by one of ``signers`` (the delegates the wallet accepts as
+    granting for it)."""
     consent_id = consent.get("consent_id")
     grant = consent.get("grant")
     if not grant or grant.get("type") not in ("Grant", "GrantBundle"):
@@ -331,10 +405,11 @@ def check_consent(consent: Mapping[str, Any], *, pins: Pins, resident: str | Non
             f" Grant its resident signed says {_shown(signed.get(term))}"
             + (f" (also {', '.join(differing[1:])} differ)" if differing[1:] else "")
         )
-    if signer != signed["resident"]:
+    accepted = {signed["resident"]} | {checksum_address(s) for s in signers}
+    if signer not in accepted:
         raise Untrusted(f"consent {consent_id}'s Grant was signed by {signer}, not its resident")
-    if resident is not None and signer != checksum_address(resident):
-        raise Untrusted(f"consent {consent_id} is {signer}'s, not yours ({resident})")
+    if resident is not None and signed["resident"] != checksum_address(resident):
+        raise Untrusted(f"consent {consent_id} is {signed['resident']}'s, not yours ({resident})")
 
 
 def _items(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:

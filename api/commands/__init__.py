@@ -11,6 +11,8 @@
     consent notifications [--follow]             what concerns you; --follow: live (SSE)
     consent webhook add|list|remove               department, auditor: the feed POSTed, signed
     consent bundle grant|show|revoke              resident: a whole service in one signature
+    consent delegate appoint|list|remove          resident (registrar: guardians): who may act
+                                                  in a resident's name, with which powers
     consent query                                 department: read, decrypt, verify
     consent emergency directive|show|access|review|queue
                                                   resident: a directive; emergency department:
@@ -35,6 +37,7 @@ import typer
 from api.commands import (
     audit,
     bundles,
+    delegates,
     demo,
     directory,
     emergency,
@@ -56,6 +59,7 @@ def register(app: typer.Typer) -> None:
     app.command("grant")(sharing.grant)
     app.command("revoke")(sharing.revoke)
     app.add_typer(bundles.app, name="bundle")
+    app.add_typer(delegates.app, name="delegate")
     app.command("consents")(lists.consents)
     app.command("access-log")(lists.access_log)
     app.command("notifications")(notifications.notifications)

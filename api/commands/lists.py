@@ -77,7 +77,8 @@ def consents(
         now = client.now()
         if not as_department:
             client.check_domain()
-        altered = {} if as_department else _altered(rows, client.pins)
+        signers = set() if as_department else client.consent_signers(resident or client.principal)
+        altered = {} if as_department else _altered(rows, client.pins, signers)
     if as_json:
         print_json([{**r, "altered": altered.get(r["consent_id"])} for r in rows])
         if altered:
@@ -115,12 +116,13 @@ def consents(
         raise typer.Exit(1)
 
 
-def _altered(rows: list[dict[str, Any]], pins: Any) -> dict[int, str]:
-    """Per consent whose shown terms are not what its ``Grant`` signs, why."""
+def _altered(rows: list[dict[str, Any]], pins: Any, signers: set[str]) -> dict[int, str]:
+    """Per consent whose shown terms are not what its ``Grant`` signs (by its resident or
+    a delegate of it in ``signers``), why."""
     found = {}
     for row in rows:
         try:
-            check_consent(row, pins=pins)
+            check_consent(row, pins=pins, signers=signers)
         except Untrusted as exc:
             found[row["consent_id"]] = str(exc)
     return found

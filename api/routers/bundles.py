@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.bundle_views import bundle_consents, bundle_out, bundle_row, ensure_bundle_reader
-from api.deps import CurrentActor, NodeDep
+from api.bundle_views import bundle_consents, bundle_out, bundle_row
+from api.deps import CurrentActor, NodeDep, ensure_self_delegate_or_role
 from api.errors import BadRequest, Conflict
 from api.http_bounds import BUNDLE_BODY_BYTES
 from api.provenance import signed_intent_at
@@ -20,6 +20,7 @@ from api.schemas.services import (
 )
 from api.signed import receipt_out, settled, signed_intent
 from ledger.codec import checksum
+from ledger.intents import POWER_READ
 from ledger.types import ConsentTerms
 from ledger.vocabulary import bytes32_to_name
 
@@ -66,11 +67,13 @@ def grant_bundle(body: GrantBundleBody, node: NodeDep, actor: CurrentActor) -> B
 
 @router.get("/{bundle_id}", response_model=BundleOut)
 def get_bundle(bundle_id: int, node: NodeDep, actor: CurrentActor) -> BundleOut:
-    """A bundle and its consents with their status: for its resident and auditors."""
+    """A bundle and its consents with their status: for its resident, its delegate holding
+    the read power, and auditors."""
     now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         row = bundle_row(c, bundle_id)
-        ensure_bundle_reader(actor.address, actor.has("auditor"), row)
+    ensure_self_delegate_or_role(node, actor, row["resident"], POWER_READ, "auditor")
+    with node.store.connect() as c:
         answer = bundle_out(c, row, now)
     # The GrantBundle its resident signed, as for one consent: a wallet checks each item.
     for consent in answer.consents:

@@ -6,7 +6,7 @@ import json
 
 from fastapi import APIRouter
 
-from api.deps import CurrentActor, CurrentDepartment, NodeDep
+from api.deps import CurrentActor, CurrentDepartment, NodeDep, ensure_self_delegate_or_role
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.http_bounds import GRANT_BODY_BYTES, WRAPPED_KEY_LENGTHS
 from api.node import Node
@@ -36,6 +36,7 @@ from api.views import (
     require_consent,
 )
 from ledger.codec import from_hex
+from ledger.intents import POWER_COMMIT
 from ledger.types import ConsentTerms
 from ledger.vocabulary import bytes32_to_name
 
@@ -106,13 +107,22 @@ def revoke(consent_id: int, body: RevokeBody, node: NodeDep, actor: CurrentActor
 
 @router.put("/{consent_id}/wrapped-keys", response_model=Rewrapped, max_body_size=GRANT_BODY_BYTES)
 def rewrap(consent_id: int, body: RewrapBody, node: NodeDep, actor: CurrentActor) -> Rewrapped:
-    """After a new record version, the resident re-wraps the new field keys for a consent
-    that stays active."""
+    """After a new record version, the resident (or its delegate holding the commit power,
+    which makes new versions) re-wraps the new field keys for a consent that stays active."""
     now = node.chain.next_timestamp()  # when a query sent now is judged
+    with node.store.connect() as c:
+        resident = require_consent(c, consent_id)["resident"]
+    if actor.address != resident:
+        ensure_self_delegate_or_role(
+            node,
+            actor,
+            resident,
+            POWER_COMMIT,
+            detail="only the consent's resident (or its delegate holding the commit power)"
+            " re-wraps its keys",
+        )
     with node.store.begin() as c:
         row = require_consent(c, consent_id)
-        if actor.address != row["resident"]:
-            raise Forbidden("only the consent's resident re-wraps its keys")
         if consent_status(row, now) in ("revoked", "expired", "exhausted"):
             raise Conflict(f"consent {consent_id} is {consent_status(row, now)}")
         fields = json.loads(row["fields"])

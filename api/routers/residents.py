@@ -1,4 +1,8 @@
-"""Residents: enrolment (by a registrar), their record, and what they may read about it."""
+"""Residents: enrolment (by a registrar), their record, and what they may read about it.
+
+What a resident reads about itself its delegate reads too while its appointment holds
+the read power (``POWER_READ``, judged from the chain at the latest block); the record
+then comes with the field keys the resident's wallet wrapped for that delegate."""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentActor, NodeDep, ensure_self_or_role, path_address
+from api.deps import CurrentActor, NodeDep, ensure_self_delegate_or_role, path_address
 from api.errors import BadRequest, NotFound
 from api.http_bounds import RECORD_BODY_BYTES, check_sizes
+from api.node import Node
 from api.pagination import CursorQuery, LimitQuery
 from api.provenance import commit_intent, signed_intent_at
 from api.schemas.access_requests import AccessRequestList
@@ -24,7 +29,7 @@ from api.schemas.residents import (
     RecordOut,
 )
 from api.signed import receipt_out, settled, signed_intent
-from api.vault import record_envelopes
+from api.vault import delegate_keys_of, record_envelopes
 from api.views import (
     consent_purposes,
     department_names,
@@ -35,7 +40,9 @@ from api.views import (
     record_version,
     service_names,
 )
-from ledger.codec import to_hex
+from ledger.codec import checksum, to_hex
+from ledger.intents import POWER_READ
+from ledger.revert import decode_revert
 from ledger.store import UINT64_MAX
 from ledger.vocabulary import bytes32_label, hex32_label
 from wallets.record import FieldEnvelope, record_root
@@ -94,6 +101,7 @@ def put_record(
         "resident": resident,
         "version": int(intent.message["version"]),
         "fields": {name: env.to_json() for name, env in parsed.items()},
+        "delegate_keys": _delegate_keys(node, resident, body, set(parsed)),
     }
     outcome = node.relayer.submit(intent, effects, expected_signer=actor.address)
     args = settled(outcome)
@@ -104,6 +112,30 @@ def put_record(
     )
 
 
+def _delegate_keys(
+    node: Node, resident: str, body: RecordBody, fields: set[str]
+) -> dict[str, dict[str, str]]:
+    """The new version's keys for the resident's delegates, each named delegate's
+    appointment in force at the chain's latest block and each key one of its fields."""
+    keys: dict[str, dict[str, str]] = {}
+    for named, held in body.delegate_keys.items():
+        try:
+            delegate = str(checksum(named))
+        except ValueError as exc:
+            raise BadRequest(f"delegate_keys: {named!r} is not an address") from exc
+        error = node.client.delegation_error(resident, delegate, 0)
+        if error:
+            raise BadRequest(
+                f"delegate_keys: {delegate} is not a delegate of {resident} in force"
+                f" ({decode_revert(error)}): no keys are stored for it"
+            )
+        unknown = sorted(set(held) - fields)
+        if unknown:
+            raise BadRequest(f"delegate_keys[{delegate}] names fields not in the record: {unknown}")
+        keys[delegate] = {name: value.lower() for name, value in held.items()}
+    return keys
+
+
 @router.get("/{address}/record", response_model=RecordOut)
 def get_record(
     address: str,
@@ -111,9 +143,10 @@ def get_record(
     actor: CurrentActor,
     version: Annotated[int | None, Query(ge=0, le=UINT64_MAX)] = None,
 ) -> RecordOut:
-    """The resident's own envelopes (to restore the record on a new device)."""
+    """The resident's own envelopes (to restore the record on a new device); for its
+    delegate holding the read power, the envelopes and the keys wrapped for it."""
     resident = path_address(address)
-    ensure_self_or_role(actor, resident)
+    delegate = ensure_self_delegate_or_role(node, actor, resident, POWER_READ)
     with node.store.connect() as c:
         row = record_version(c, resident, version)
         if row is None:
@@ -121,8 +154,14 @@ def get_record(
         envelopes = record_envelopes(c, resident, row["version"])
         fields = {name: envelope.to_json() for name, envelope in envelopes.items()}
         commit = commit_intent(c, node.client, resident, int(row["version"]))
+        held = delegate_keys_of(c, resident, actor.address, row["version"]) if delegate else None
     return RecordOut(
-        resident=resident, version=row["version"], root=row["root"], fields=fields, commit=commit
+        resident=resident,
+        version=row["version"],
+        root=row["root"],
+        fields=fields,
+        commit=commit,
+        wrapped_keys=held,
     )
 
 
@@ -136,7 +175,7 @@ def resident_requests(
 ) -> AccessRequestList:
     """Requests filed for the resident's data, pending and answered, newest first."""
     resident = path_address(address)
-    ensure_self_or_role(actor, resident, "auditor")
+    ensure_self_delegate_or_role(node, actor, resident, POWER_READ, "auditor")
     with node.store.connect() as c:
         return list_requests(c, node.chain.next_timestamp(), cursor, limit, resident=resident)
 
@@ -152,7 +191,7 @@ def resident_consents(
     """All of the resident's consents, newest first, with derived status, each with the
     resident's signed ``Grant`` (so its wallet checks the terms it is shown)."""
     resident = path_address(address)
-    ensure_self_or_role(actor, resident, "auditor")
+    ensure_self_delegate_or_role(node, actor, resident, POWER_READ, "auditor")
     now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         page = list_consents(c, now, resident=resident, cursor=cursor, limit=limit)
@@ -176,7 +215,7 @@ def access_log(
     on-chain receipt; emergency accesses and refusals marked as such; and every act a
     delegate or guardian signed in the resident's name, with who signed. Newest first."""
     resident = path_address(address)
-    ensure_self_or_role(actor, resident, "auditor")
+    ensure_self_delegate_or_role(node, actor, resident, POWER_READ, "auditor")
     with node.store.connect() as c:
         names = department_names(c)
         rows, next_cursor = list_events(

@@ -76,5 +76,6 @@ class Eip712(BaseModel):
 class Nonces(BaseModel):
     ConsentDirectory: int
     ConsentLedger: int
+    #: ``AppointDelegate``, ``RemoveDelegate``: the delegates contract keeps its own.
     ConsentDelegates: int
     ConsentEmergency: int

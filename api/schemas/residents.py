@@ -7,6 +7,10 @@ from pydantic import BaseModel, Field
 
 from api.http_bounds import MAX_FIELDS, Ciphertext, Nonce, WrappedKey
 from api.schemas.common import ReceiptOut, SignedBody, SignedIntentOut
+from api.schemas.consents import WrappedKeys
+
+#: The most delegates one record version's body may carry keys for.
+MAX_DELEGATES = 16
 
 
 class EnrollResidentBody(SignedBody):
@@ -30,6 +34,15 @@ class EnvelopeIn(BaseModel):
 class RecordBody(SignedBody):
     intent = "CommitRecord"
     fields: dict[str, EnvelopeIn] = Field(max_length=MAX_FIELDS)
+    #: The new version's field keys wrapped for the resident's delegates (each named
+    #: delegate's appointment in force), stored with the commitment: ``{delegate:
+    #: {field: key}}``.
+    delegate_keys: dict[str, WrappedKeys] = Field(
+        default_factory=dict,
+        max_length=MAX_DELEGATES,
+        description="the new version's field keys wrapped for the resident's delegates in"
+        " force, by delegate address and field",
+    )
 
 
 class RecordCommitted(BaseModel):
@@ -46,6 +59,8 @@ class RecordOut(BaseModel):
     #: The signed ``CommitRecord`` of this version, from the chain's calldata: the owner's
     #: wallet checks the envelopes' root against its own signature (``api.provenance``).
     commit: SignedIntentOut | None = None
+    #: For a delegate reading it: this version's field keys wrapped for the delegate.
+    wrapped_keys: dict[str, str] | None = None
 
 
 class AccessLogEntry(BaseModel):
