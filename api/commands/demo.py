@@ -19,7 +19,6 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +31,8 @@ from api.client import ConsentApi
 from api.client_bundles import narrow_item
 from api.client_governance import id_commitment
 from api.commands.common import describe_receipt, escape, short
-from api.commands.demo_support import Mismatch, Story, serve_in_thread
+from api.commands.demo_care import care_chapters
+from api.commands.demo_support import Actor, Mismatch, Story, serve_in_thread
 from api.commands.lists import access_log_table
 from ledger.codec import to_hex
 from wallets.attestation import commitment
@@ -41,17 +41,6 @@ from wallets.identity import Identity
 DAY = 86_400
 #: scrypt cost of the demo's throwaway identities (the node's admin keeps the default).
 DEMO_SCRYPT_N = 2**12
-
-
-@dataclass
-class Actor:
-    label: str
-    identity: Identity
-    api: ConsentApi
-
-    @property
-    def address(self) -> str:
-        return self.identity.address
 
 
 # ---------------------------------------------------------------------------- story
@@ -506,6 +495,19 @@ def _tell(
         repr(report),
     )
 
+    # -- 12, 13 ------------------------------------------------------------------
+    care = {
+        "admin": admin,
+        "registrar": registrar,
+        "resident": resident,
+        "civil": civil,
+        "auditor": auditor,
+        "child": actor("Li Xiaoming (newborn)", cast["child"]),
+        "ambulance": actor("City Ambulance Service", cast["ambulance"]),
+        "resident_stream": actor("Li Wei's phone", cast["resident"]),
+    }
+    care_chapters(story, by, care, chain, node.chain)
+
 
 def _newborn(
     story: Story,
@@ -649,7 +651,10 @@ def _quote(word: str) -> str:
 def _make_cast(folder: Path) -> dict[str, Identity]:
     """Throwaway identities, saved (cheap scrypt) so the CLI can be pointed at them."""
     cast: dict[str, Identity] = {}
-    for slug in ("housing", "health", "issuer", "registrar", "auditor", "resident", *NEWBORN_CAST):
+    for slug in (
+        "housing", "health", "issuer", "registrar", "auditor", "resident", *NEWBORN_CAST,
+        "child", "ambulance",
+    ):  # fmt: skip
         identity = Identity.create()
         password = secrets.token_urlsafe(12)
         identity.save(folder / slug, password, scrypt_n=DEMO_SCRYPT_N)

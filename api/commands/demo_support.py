@@ -13,20 +13,36 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from rich.console import Console
 
+from api.client import ConsentApi
 from api.client_errors import ApiProblem
 from api.commands.common import describe_receipt, escape
 from ledger.vocabulary import TERMS
+from wallets.identity import Identity
 
 SERVER_START_TIMEOUT = 60.0
 
 
 class Mismatch(Exception):
     """A step did not behave as the story told."""
+
+
+@dataclass
+class Actor:
+    """One of the story's people: a name, its wallet identity, its API session."""
+
+    label: str
+    identity: Identity
+    api: ConsentApi
+
+    @property
+    def address(self) -> str:
+        return self.identity.address
 
 
 class Story:
