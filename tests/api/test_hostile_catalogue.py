@@ -404,8 +404,10 @@ def _forged(world: World, endpoint: Endpoint, forgery: str) -> dict[str, Any]:
         document["domain"]["chainId"] = chain_id + 1
     elif forgery == "other contract":
         contracts = world.http.get("/health").json()["contracts"]
-        (other,) = [a for a in contracts.values() if a != contract]
-        document["domain"]["verifyingContract"] = other
+        # Every other contract of the deployment: the directory's and the ledger's
+        # intents are forged for the next one in deployment order.
+        others = [a for a in contracts.values() if a != contract]
+        document["domain"]["verifyingContract"] = others[0]
     else:  # the same fields under another type's name
         document["types"]["Other"] = document["types"].pop(endpoint.intent)
         document["primaryType"] = "Other"
