@@ -34,7 +34,10 @@ const resident = fixedAddress("resident:1");
 const contracts = {
   ConsentDirectory: fixedAddress("contract:ConsentDirectory"),
   ConsentLedger: fixedAddress("contract:ConsentLedger"),
+  ConsentDelegates: fixedAddress("contract:ConsentDelegates"),
+  ConsentEmergency: fixedAddress("contract:ConsentEmergency"),
 };
+const delegate = fixedAddress("resident:2");
 
 // One signer per vector's role; keys are fixed so ethers' RFC 6979 signatures are too.
 const signerKey = (label) => fixedBytes(`signer:${label}`);
@@ -176,6 +179,42 @@ const messages = {
       resident, service: name32("X"),
       items: [{ department, fields: [name32("income")], purpose: name32("TAXATION"), validUntil: "1", maxUses: "1" }],
       validFrom: "0", nonce: MAX_UINT256, deadline: MAX_UINT256,
+    }],
+  ],
+  AppointDelegate: [
+    ["guardian-all-powers", "registrar", {
+      resident, delegate, powers: "15", validUntil: "1798761600", nonce: "30", deadline: "1767225600",
+    }],
+    ["max-values", "resident", {
+      resident, delegate, powers: "255", validUntil: MAX_UINT64, nonce: MAX_UINT256, deadline: "0",
+    }],
+  ],
+  RemoveDelegate: [
+    ["by-resident", "resident", { resident, delegate, nonce: "31", deadline: "1767225600" }],
+  ],
+  EmergencyDirective: [
+    ["two-fields", "resident", {
+      resident, department, fields: [name32("health_summary"), name32("phone")].sort(),
+      validUntil: "1798761600", nonce: "32", deadline: "1767225600",
+    }],
+    ["withdrawn", "resident", {
+      resident, department, fields: [], validUntil: "0", nonce: "33", deadline: "1767225600",
+    }],
+  ],
+  EmergencyAccess: [
+    ["unconscious", "department", {
+      department, resident, fields: [name32("health_summary")], reason: name32("UNCONSCIOUS"),
+      justificationHash: fixedBytes("justification", 32), nonce: "34", deadline: "1767225600",
+    }],
+  ],
+  ReviewEmergency: [
+    ["justified", "auditor", {
+      accessId: "1", outcome: name32("justified"), notesHash: ZeroHash, nonce: "35",
+      deadline: "1767225600",
+    }],
+    ["max-id", "auditor", {
+      accessId: MAX_UINT256, outcome: name32("unjustified"), notesHash: fixedBytes("notes", 32),
+      nonce: "0", deadline: "0",
     }],
   ],
   RevokeBundle: [

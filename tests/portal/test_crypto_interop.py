@@ -48,6 +48,8 @@ CHAIN_ID = 31337
 CONTRACTS = {
     "ConsentDirectory": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     "ConsentLedger": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+    "ConsentDelegates": "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+    "ConsentEmergency": "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9",
 }
 VALUES = {
     "name": "张伟",
