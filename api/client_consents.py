@@ -93,6 +93,26 @@ class ConsentFlows(RecordFlows):
         names = self.field_names(fields)
         if not names:
             raise ClientRefusal("a grant covers at least one field")
+        entry, record, wrapped = self.wrap_latest_for(department, names)
+        now = self.now()
+        return self.create_consent(
+            department=entry["address"],
+            fields=names,
+            purpose=purpose,
+            valid_from=now,
+            valid_until=now + round(days * DAY),
+            max_uses=max_uses,
+            request_id=request_id,
+            version=record.version,
+            wrapped_keys=wrapped,
+        )
+
+    def wrap_latest_for(
+        self, department: str, names: list[str]
+    ) -> tuple[Mapping[str, Any], RecordVersion, dict[str, str]]:
+        """What sharing ``names`` with ``department`` (address, code or name) needs: its
+        directory entry (refused if suspended), the latest record version (refused if it
+        lacks a field) and the fields' keys of it wrapped for the department's checked key."""
         entry = self.department(department)
         if not entry.get("active", True):
             raise ClientRefusal(f"department {entry['name']} is suspended")
@@ -106,18 +126,7 @@ class ConsentFlows(RecordFlows):
             department=entry["address"],
             department_public_key=self.department_key(entry),
         )
-        now = self.now()
-        return self.create_consent(
-            department=entry["address"],
-            fields=names,
-            purpose=purpose,
-            valid_from=now,
-            valid_until=now + round(days * DAY),
-            max_uses=max_uses,
-            request_id=request_id,
-            version=record.version,
-            wrapped_keys=wrapped,
-        )
+        return entry, record, wrapped
 
     def revoke_consent(self, consent_id: int) -> dict[str, Any]:
         """``POST /consents/{id}/revoke`` (signed ``Revoke``)."""

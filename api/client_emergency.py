@@ -24,7 +24,6 @@ from ledger.codec import ZERO32, checksum_address
 from ledger.vocabulary import REVIEW_OUTCOMES, name_to_bytes32
 from wallets.attestation import IsTrusted, RecordedAt
 from wallets.emergency import JUSTIFICATION, REVIEW_NOTES, SaltedText
-from wallets.grants import wrap_keys_for_department
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -64,19 +63,7 @@ class EmergencyFlows(ConsentFlows, QueryFlows):
         names = self.field_names(fields)
         if not names:
             raise ClientRefusal("a directive names at least one field (withdraw it instead)")
-        entry = self.department(department)
-        if not entry.get("active", True):
-            raise ClientRefusal(f"department {entry['name']} is suspended")
-        record = self.open_record()
-        missing = sorted(set(names) - set(record.field_names))
-        if missing:
-            raise ClientRefusal(f"your record (version {record.version}) has no {missing}")
-        wrapped = wrap_keys_for_department(
-            record,
-            names,
-            department=entry["address"],
-            department_public_key=self.department_key(entry),
-        )
+        entry, record, wrapped = self.wrap_latest_for(department, names)
         message = {
             "resident": self.address,
             "department": checksum_address(entry["address"]),

@@ -101,7 +101,7 @@ def _audience(address: str, kinds: frozenset[str] | None, auditor: bool) -> Any:
             events.c.name.in_(by_side["delegate"]),
             events.c.args.contains(f'"delegate":"{address}"', autoescape=True),
         ),
-        and_(events.c.name.in_(by_side["auditor"] if auditor else [])),
+        events.c.name.in_(by_side["auditor"] if auditor else []),
     )
 
 
