@@ -65,7 +65,7 @@ class EmergencyFlows(ConsentFlows, QueryFlows):
             raise ClientRefusal("a directive names at least one field (withdraw it instead)")
         entry, record, wrapped = self.wrap_latest_for(department, names)
         message = {
-            "resident": self.address,
+            "resident": self.principal,
             "department": checksum_address(entry["address"]),
             "fields": self.field_ids(names),
             "validUntil": self.now() + round(days * DAY),
@@ -84,7 +84,7 @@ class EmergencyFlows(ConsentFlows, QueryFlows):
         """``POST /emergency-directives`` with no fields: the directive ends at that block
         and its keys are deleted."""
         message = {
-            "resident": self.address,
+            "resident": self.principal,
             "department": ZERO_ADDRESS,
             "fields": [],
             "validUntil": 0,
