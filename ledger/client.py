@@ -51,7 +51,7 @@ from ledger.types import (
     ResidentInfo,
     SignedIntent,
 )
-from ledger.vocabulary import ROLE_BITS, role_id
+from ledger.vocabulary import ROLE_BITS, bytes32_label, role_id
 
 #: Share of the block gas limit one submission round fills, leaving room for others.
 _CHUNK_SHARE = 0.8
@@ -285,6 +285,16 @@ class LedgerClient:
 
     def decline_reasons(self) -> list[bytes]:
         return [bytes(r) for r in self._read("ConsentLedger", "declineReasons")]
+
+    def emergency_fields(self, account: str) -> list[str]:
+        """The fields ``account`` may read under a directive while it holds the emergency
+        role (``ConsentDirectory.emergencyFields``, by name); empty without the role."""
+        if not self.has_role("emergency", account):
+            return []
+        return [
+            bytes32_label(bytes(f))
+            for f in self._read("ConsentDirectory", "emergencyFields", checksum(account))
+        ]
 
     def has_role(self, role: str, account: str, block: int | str = "latest") -> bool:
         return bool(

@@ -155,6 +155,7 @@ def departments(
                 active=d.active,
                 status=_department_status(node, d),
                 key_intent=signed[d.address],
+                emergency_fields=node.client.emergency_fields(d.address),
             )
             for d in page
         ],

@@ -60,6 +60,10 @@ class DepartmentOut(BaseModel):
     #: a wallet wraps keys only for a key the admin it trusts signed (``None`` while the
     #: read model has not seen it, or the chain cannot be read).
     key_intent: SignedIntentOut | None = None
+    #: The fields it may read under a resident's emergency directive, while it holds the
+    #: ``emergency`` role the admin granted with them (empty: no such role), so a wallet
+    #: offers a directive only to a department that can use it.
+    emergency_fields: list[str] = []
 
 
 class DepartmentList(BaseModel):

@@ -308,6 +308,22 @@ def test_a_department_without_the_emergency_role_is_refused_and_cannot_be_named(
     assert logged(world, "EmergencyDenied")[-1]["department"] == world.dept.address
 
 
+def test_the_directory_names_the_fields_each_emergency_department_may_read(world: World) -> None:
+    def listed() -> dict[str, list[str]]:
+        entries = world.http.get("/departments").json()["data"]
+        return {e["address"]: e["emergency_fields"] for e in entries}
+
+    shown = listed()
+    assert shown[world.ambulance.address] == sorted(ROLE_FIELDS)
+    assert shown[world.dept.address] == []  # no emergency role: nothing to offer it
+    message = {"role": role_id("emergency"), "account": world.ambulance.address}
+    revoked = world.post(
+        "/admin/roles/revoke", world.admin, world.body(world.admin, "RevokeRole", message)
+    )
+    assert revoked.status_code < 300, revoked.text
+    assert listed()[world.ambulance.address] == []
+
+
 def test_over_the_daily_limit_the_access_is_refused_until_the_next_day(world: World) -> None:
     patient, ambulance = world.patient, world.ambulance
     leave_directive(world, patient, ambulance, ["phone"])
