@@ -27,6 +27,7 @@ from api.pagination import CursorQuery, LimitQuery
 from api.routers.consents import check_wrapped, granted_version
 from api.routers.queries import served_fields
 from api.schemas.emergency import (
+    DirectiveList,
     DirectiveOut,
     DirectiveRewrapBody,
     DirectiveRewrapped,
@@ -92,6 +93,22 @@ def set_directive(body: EmergencyDirectiveBody, node: NodeDep, actor: CurrentAct
             .one()
         )
         return directive_out(c, row, department_names(c), node.chain.next_timestamp())
+
+
+@router.get("/emergency-directives", response_model=DirectiveList)
+def find_directive(
+    node: NodeDep, actor: CurrentActor, resident: Annotated[str, Query()]
+) -> DirectiveList:
+    """The resident's directive as `GET /emergency-directives/{resident}` serves it, in a
+    list that is empty when it left none (a wallet asking whether there is one to re-wrap
+    keys for gets an answer, not a 404); for the same readers."""
+    address = path_address(resident)
+    now = node.chain.next_timestamp()
+    with node.store.connect() as c:
+        row = latest_directive(c, address)
+        _ensure_directive_reader(node, actor, address, None if row is None else row["department"])
+        found = [] if row is None else [directive_out(c, row, department_names(c), now)]
+    return DirectiveList(data=found)
 
 
 @router.get("/emergency-directives/{resident}", response_model=DirectiveOut)

@@ -55,6 +55,11 @@ class DirectiveOut(BaseModel):
     receipt: ReceiptOut
 
 
+class DirectiveList(BaseModel):
+    #: The directive as it stands, or nothing when the resident never left one.
+    data: list[DirectiveOut]
+
+
 class DirectiveRewrapBody(BaseModel):
     version: Annotated[int, Field(ge=1, le=UINT64_MAX)]
     wrapped_keys: WrappedKeys

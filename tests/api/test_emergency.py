@@ -431,13 +431,22 @@ def test_a_directive_is_replaced_withdrawn_and_read_only_by_its_parties(world: W
     path = f"/emergency-directives/{patient.address}"
     for who in (patient, ambulance, world.auditor):
         assert world.get(path, who).json()["fields"] == ["name"]
+        found = world.get("/emergency-directives", who, resident=patient.address).json()
+        assert [d["fields"] for d in found["data"]] == [["name"]]
     for who in (world.resident, world.dept):
         shown = world.get(path, who)
         assert shown.status_code == 403, shown.text
+        listed = world.get("/emergency-directives", who, resident=patient.address)
+        assert listed.status_code == 403, listed.text
     assert (
         world.get(f"/emergency-directives/{world.resident.address}", world.resident).status_code
         == 404
     )
+    # Asking whether there is one gets an answer, not a 404.
+    none = world.get("/emergency-directives", world.resident, resident=world.resident.address)
+    assert (none.status_code, none.json()) == (200, {"data": []})
+    bad = world.get("/emergency-directives", world.resident, resident="0x12")
+    assert bad.status_code == 422, bad.text
 
     withdrawn = world.post(
         "/emergency-directives", patient, directive_body(world, patient, ambulance, [])

@@ -1,7 +1,9 @@
 // "Who read my data": every access and refusal the chain logged for the resident
 // (GET /residents/{a}/access-log, every page), newest first, each with the department's
 // name, the fields and purpose in words, the chain's time, and its receipt, so the
-// resident can hold the ledger to what it says.
+// resident can hold the ledger to what it says; break-the-glass reads marked with their
+// review deadline, and each act a delegate or guardian signed in the resident's name with
+// who signed it.
 import { useEffect, useState } from "preact/hooks";
 
 import { allPages } from "./pages.js";
@@ -9,22 +11,27 @@ import { ErrorText, Progress, describeError, fieldLabel, html, purposeLabel } fr
 
 /**
  * What an entry was, by the event that logged it. Each kind has its own mark, class and
- * words (`log.kind.<kind>`), never colour alone. Emergency access (issue 15) is not on the
- * chain yet: once it logs its own event, it maps to an `emergency` kind here with its
- * own string and mark; until then no entry is shown as one.
+ * words (`log.kind.<kind>`), never colour alone: a read, a refusal, a break-the-glass
+ * read or refusal, and an act a delegate or guardian signed in the resident's name.
  */
-const KINDS = { AccessLogged: "read", AccessDenied: "refused" };
-const MARKS = { read: "✓", refused: "✕", other: "•" };
+const KINDS = {
+  AccessLogged: "read",
+  AccessDenied: "refused",
+  EmergencyAccessed: "emergency",
+  EmergencyDenied: "emergency_refused",
+};
+const MARKS = { read: "✓", refused: "✕", emergency: "⚠", emergency_refused: "⚠✕", delegated: "✍", other: "•" };
 
 function kindOf(entry) {
-  return KINDS[entry.type] || "other";
+  return KINDS[entry.type] || (entry.signed_by ? "delegated" : "other");
 }
 
 /** A denial reason in a few words, as the auditor's charts say it (`audit.reason.<r>`;
  * the refusal's full sentence is the department's, api/locale), else as served. */
 function reasonText(t, reason) {
-  const key = `audit.reason.${reason}`;
-  return t(key) === key ? reason : t(key);
+  for (const key of [`audit.reason.${reason}`, `care.refusal.${reason}`])
+    if (t(key) !== key) return t(key);
+  return reason;
 }
 
 /** Chain time (seconds) as a local date and time in the page's language. */
@@ -34,11 +41,23 @@ function localTime(seconds) {
 }
 
 function outcome(t, entry, kind) {
+  const reason = entry.reason ? reasonText(t, entry.reason) : "—";
   if (kind === "read")
     return entry.use ? t("log.read_use", { use: String(entry.use) }) : t("log.kind.read");
-  if (kind === "refused")
-    return t("log.refused_because", { reason: entry.reason ? reasonText(t, entry.reason) : "—" });
+  if (kind === "refused") return t("log.refused_because", { reason });
+  if (kind === "emergency")
+    return t("log.emergency", { access: String(entry.access_id ?? "—"), due: entry.review_due ? localTime(entry.review_due) : "—" });
+  if (kind === "emergency_refused") return t("log.emergency_refused", { reason });
+  if (kind === "delegated") return t(`log.delegated.${entry.type}`) === `log.delegated.${entry.type}` ? t("log.kind.other", { type: entry.type }) : t(`log.delegated.${entry.type}`);
   return t("log.kind.other", { type: entry.type });
+}
+
+/** Who signed an act in the resident's name (a delegate or guardian): not the department
+ * the entry is about, so said apart. */
+function signer(entry, kind) {
+  return kind === "delegated" || (entry.signed_by && entry.department && entry.signed_by.toLowerCase() !== entry.department.toLowerCase())
+    ? entry.signed_by
+    : null;
 }
 
 function Entry({ t, entry, name }) {
@@ -51,6 +70,8 @@ function Entry({ t, entry, name }) {
       <span class="log-mark" aria-hidden="true">${MARKS[kind]}</span>
       <span>${outcome(t, entry, kind)}</span>
     </p>
+    ${signer(entry, kind) &&
+    html`<p class="log-signer">${t("log.signed_by")} <code>${signer(entry, kind)}</code></p>`}
     <dl>
       <dt>${t("log.when")}</dt>
       <dd>

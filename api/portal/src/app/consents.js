@@ -4,19 +4,16 @@
 // the same path as approving a request: grant.js; the old consent is left as it is).
 import { useState } from "preact/hooks";
 
-import { toJson } from "../crypto/codec.js";
-
 import { call } from "./api.js";
 import { checkConsent } from "./consentTerms.js";
 import { BundleCard } from "./bundleCard.js";
 import { revokeBundle } from "./bundle.js";
-import { commitValues, loadRecord } from "./record.js";
+import { loadRecord } from "./record.js";
+import { rotateRecord } from "./rotation.js";
 import { grantConsent } from "./grant.js";
 import { LIVE, timeLeft, useConsentList } from "./consentList.js";
-import { allPages } from "./pages.js";
 import { postSigned } from "./signedWrite.js";
 import { ErrorText, Progress, describeError, fieldLabel, html, purposeLabel } from "./ui.js";
-import { trustedDepartment, wrapFields } from "./wrapping.js";
 
 // A consent in force or ended on its own (time or uses): renewing it grants the same
 // terms again. A revoked one stays revoked: the resident withdrew it on purpose.
@@ -74,37 +71,20 @@ function revoke(session, consentId) {
 
 /**
  * After a revocation, as `consent revoke` (--rotate, its default): a new version with
- * fresh keys for every field and fresh salts for the fields the revoked consents
- * exposed; the new keys re-wrapped for every consent still live. Every department key
- * is checked before anything is committed.
+ * fresh salts for the fields the revoked consents exposed (rotation.js: fresh keys for
+ * every field, re-wrapped for every consent still live).
  */
 async function rotate(session, revoked, consents, step) {
-  const token = session.token.access_token;
   const record = await loadRecord(session);
   if (!record) return null;
   const names = Object.keys(record.fields);
   const gone = new Set(revoked.map((c) => c.consent_id));
-  const survivors = consents.filter(
-    (c) => LIVE.has(c.status) && !gone.has(c.consent_id) && c.fields.some((f) => names.includes(f)),
-  );
-  const [departments, eip712] = await Promise.all([allPages("/departments", token), call("GET", "/eip712")]);
+  const survivors = consents.filter((c) => !gone.has(c.consent_id));
   // The fields whose salts must change are the ones the revoked Grants sign.
+  const eip712 = await call("GET", "/eip712");
   for (const c of revoked) checkConsent(c, eip712, session.wallet.address);
-  const keys = {};
-  for (const c of survivors)
-    if (departments.some((d) => d.address.toLowerCase() === c.department.toLowerCase()))
-      keys[c.consent_id] = trustedDepartment(departments, c.department, eip712);
-  step(0.5);
-  const values = Object.fromEntries(names.map((n) => [n, record.fields[n].value.value]));
   const fresh = [...new Set(revoked.flatMap((c) => c.fields))].filter((f) => names.includes(f));
-  const next = await commitValues(session, record, values, () => {}, { fresh });
-  step(0.8);
-  for (const c of survivors) {
-    if (!(c.consent_id in keys)) continue;
-    const wrapped = await wrapFields(next, c.fields.filter((f) => names.includes(f)), keys[c.consent_id]);
-    await call("PUT", `/consents/${c.consent_id}/wrapped-keys`, toJson({ version: next.version, wrapped_keys: wrapped }), token);
-  }
-  step(1);
+  const next = await rotateRecord(session, record, fresh, survivors, step);
   return next.version;
 }
 

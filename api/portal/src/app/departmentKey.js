@@ -19,6 +19,22 @@ export function departmentKey(entry, eip712) {
     throw new UntrustedKey(`the signed registration for ${name} names another department`);
   if (!equalBytes(fromHex(intent.message.encryptionKey || "0x"), served))
     throw new UntrustedKey(`the server serves ${name}'s key unlike the admin signed it`);
+  admitAdmin(signer, `${name}'s key`);
+  return served;
+}
+
+/** The admin this browser pinned, checksummed (null: none yet). */
+export function pinnedAdmin() {
+  try {
+    const pinned = localStorage.getItem(ADMIN_PIN);
+    return pinned ? checksumAddress(pinned) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `signer` as the admin: pinned on first use in this browser, the same one after. */
+export function admitAdmin(signer, what) {
   let pinned = null;
   try {
     pinned = localStorage.getItem(ADMIN_PIN);
@@ -27,6 +43,5 @@ export function departmentKey(entry, eip712) {
     // no storage: checked against this page's first signer only
   }
   if (pinned && checksumAddress(pinned) !== signer)
-    throw new UntrustedKey(`${name}'s key is signed by ${signer}, not by the admin this browser knows`);
-  return served;
+    throw new UntrustedKey(`${what} is signed by ${signer}, not by the admin this browser knows`);
 }

@@ -7,16 +7,18 @@ import zhResident from "../i18n/zh-CN/resident.json";
 import zhDepartment from "../i18n/zh-CN/department.json";
 import zhAuditor from "../i18n/zh-CN/auditor.json";
 import zhNotifications from "../i18n/zh-CN/notifications.json";
+import zhCare from "../i18n/zh-CN/care.json";
 import enShell from "../i18n/en/shell.json";
 import enSchema from "../i18n/en/schema.json";
 import enResident from "../i18n/en/resident.json";
 import enDepartment from "../i18n/en/department.json";
 import enAuditor from "../i18n/en/auditor.json";
 import enNotifications from "../i18n/en/notifications.json";
+import enCare from "../i18n/en/care.json";
 
 export const LANGUAGES = {
-  "zh-CN": { ...zhShell, ...zhSchema, ...zhResident, ...zhDepartment, ...zhAuditor, ...zhNotifications },
-  en: { ...enShell, ...enSchema, ...enResident, ...enDepartment, ...enAuditor, ...enNotifications },
+  "zh-CN": { ...zhShell, ...zhSchema, ...zhResident, ...zhDepartment, ...zhAuditor, ...zhNotifications, ...zhCare },
+  en: { ...enShell, ...enSchema, ...enResident, ...enDepartment, ...enAuditor, ...enNotifications, ...enCare },
 };
 const STORAGE_KEY = "portal.lang";
 

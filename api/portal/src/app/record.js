@@ -10,6 +10,7 @@ import { intentSpec, recoverIntentSigner } from "../crypto/eip712.js";
 import { buildRecord, commitRecordBody, openRecord } from "../crypto/record.js";
 
 import { ApiError, call } from "./api.js";
+import { delegateKeysFor, rewrapDirective } from "./keyHolders.js";
 import { intentContext } from "./signedWrite.js";
 import { ErrorText, Progress, describeError, fieldLabel, html } from "./ui.js";
 
@@ -77,7 +78,8 @@ export async function loadRecord(session) {
 
 /**
  * Commit `values` as version latest+1 with fresh keys; salts carried over for values
- * left unchanged, except the `fresh` fields (a revoked consent exposed them).
+ * left unchanged, except the `fresh` fields (a revoked consent exposed them). The new
+ * keys go to the delegates in force and the directive's department too (keyHolders.js).
  */
 export async function commitValues(session, record, values, step, { fresh = [] } = {}) {
   const address = session.wallet.address;
@@ -94,11 +96,14 @@ export async function commitValues(session, record, values, step, { fresh = [] }
     salts,
   });
   step(0.5);
+  const eip712 = await call("GET", "/eip712");
+  const delegateKeys = await delegateKeysFor(session, built, eip712);
   const { spec, nonce, deadline } = await intentContext("CommitRecord", address);
-  const body = await commitRecordBody(built, session.wallet.privateKey, spec, { nonce, deadline });
+  const body = await commitRecordBody(built, session.wallet.privateKey, spec, { nonce, deadline }, { delegate_keys: delegateKeys });
   step(0.7);
   await call("PUT", `/residents/${address}/record`, body, session.token.access_token);
   pinVersion(address, built.version);
+  await rewrapDirective(session, built, eip712);
   step(1);
   return built;
 }

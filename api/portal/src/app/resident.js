@@ -1,5 +1,7 @@
 // The resident's screens.
 import { AccessLog } from "./accessLog.js";
+import { Delegates } from "./delegates.js";
+import { EmergencyDirective } from "./directive.js";
 import { MyConsents } from "./consents.js";
 import { MyRecord } from "./record.js";
 import { RequestsWaiting } from "./requests.js";
@@ -11,4 +13,6 @@ export const RESIDENT_SCREENS = [
   { id: "services", role: "resident", encryption: true, Screen: Services },
   { id: "consents", role: "resident", encryption: true, Screen: MyConsents },
   { id: "log", role: "resident", Screen: AccessLog },
+  { id: "delegates", role: "resident", encryption: true, Screen: Delegates },
+  { id: "directive", role: "resident", encryption: true, Screen: EmergencyDirective },
 ];

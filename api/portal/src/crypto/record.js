@@ -119,12 +119,13 @@ export { recordRoot };
 
 /**
  * The `PUT /residents/{address}/record` body, as JSON text (nonce and deadline may
- * exceed a JS number): the signed CommitRecord and the envelopes.
+ * exceed a JS number): the signed CommitRecord and the envelopes (and `extra`: the keys
+ * wrapped for the resident's delegates).
  */
-export async function commitRecordBody(record, privateKey, spec, { nonce, deadline }) {
+export async function commitRecordBody(record, privateKey, spec, { nonce, deadline }, extra = {}) {
   const message = { resident: record.resident, version: record.version, root: record.root, nonce, deadline };
   const signed = await signIntent(privateKey, spec, message);
-  return toJson({ ...signed, fields: record.envelopes });
+  return toJson({ ...signed, fields: record.envelopes, ...extra });
 }
 
 /**
