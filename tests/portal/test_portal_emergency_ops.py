@@ -138,6 +138,17 @@ def sent_to(portal: Watched, suffix: str) -> list[dict[str, Any]]:
     return [r for r in portal.requests if r["url"].split("?")[0].endswith(suffix)]
 
 
+def tabbed(page: Any, start: str, count: int) -> list[str]:
+    """What ``count`` presses of Tab reach from the control ``start`` (its id, else its
+    tag): the keyboard's path through a screen."""
+    page.locator(start).focus()
+    reached = []
+    for _ in range(count):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+    return reached
+
+
 def assert_only_loads_refused(portal: Watched) -> None:
     assert [e for e in portal.console_errors if not e.startswith(LOADS_REFUSED)] == []
     assert portal.csp_violations() == []
@@ -209,10 +220,19 @@ def test_the_ambulance_breaks_the_glass_in_the_browser_and_reads_the_directive_f
     alert.filter(has_text=ZH["dept.emergency.bad_address"]).wait_for(timeout=10_000)
 
     # The patient's directive: its fields offered, every one ticked.
+    # The patient's directive, by keyboard: Enter in the address looks it up.
     resident.fill(patient.address.lower())
-    look_up.click()
+    resident.press("Enter")
     directive = page.locator("#emergency-directive")
     directive.wait_for(timeout=30_000)
+    fields = [f"emergency-field-{n}" for n in DIRECTIVE]
+    assert tabbed(page, "#emergency-resident", 6) == [
+        "BUTTON",
+        *fields,
+        "emergency-reason",
+        "emergency-justification",
+        "BUTTON",
+    ]
     named = ", ".join(ZH[f"field.{n}"] for n in DIRECTIVE)
     assert page.locator("#emergency-directive-fields").inner_text() == named
     for name in DIRECTIVE:
@@ -370,7 +390,15 @@ def test_the_auditor_checks_the_justification_and_reviews_the_access_justified_i
     )
     submit.click()
     entry.get_by_role("alert").filter(has_text=ZH["audit.emergency.no_outcome"]).wait_for()
-    entry.get_by_label(ZH["audit.emergency.outcome.justified"], exact=True).check()
+    # Every control of the entry by keyboard, the outcome chosen with the space bar.
+    assert tabbed(page, f"#justification-{access_id}", 3) == [
+        f"review-{access_id}-justified",
+        f"review-{access_id}-notes",
+        "BUTTON",
+    ]
+    page.locator(f"#review-{access_id}-justified").focus()
+    page.keyboard.press("Space")
+    assert entry.get_by_label(ZH["audit.emergency.outcome.justified"], exact=True).is_checked()
     entry.get_by_label(ZH["audit.emergency.notes"]).fill(NOTES_TEXT)
     portal.axe("audit-emergency-review")
     submit.click()
