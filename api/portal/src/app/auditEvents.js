@@ -50,10 +50,11 @@ function EventRow({ t, names, purposes, event }) {
   </tr>`;
 }
 
-export function EventsTable({ t, names, purposes, events, caption }) {
-  return html`<div class="table-scroll" role="region" aria-labelledby="events-caption" tabindex="0">
+/** `captionId` names the table for its scrolling region: one id per table on a screen. */
+export function EventsTable({ t, names, purposes, events, caption, captionId = "events-caption" }) {
+  return html`<div class="table-scroll" role="region" aria-labelledby=${captionId} tabindex="0">
     <table class="events">
-      <caption id="events-caption">${caption}</caption>
+      <caption id=${captionId}>${caption}</caption>
       <thead>
         <tr>
           <th scope="col">${t("audit.col.time")}</th>

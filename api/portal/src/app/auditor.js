@@ -1,5 +1,7 @@
-// The auditor's screens: the log (filtered, paged, exported), charts of it, and the
-// chain-backed verification. The emergency review queue waits for issue 15.
+// The auditor's screens: the log (filtered, paged, exported), charts of it, the
+// chain-backed verification, the emergency review queue and the anomalies (the data cage).
+import { AuditAnomalies } from "./auditAnomalies.js";
+import { AuditEmergency } from "./auditEmergency.js";
 import { AuditEvents } from "./auditEvents.js";
 import { AuditVerify } from "./auditVerify.js";
 import { lazyScreen } from "./lazy.js";
@@ -11,4 +13,6 @@ export const AUDITOR_SCREENS = [
   { id: "audit-events", role: "auditor", Screen: AuditEvents },
   { id: "audit-charts", role: "auditor", Screen: AuditCharts },
   { id: "audit-verify", role: "auditor", Screen: AuditVerify },
+  { id: "audit-emergency", role: "auditor", Screen: AuditEmergency },
+  { id: "audit-anomalies", role: "auditor", Screen: AuditAnomalies },
 ];

@@ -14,7 +14,8 @@ function label(t, prefix, code) {
 }
 
 
-function Attestation({ t, check }) {
+/** A field's attestation check in words, with a mark (✓, – or ✗) beside them. */
+export function Attestation({ t, check }) {
   if (check.status === "verified")
     return html`<p class="attestation verified">
       <span aria-hidden="true">✓ </span>${t("dept.read.verified", { issuer: check.issuer })}

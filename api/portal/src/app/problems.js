@@ -20,7 +20,7 @@ const WORDS = {
 const said = (words, key, values) => words[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
 
 /** Role ids as OpenZeppelin makes them (ledger.vocabulary.role_id): admin is zero. */
-const ROLE_NAMES = ["admin", "registrar", "department", "issuer", "auditor", "relayer"];
+const ROLE_NAMES = ["admin", "registrar", "department", "issuer", "auditor", "relayer", "emergency"];
 const ROLE_BY_ID = Object.fromEntries(
   ROLE_NAMES.map((name) => [name === "admin" ? "0x" + "00".repeat(32) : keccakText(`${name.toUpperCase()}_ROLE`), name]),
 );
