@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, select
+from sqlalchemy import Connection, RowMapping, and_, func, select
 
 from api.provenance import signed_intent_at
 from api.schemas.common import ReceiptOut, SignedIntentOut
@@ -122,6 +122,33 @@ def list_delegates(
         )
         for delegate, entry in folded.items()
     ]
+
+
+def list_delegations(
+    c: Connection, client: LedgerClient, delegate: str, now: int
+) -> list[DelegateOut]:
+    """Every appointment of ``delegate`` (by any resident or registrar), current and
+    past, as each resident's :func:`list_delegates` entry for it: whom a delegate acts
+    for, found from the indexed ``DelegateAppointed`` events that name it."""
+    named = c.execute(
+        select(events.c.resident)
+        .where(
+            and_(
+                events.c.name == "DelegateAppointed",
+                events.c.args.contains(f'"delegate":"{delegate}"', autoescape=True),
+            )
+        )
+        .group_by(events.c.resident)
+        .order_by(func.min(events.c.block_number), func.min(events.c.log_index))
+    ).scalars()
+    found: list[DelegateOut] = []
+    for resident in named:
+        found.extend(
+            entry
+            for entry in list_delegates(c, client, str(resident), now)
+            if entry.delegate == delegate
+        )
+    return found
 
 
 def enrolment(

@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.delegate_views import enrolment, list_delegates, power_names
-from api.deps import CurrentActor, NodeDep, ensure_self_delegate_or_role, path_address
+from api.delegate_views import enrolment, list_delegates, list_delegations, power_names
+from api.deps import (
+    CurrentActor,
+    NodeDep,
+    ensure_self_delegate_or_role,
+    ensure_self_or_role,
+    path_address,
+)
 from api.errors import BadRequest, Conflict, NotFound
 from api.http_bounds import GRANT_BODY_BYTES
 from api.routers.consents import granted_version
@@ -107,6 +113,18 @@ def delegates(address: str, node: NodeDep, actor: CurrentActor) -> DelegateList:
     now = node.chain.latest_timestamp()
     with node.store.connect() as c:
         return DelegateList(data=list_delegates(c, node.client, resident, now))
+
+
+@router.get("/{address}/delegations", response_model=DelegateList)
+def delegations(address: str, node: NodeDep, actor: CurrentActor) -> DelegateList:
+    """Whom the address acts for: every appointment naming it as a delegate or guardian,
+    current and past, each as the resident's `GET /residents/{a}/delegates` entry for it.
+    For the address itself and auditors."""
+    delegate = path_address(address)
+    ensure_self_or_role(actor, delegate, "auditor")
+    now = node.chain.latest_timestamp()
+    with node.store.connect() as c:
+        return DelegateList(data=list_delegations(c, node.client, delegate, now))
 
 
 @router.post("/{address}/delegates/{delegate}/remove", response_model=DelegateRemoved)

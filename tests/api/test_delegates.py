@@ -439,6 +439,36 @@ def test_after_its_appointment_expires_a_delegate_acts_and_reads_no_more(
 # ---------------------------------------------------------------------------- guardians
 
 
+def test_a_delegate_finds_whom_it_acts_for_and_only_it_and_auditors_read_that(
+    world: World,
+) -> None:
+    w = world
+    delegate, child = w.resident2, w.enroll("child")
+    assert appoint(w, w.resident, delegate, GRANT | READ).status_code == 201
+    assert appoint(w, child, delegate, ALL, signer=w.registrar).status_code == 201
+    other = w.enroll("other")
+    assert appoint(w, other, w.resident, READ).status_code == 201  # names someone else
+    assert remove(w, child, delegate, signer=w.registrar).status_code == 200
+
+    path = f"/residents/{delegate.address}/delegations"
+    answer = w.get(path, delegate)
+
+    assert answer.status_code == 200, answer.text
+    found = answer.json()["data"]
+    assert [(e["resident"], e["powers"], e["guardian"], e["status"]) for e in found] == [
+        (w.resident.address, ["grant", "read"], False, "active"),
+        (child.address, ["grant", "revoke", "commit", "read"], True, "removed"),
+    ]
+    assert found[0] == listed(w, w.resident)[0]  # the resident's own entry for it
+    assert w.get(path, w.auditor).json() == answer.json()
+    for stranger in (w.resident, w.dept):
+        assert w.get(path, stranger).status_code == 403
+    assert w.get(f"/residents/{other.address}/delegations", other).json() == {
+        "data": [],
+        "next_cursor": None,
+    }
+
+
 def test_a_guardian_a_registrar_appointed_keeps_a_childs_record_and_grants_for_it(
     chain_world: World,
 ) -> None:
