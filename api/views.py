@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, desc, or_, select
 
-from api.deps import Actor
-from api.errors import Forbidden, NotFound
+from api.deps import Actor, ensure_self_delegate_or_role
+from api.errors import NotFound
+from api.node import Node
 from api.pagination import clamp_limit, decode_cursor, encode_cursor
 from api.schemas.access_requests import AccessRequestList, AccessRequestOut
 from api.schemas.audit import EventOut
 from api.schemas.common import ReceiptOut
 from api.schemas.consents import ConsentList, ConsentOut
+from ledger.intents import POWER_READ
 from ledger.store import (
     access_requests,
     bundles,
@@ -92,11 +94,21 @@ def require_consent(c: Connection, consent_id: int) -> RowMapping:
     return row
 
 
-def ensure_consent_reader(actor: Actor, row: RowMapping) -> None:
-    """A consent is read by its resident, its department and auditors; 403 for others."""
-    if actor.address in (row["resident"], row["department"]) or actor.has("auditor"):
+def ensure_consent_reader(node: Node, actor: Actor, row: RowMapping) -> None:
+    """A consent is read by its resident, its department, auditors, and the resident's
+    delegate holding the read power (who lists it among the resident's consents too);
+    403 for others."""
+    if actor.address == row["department"]:
         return
-    raise Forbidden("only the consent's resident, its department and auditors read it")
+    ensure_self_delegate_or_role(
+        node,
+        actor,
+        row["resident"],
+        POWER_READ,
+        "auditor",
+        detail="only the consent's resident (or its delegate holding the read power), its"
+        " department and auditors read it",
+    )
 
 
 def list_consents(

@@ -107,7 +107,7 @@ def consent_record(consent_id: int, node: NodeDep, actor: CurrentActor) -> Conse
     now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-        ensure_consent_reader(actor, row)
+        ensure_consent_reader(node, actor, row)
         name, code = department_registration(c, row["department"])
         history = [_record_event(e) for e in consent_events(c, consent_id, _CONSENT_EVENTS)]
     department = Party(name=name, code=code, address=row["department"], role="controller")

@@ -154,7 +154,7 @@ def get_consent(consent_id: int, node: NodeDep, actor: CurrentActor) -> ConsentO
     now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-        ensure_consent_reader(actor, row)
+        ensure_consent_reader(node, actor, row)
         answer = consent_out(row, now, department_names(c))
         answer.bundle_id = bundles_of(c, [consent_id]).get(consent_id)
     answer.grant = signed_intent_at(node.client, row["tx_hash"], row["log_index"])

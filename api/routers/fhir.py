@@ -129,7 +129,7 @@ def consent_fhir(consent_id: int, node: NodeDep, actor: CurrentActor) -> FhirJSO
     now = node.chain.next_timestamp()  # when a query sent now is judged
     with node.store.connect() as c:
         row = require_consent(c, consent_id)
-        ensure_consent_reader(actor, row)
+        ensure_consent_reader(node, actor, row)
         consent = consent_out(row, now, department_names(c))
     _, base = node.settings.public_origin()
     return FhirJSONResponse(

@@ -368,10 +368,14 @@ def test_a_delegate_reads_the_residents_record_and_log_only_with_the_read_power(
     w = world
     resident, delegate = w.resident, w.resident2
     stranger = w.enroll("stranger")
-    w.grant(resident, w.dept, ["income"])
+    granted = w.grant(resident, w.dept, ["income"])
+    one = f"/consents/{granted}"
     assert appoint(w, resident, delegate, GRANT).status_code == 201
     for answer in reads(w, delegate, resident).values():
         refused(answer, 403, "ConsentDelegatesMissingPower")
+    for path in (one, f"{one}/record", f"{one}/fhir"):  # one consent, as the list
+        refused(w.get(path, delegate), 403, "ConsentDelegatesMissingPower")
+        assert w.get(path, stranger).status_code == 403
     for answer in reads(w, stranger, resident).values():
         assert answer.status_code == 403, answer.text
         assert "error" not in answer.json()  # a stranger learns of no appointment
@@ -398,6 +402,10 @@ def test_a_delegate_reads_the_residents_record_and_log_only_with_the_read_power(
         answers["/consents"].json()
         == w.get(f"/residents/{resident.address}/consents", resident).json()
     )
+    for path in (one, f"{one}/record", f"{one}/fhir"):
+        shown = w.get(path, delegate)
+        assert shown.status_code == 200, shown.text
+        assert shown.json() == w.get(path, resident).json()
     # nothing else: not another resident's, not the delegate's power to re-wrap consents
     assert w.get(f"/residents/{stranger.address}/record", delegate).status_code == 403
     consent_id = consent_ids(w, resident)[0]

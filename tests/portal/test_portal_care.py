@@ -15,11 +15,17 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import World
-from tests.api.test_delegates import grant_as
+from tests.api.test_delegates import appoint, grant_as
 from tests.api.test_emergency import emergency_access, give_emergency_role
 from tests.api.test_served import Served
 from tests.portal.conftest import PASSWORD, ZH, Watched, admin_world, assert_nothing_secret_sent
-from tests.portal.test_portal_resident import VALUES, enrolled, secrets_of, sign_in_resident
+from tests.portal.test_portal_resident import (
+    VALUES,
+    enrolled,
+    file_request,
+    secrets_of,
+    sign_in_resident,
+)
 from wallets.delegation import open_as_delegate
 from wallets.grants import open_granted_fields
 from wallets.identity import Identity
@@ -210,4 +216,88 @@ def test_a_directive_left_in_the_browser_is_read_in_an_emergency_and_marked_in_t
     assert_nothing_secret_sent(
         portal,
         [*VALUES.values(), PASSWORD, *secrets_of(resident, world.records[resident.address])],
+    )
+
+
+def test_a_delegate_signs_in_as_itself_and_acts_for_the_resident_the_screens_say_for_whom(
+    portal: Watched, world: World, tmp_path: Path
+) -> None:
+    parent = world.enroll("elder")
+    assert world.upload(parent, VALUES).status_code == 200
+    son, folder = enrolled(world, tmp_path, "son")
+    appointed = appoint(world, parent, son, 1 | 2 | 8, days=30)  # grant, revoke, read
+    assert appointed.status_code == 201, appointed.text
+    file_request(world, parent, ["income", "name"])
+
+    sign_in_resident(portal, folder)
+    page = portal.page
+    acting = page.get_by_label(ZH["acting.label"])
+    acting.select_option(parent.address)
+    banner = page.locator("#acting-banner")
+    banner.wait_for(timeout=10_000)
+    powers = ", ".join(ZH[f"power.{p}"] for p in ("grant", "revoke", "read"))
+    assert (
+        banner.inner_text()
+        .strip()
+        .endswith(ZH["acting.banner"].format(resident=parent.address, powers=powers))
+    )
+    # Only the screens a delegate uses, each about the parent.
+    links = page.locator("nav a").all_inner_texts()
+    assert ZH["nav.delegates"] not in " ".join(links)
+    assert ZH["nav.directive"] not in " ".join(links)
+    version = ZH["record.version"].format(version=1)
+    page.locator("#record-version", has_text=version).wait_for(timeout=30_000)
+    for name, value in VALUES.items():  # opened with the keys wrapped for the son
+        assert page.get_by_label(ZH[f"field.{name}"], exact=True).input_value() == value
+    portal.axe("acting-for-record")
+    portal.assert_fits_a_phone()
+    portal.screenshot("acting-for-record")
+
+    portal.go("requests")
+    card = page.locator(".request")
+    card.wait_for(timeout=30_000)
+    card.get_by_role("button", name=ZH["requests.approve_all"]).click()
+    page.locator("#requests-said").wait_for(timeout=60_000)
+    (consent,) = world.get(f"/residents/{parent.address}/consents", parent).json()["data"]
+    assert consent["resident"] == parent.address
+    assert consent["grant"]["message"]["resident"] == parent.address
+    read = world.query(world.dept, parent, int(consent["consent_id"]), ["income", "name"])
+    assert read.status_code == 200, read.text
+    values = open_granted_fields(
+        read.json()["fields"],
+        resident=parent.address,
+        identity=world.dept,
+        root=world.records[parent.address].root,
+    )
+    assert {n: v.value for n, v in values.items()} == {
+        "income": VALUES["income"],
+        "name": VALUES["name"],
+    }
+    log = world.get(f"/residents/{parent.address}/access-log", parent).json()["data"]
+    assert [(e["type"], e["signed_by"]) for e in log if e["type"] == "ConsentGranted"] == [
+        ("ConsentGranted", son.address)
+    ]
+
+    portal.go("log")
+    entry = page.locator('.log-entry[data-kind="delegated"]')
+    entry.wait_for(timeout=30_000)
+    assert entry.locator(".log-signer code").inner_text() == son.address
+    portal.go("consents")
+    cid = consent["consent_id"]
+    revoke = page.get_by_role("button", name=ZH["consents.revoke"].format(consent=cid))
+    revoke.click()
+    page.locator("#consents-said").wait_for(timeout=60_000)
+    after = world.get(f"/consents/{cid}", parent).json()
+    assert after["status"] == "revoked"
+    portal.axe("acting-for-consents")
+    portal.assert_fits_a_phone()
+
+    # Back to himself: his own (empty) record, the parent's screens gone.
+    acting.select_option("")
+    page.locator("#acting-banner").wait_for(state="detached", timeout=10_000)
+    portal.go("record")
+    page.locator("#record-version", has_text=ZH["record.none"]).wait_for(timeout=30_000)
+    assert_clean_but_absent(portal)
+    assert_nothing_secret_sent(
+        portal, [*VALUES.values(), PASSWORD, *secrets_of(parent, world.records[parent.address])]
     )

@@ -7,6 +7,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import { allPages } from "./pages.js";
+import { principal } from "./session.js";
 import { ErrorText, Progress, describeError, fieldLabel, html, purposeLabel } from "./ui.js";
 
 /**
@@ -105,7 +106,7 @@ export function AccessLog({ t, session }) {
     try {
       const token = session.token.access_token;
       const [entries, departments] = await Promise.all([
-        allPages(`/residents/${session.wallet.address}/access-log`, token),
+        allPages(`/residents/${principal(session)}/access-log`, token),
         allPages("/departments", token),
       ]);
       setNames(Object.fromEntries(departments.map((d) => [d.address.toLowerCase(), d.name])));
@@ -127,7 +128,7 @@ export function AccessLog({ t, session }) {
 
   useEffect(() => {
     reload();
-  }, [session.wallet.address]);
+  }, [principal(session)]);
 
   const nameOf = (e) => names[(e.department || "").toLowerCase()] || e.department_name || e.department || "—";
   return html`<section aria-labelledby="log-heading" class="card">

@@ -37,8 +37,9 @@ function signed(m) {
 /** A bundle item's terms as a Grant's members (a bundle names no request). */
 const itemGrant = (m, item) => ({ ...item, resident: m.resident, validFrom: m.validFrom, requestId: ZERO32 });
 
-/** Throws (saying which term) unless `consent` is what `resident` signed. */
-export function checkConsent(consent, eip712, resident) {
+/** Throws (saying which term) unless `consent` is what `resident` signed (or, in its
+ * name, one of `signers`: the delegate this browser signs as). */
+export function checkConsent(consent, eip712, resident, signers = [resident]) {
   const grant = consent.grant;
   const type = grant?.type;
   if (type !== "Grant" && type !== "GrantBundle") throw new Error(`no signed Grant for consent ${consent.consent_id}`);
@@ -54,6 +55,6 @@ export function checkConsent(consent, eip712, resident) {
   } else b = signed(grant.message);
   const differing = differ(b);
   if (differing.length) throw new Error(`consent ${consent.consent_id}: ${differing.join(", ")} differ from the signed ${type}`);
-  if (signer !== b.resident || signer !== checksumAddress(resident))
+  if (b.resident !== checksumAddress(resident) || !signers.some((s) => checksumAddress(s) === signer))
     throw new Error(`consent ${consent.consent_id} was not signed by ${resident}`);
 }

@@ -10,6 +10,7 @@ import { BundleCard } from "./bundleCard.js";
 import { revokeBundle } from "./bundle.js";
 import { loadRecord } from "./record.js";
 import { rotateRecord } from "./rotation.js";
+import { principal, principalSigners } from "./session.js";
 import { grantConsent } from "./grant.js";
 import { LIVE, timeLeft, useConsentList } from "./consentList.js";
 import { postSigned } from "./signedWrite.js";
@@ -29,7 +30,7 @@ function durationDays(c) {
  * server cannot steer the renewal to other fields or another department) for `days`. */
 async function renew(session, c, days, step) {
   const eip712 = await call("GET", "/eip712");
-  checkConsent(c, eip712, session.wallet.address);
+  checkConsent(c, eip712, principal(session), principalSigners(session));
   return grantConsent(
     session,
     { department: c.department, fields: c.fields, purpose: c.purpose, duration: days * DAY, maxUses: c.max_uses },
@@ -65,7 +66,7 @@ function RenewForm({ t, consent, disabled, onRenew }) {
 
 
 function revoke(session, consentId) {
-  const message = { resident: session.wallet.address, consentId: BigInt(consentId) };
+  const message = { resident: principal(session), consentId: BigInt(consentId) };
   return postSigned(session, "Revoke", `/consents/${consentId}/revoke`, message);
 }
 
@@ -82,7 +83,7 @@ async function rotate(session, revoked, consents, step) {
   const survivors = consents.filter((c) => !gone.has(c.consent_id));
   // The fields whose salts must change are the ones the revoked Grants sign.
   const eip712 = await call("GET", "/eip712");
-  for (const c of revoked) checkConsent(c, eip712, session.wallet.address);
+  for (const c of revoked) checkConsent(c, eip712, principal(session), principalSigners(session));
   const fresh = [...new Set(revoked.flatMap((c) => c.fields))].filter((f) => names.includes(f));
   const next = await rotateRecord(session, record, fresh, survivors, step);
   return next.version;
@@ -143,15 +144,18 @@ export function MyConsents({ t, session, refresh, onRotated }) {
   const [said, setSaid] = useState("");
   const [loaded, setLoaded] = useState(0); // bumped after each change: bundle cards reload
 
-  const list = `/residents/${session.wallet.address}/consents`;
+  const list = `/residents/${principal(session)}/consents`;
   const { rows, now, error, setError, reload } = useConsentList(t, list, session.token.access_token, [
-    session.wallet.address,
+    principal(session),
     refresh,
   ]);
 
   /** `revoked` are revoked on chain: rotate the record away from them, as the CLI does. */
   async function afterRevoking(revoked, saidRevoked, rotated, failed) {
     setSaid(saidRevoked);
+    // A delegate without the commit power cannot rotate the resident's record: the
+    // resident's own wallet does, as after any revocation it did not make itself.
+    if (session.actingFor && !(Number(session.actingFor.power_bits) & 4)) return;
     const rotating = t("consents.rotating");
     setBusy({ label: rotating, value: 0.3 });
     try {

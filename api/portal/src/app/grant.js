@@ -10,6 +10,7 @@ import { call } from "./api.js";
 import { checkConsent } from "./consentTerms.js";
 import { loadRecord } from "./record.js";
 import { allPages } from "./pages.js";
+import { principal, principalSigners } from "./session.js";
 import { fieldIds, intentContext } from "./signedWrite.js";
 import { Refusal } from "./ui.js";
 import { requireFields, trustedDepartment, wrapFields } from "./wrapping.js";
@@ -22,7 +23,7 @@ const NO_REQUEST = "0x" + "00".repeat(32);
  * (its wording differs between approving and renewing). Returns POST /consents's answer.
  */
 export async function grantConsent(session, terms, step, { missing = "requests.missing_fields" } = {}) {
-  const address = session.wallet.address;
+  const address = principal(session);
   const token = session.token.access_token;
   const names = [...terms.fields].sort();
   const [record, departments, eip712] = await Promise.all([
@@ -37,7 +38,7 @@ export async function grantConsent(session, terms, step, { missing = "requests.m
   requireFields(record, names, missing);
   const wrapped = await wrapFields(record, names, department);
   step(0.6);
-  const { spec, nonce, deadline } = await intentContext("Grant", address);
+  const { spec, nonce, deadline } = await intentContext("Grant", session.wallet.address);
   const now = deadline - 600n;
   const message = {
     resident: address,
@@ -57,7 +58,7 @@ export async function grantConsent(session, terms, step, { missing = "requests.m
   const answer = await call("POST", "/consents", body, token);
   // As the CLI's grant: the consent as served must be the Grant just signed.
   const consent = await call("GET", `/consents/${answer.consent_id}`, undefined, token);
-  checkConsent(consent, eip712, address);
+  checkConsent(consent, eip712, address, principalSigners(session));
   step(1);
   return answer;
 }

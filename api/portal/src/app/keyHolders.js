@@ -3,6 +3,9 @@
 // the directive's re-wrap): the delegates in force whose powers need them (their keys
 // checked against their registrar's signed enrolment first) and the department of the
 // directive in force. Consents are re-wrapped by the rotation that needs it (rotation.js).
+import { checksumAddress } from "../crypto/codec.js";
+import { intentSpec, recoverIntentSigner } from "../crypto/eip712.js";
+
 import { ApiError, call } from "./api.js";
 import { allPages } from "./pages.js";
 import { residentKey } from "./residentKey.js";
@@ -45,6 +48,44 @@ export async function delegatePublicKey(session, delegate, eip712) {
 export async function currentDirective(resident, token) {
   const found = await call("GET", `/emergency-directives?resident=${resident}`, undefined, token);
   return found.data[0] ?? null;
+}
+
+/** The resident's own key, checked as a delegate's is: what a delegate encrypts a
+ * version it commits for. */
+export async function ownerKey(session, resident, eip712) {
+  return delegatePublicKey(session, resident, eip712);
+}
+
+/** The delegates whose CommitRecord of `resident`'s record this browser accepts: those a
+ * signed AppointDelegate of the resident itself gave the commit power, at some time (the
+ * chain judged each commit at its block), as the CLI's record_signers. */
+export async function committers(session, resident, eip712) {
+  const accepted = new Set();
+  let listed;
+  try {
+    listed = await allPages(`/residents/${resident}/delegates`, session.token.access_token);
+  } catch {
+    return accepted; // not ours to list: only the resident's and this wallet's own count
+  }
+  const spec = intentSpec(eip712, "AppointDelegate");
+  for (const d of listed)
+    for (const event of d.history || []) {
+      const intent = event.intent;
+      if (event.type !== "DelegateAppointed" || !intent) continue;
+      try {
+        const signer = recoverIntentSigner(spec, intent.message, intent.signature);
+        if (
+          signer === checksumAddress(resident) &&
+          checksumAddress(intent.message.resident) === signer &&
+          checksumAddress(intent.message.delegate) === checksumAddress(d.delegate) &&
+          Number(intent.message.powers) & 4
+        )
+          accepted.add(checksumAddress(d.delegate));
+      } catch {
+        // a signature that does not check out accepts no one
+      }
+    }
+  return accepted;
 }
 
 /** After `record` is committed: its keys of the directive's fields for the directive's

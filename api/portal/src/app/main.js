@@ -2,19 +2,20 @@
 import { render } from "preact";
 import { useState } from "preact/hooks";
 
+import { ActingFor } from "./actingFor.js";
 import { signOut } from "./api.js";
 import { Nav, ScreenFrame, screensFor, useRoute } from "./nav.js";
 import { NotificationAnnouncer } from "./notificationAnnouncer.js";
 import { InboxContext, useNotificationInbox } from "./notificationInbox.js";
 import { FEED_ROLES } from "./notifications.js";
 import { SCREENS } from "./screens.js";
-import { forgetSession, keepSession, keptSession } from "./session.js";
+import { forgetSession, keepSession, keptSession, principal } from "./session.js";
 import { CreateWallet, OpenKeystore, Unlock } from "./signIn.js";
 import { html } from "./ui.js";
 import { initialLanguage, rememberLanguage, translator } from "./i18n.js";
 import "./style.css";
 
-function Session({ t, session, onSignOut }) {
+function Session({ t, session, onSignOut, onActingFor }) {
   const roles = session.token.roles;
   return html`<section aria-labelledby="session-heading" class="card">
     <h2 id="session-heading">${t("session.heading")}</h2>
@@ -30,13 +31,17 @@ function Session({ t, session, onSignOut }) {
           : t("session.no_roles")}
       </dd>
     </dl>
+    <${ActingFor} t=${t} session=${session} onChange=${onActingFor} />
     <button type="button" onClick=${onSignOut}>${t("session.signout")}</button>
   </section>`;
 }
 
 function Screens({ t, session }) {
   const route = useRoute();
-  const screens = screensFor(SCREENS, session.token.roles);
+  // Acting for a resident: its screens a delegate may use, and the wallet's own feed.
+  const screens = screensFor(SCREENS, session.token.roles).filter(
+    (s) => !session.actingFor || s.delegate || s.role !== "resident",
+  );
   if (!screens.length) return null;
   const screen = screens.find((s) => s.id === route) || screens[0];
   const { Screen } = screen;
@@ -47,7 +52,7 @@ function Screens({ t, session }) {
             <h2 id="needs-key-heading">${t(`nav.${screen.id}`)}</h2>
             <p id="needs-key">${t("nav.needs_encryption_key")}</p>
           </section>`
-        : html`<${Screen} key=${screen.id} t=${t} session=${session} />`}
+        : html`<${Screen} key=${`${screen.id}:${principal(session)}`} t=${t} session=${session} />`}
     <//>`;
 }
 
@@ -81,7 +86,12 @@ function App() {
   let body;
   if (session)
     body = html`<${InboxContext.Provider} value=${hasFeed ? inbox : null}>
-      <${Session} t=${t} session=${session} onSignOut=${leave} />
+      <${Session}
+        t=${t}
+        session=${session}
+        onSignOut=${leave}
+        onActingFor=${(entry) => setSession({ ...session, actingFor: entry })}
+      />
       <${Screens} t=${t} session=${session} />
       ${hasFeed && html`<${NotificationAnnouncer} t=${t} address=${session.wallet.address} />`}
     <//>`;

@@ -7,10 +7,11 @@ import { useEffect, useState } from "preact/hooks";
 
 import { checksumAddress, toHex } from "../crypto/codec.js";
 import { intentSpec, recoverIntentSigner } from "../crypto/eip712.js";
-import { buildRecord, commitRecordBody, openRecord } from "../crypto/record.js";
+import { buildRecord, commitRecordBody, openAsDelegate, openRecord } from "../crypto/record.js";
 
 import { ApiError, call } from "./api.js";
-import { delegateKeysFor, rewrapDirective } from "./keyHolders.js";
+import { committers, delegateKeysFor, ownerKey, rewrapDirective } from "./keyHolders.js";
+import { principal } from "./session.js";
 import { intentContext } from "./signedWrite.js";
 import { ErrorText, Progress, describeError, fieldLabel, html } from "./ui.js";
 
@@ -37,30 +38,36 @@ function pinVersion(address, version) {
 }
 
 /**
- * As wallets/trust.py check_record: the served version is the resident's own signed
- * CommitRecord of that version and root (openRecord then checks the envelopes hash to
- * it), and no older than what this browser last committed.
+ * As wallets/trust.py check_record: the served version is a signed CommitRecord of that
+ * version and root for the resident (openRecord then checks the envelopes hash to it),
+ * signed by the resident, by this wallet (a delegate), or by a delegate the resident's
+ * own signed AppointDelegate gave the commit power; and no older than what this browser
+ * last committed.
  */
-async function checkCommit(stored, address) {
+async function checkCommit(session, stored, address) {
   const version = BigInt(stored.version);
   if (version < pinnedVersion(address)) throw new UntrustedRecord("rolled back");
   const commit = stored.commit;
   if (!commit || commit.type !== "CommitRecord") throw new UntrustedRecord("no signed commitment");
-  const spec = intentSpec(await call("GET", "/eip712"), "CommitRecord");
-  const signer = recoverIntentSigner(spec, commit.message, commit.signature);
+  const eip712 = await call("GET", "/eip712");
+  const signer = recoverIntentSigner(intentSpec(eip712, "CommitRecord"), commit.message, commit.signature);
   const message = commit.message;
+  const resident = checksumAddress(address);
+  const accepted =
+    signer === resident || signer === session.wallet.address || (await committers(session, resident, eip712)).has(signer);
   if (
-    signer !== checksumAddress(address) ||
-    checksumAddress(message.resident) !== signer ||
+    !accepted ||
+    checksumAddress(message.resident) !== resident ||
     BigInt(message.version) !== version ||
     String(message.root).toLowerCase() !== String(stored.root).toLowerCase()
   )
     throw new UntrustedRecord("not the record you committed");
 }
 
-/** The latest stored version opened with the owner's key (null: none yet). */
+/** The latest stored version opened with the owner's key, or as the delegate acting
+ * for the resident with the keys wrapped for it (null: none yet). */
 export async function loadRecord(session) {
-  const address = session.wallet.address;
+  const address = principal(session);
   let stored;
   try {
     stored = await call("GET", `/residents/${address}/record`, undefined, session.token.access_token);
@@ -68,7 +75,14 @@ export async function loadRecord(session) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
   }
-  await checkCommit(stored, address);
+  await checkCommit(session, stored, address);
+  if (address !== session.wallet.address)
+    return openAsDelegate(stored.fields, stored.wrapped_keys, session.encryption.x25519.privateKey, {
+      delegate: session.wallet.address,
+      resident: address,
+      version: BigInt(stored.version),
+      root: stored.root,
+    });
   return openRecord(stored.fields, session.encryption.x25519.privateKey, {
     resident: address,
     version: BigInt(stored.version),
@@ -82,7 +96,9 @@ export async function loadRecord(session) {
  * keys go to the delegates in force and the directive's department too (keyHolders.js).
  */
 export async function commitValues(session, record, values, step, { fresh = [] } = {}) {
-  const address = session.wallet.address;
+  const address = principal(session);
+  const own = address === session.wallet.address;
+  const eip712 = await call("GET", "/eip712");
   const salts = {};
   for (const [name, value] of Object.entries(values)) {
     const before = record?.fields[name]?.value;
@@ -92,18 +108,19 @@ export async function commitValues(session, record, values, step, { fresh = [] }
   const built = await buildRecord(values, {
     resident: address,
     version: (record ? record.version : 0n) + 1n,
-    ownerPublicKey: session.encryption.x25519.publicKey,
+    // Encrypted for the resident, whoever commits it: a delegate's version stays the
+    // resident's to open.
+    ownerPublicKey: own ? session.encryption.x25519.publicKey : await ownerKey(session, address, eip712),
     salts,
   });
   step(0.5);
-  const eip712 = await call("GET", "/eip712");
   const delegateKeys = await delegateKeysFor(session, built, eip712);
-  const { spec, nonce, deadline } = await intentContext("CommitRecord", address);
+  const { spec, nonce, deadline } = await intentContext("CommitRecord", session.wallet.address);
   const body = await commitRecordBody(built, session.wallet.privateKey, spec, { nonce, deadline }, { delegate_keys: delegateKeys });
   step(0.7);
   await call("PUT", `/residents/${address}/record`, body, session.token.access_token);
   pinVersion(address, built.version);
-  await rewrapDirective(session, built, eip712);
+  if (own) await rewrapDirective(session, built, eip712); // only the resident re-wraps it
   step(1);
   return built;
 }
@@ -157,7 +174,7 @@ export function MyRecord({ t, session, refresh }) {
 
   useEffect(() => {
     reload();
-  }, [session.wallet.address, refresh]);
+  }, [principal(session), refresh]);
 
   useLeaveWarning(record !== undefined && unsaved(record, values, adding));
 

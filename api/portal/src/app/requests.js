@@ -9,6 +9,7 @@ import { nameToBytes32 } from "../crypto/codec.js";
 
 import { grantConsent } from "./grant.js";
 import { allPages } from "./pages.js";
+import { principal } from "./session.js";
 import { postSigned } from "./signedWrite.js";
 import { ErrorText, Progress, describeError, fieldLabel, html, purposeLabel } from "./ui.js";
 
@@ -59,7 +60,7 @@ function grantRequest(session, asked, names, step) {
 
 /** Decline `asked` with `reason`: POST /access-requests/{id}/decline, signed. */
 function declineRequest(session, asked, reason) {
-  const message = { resident: session.wallet.address, requestId: asked.request_id, reason: nameToBytes32(reason) };
+  const message = { resident: principal(session), requestId: asked.request_id, reason: nameToBytes32(reason) };
   return postSigned(session, "DeclineRequest", `/access-requests/${asked.request_id}/decline`, message);
 }
 
@@ -182,7 +183,7 @@ export function RequestsWaiting({ t, session, onChange }) {
   async function reload() {
     setError("");
     try {
-      const all = await allPages(`/residents/${session.wallet.address}/access-requests`, session.token.access_token);
+      const all = await allPages(`/residents/${principal(session)}/access-requests`, session.token.access_token);
       setRows(all.filter((r) => r.status === "pending"));
       setAnswered(all.filter((r) => r.status !== "pending"));
     } catch (e) {
@@ -192,7 +193,7 @@ export function RequestsWaiting({ t, session, onChange }) {
 
   useEffect(() => {
     reload();
-  }, [session.wallet.address]);
+  }, [principal(session)]);
 
   function done(text) {
     setSaid(text);

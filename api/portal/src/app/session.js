@@ -32,3 +32,11 @@ export function forgetSession() {
     // nothing kept
   }
 }
+
+/** Whose record, consents and log the resident's screens are about: the resident a
+ * delegate acts for (`session.actingFor`, its entry of GET /residents/{a}/delegations),
+ * else the signed-in wallet itself. What is signed is always signed by the wallet. */
+export const principal = (session) => session.actingFor?.resident ?? session.wallet.address;
+
+/** Every address whose signature in the principal's name the screens accept. */
+export const principalSigners = (session) => [...new Set([principal(session), session.wallet.address])];

@@ -99,6 +99,36 @@ export async function openRecord(envelopes, ownerPrivateKey, { resident, version
 }
 
 /**
+ * The resident's record as its delegate opens it: each field's key from `wrappedKeys`
+ * (wrapped for the delegate: recipient = the delegate), the values under the resident's
+ * AAD, as wallets/delegation.py open_as_delegate. Every field needs its key; with
+ * `root` the envelopes must hash to it. InvalidRecord on any failure.
+ */
+export async function openAsDelegate(envelopes, wrappedKeys, delegatePrivateKey, { delegate, resident, version, root }) {
+  let fields;
+  try {
+    resident = checksumAddress(resident);
+    delegate = checksumAddress(delegate);
+    version = checkVersion(version);
+    if (!envelopes || !Object.keys(envelopes).length) throw new InvalidRecord();
+    fields = {};
+    for (const [name, data] of Object.entries(envelopes)) {
+      const envelope = parseEnvelope(data);
+      if (!wrappedKeys || !wrappedKeys[name]) throw new InvalidRecord();
+      const key = await unwrapKey(fromHex(wrappedKeys[name]), delegatePrivateKey, { recipient: delegate, field: name, version });
+      const value = await decryptField(key, { ...envelope, resident, field: name, version });
+      fields[name] = { value, key, envelope };
+    }
+  } catch {
+    throw new InvalidRecord();
+  }
+  const record = sealed(resident, version, fields);
+  if (root !== undefined && root !== null && !equalBytes(fromHex(record.root), fromHex(root, { length: 32 })))
+    throw new InvalidRecord();
+  return record;
+}
+
+/**
  * A granted field as `POST /queries` serves it (`ciphertext`, `nonce`, `wrapped_key`,
  * `version`), opened with the reader's (a department's) own X25519 key.
  */
