@@ -218,6 +218,32 @@ def test_nonces_never_repeat_while_intents_are_in_flight(
     assert second["message"]["nonce"] == first["message"]["nonce"] + 1
 
 
+def test_sign_many_numbers_consecutive_nonces_from_one_read_and_one_deadline(
+    client: ConsentApi, fake: FakeApi, resident: Identity
+) -> None:
+    before = client.sign("Revoke", {"resident": resident.address, "consentId": 1})
+    reads = len(fake.requests)
+    bodies = client.sign_many(
+        "Revoke", [{"resident": resident.address, "consentId": i} for i in range(2, 6)]
+    )
+    after = client.sign("Revoke", {"resident": resident.address, "consentId": 6})
+    first = before["message"]["nonce"] + 1
+    assert [b["message"]["nonce"] for b in bodies] == list(range(first, first + 4))
+    assert after["message"]["nonce"] == first + 4
+    assert {b["message"]["deadline"] for b in bodies} == {NOW + DEADLINE_SECONDS}
+    paths = [r.url.path for r in fake.requests[reads:]]
+    assert paths.count(f"/nonces/{resident.address}") == 2  # the batch's one, and after's
+    for body in bodies:
+        signer = recover_intent_signer(
+            "Revoke",
+            body["message"],
+            body["signature"],
+            chain_id=CHAIN_ID,
+            verifying_contract=LEDGER,
+        )
+        assert signer == resident.address
+
+
 def test_sign_refuses_when_the_servers_types_differ_from_the_wallets(
     client: ConsentApi, fake: FakeApi, resident: Identity
 ) -> None:
