@@ -485,6 +485,35 @@ def test_storage_reads_agree_with_the_contract(rig: Rig) -> None:
         assert admission.is_purpose(purpose) == (purpose in purposes)
 
 
+def test_nonce_reads_agree_with_the_contract_and_follow_the_head(rig: Rig) -> None:
+    system = rig.system
+    admission = rig.relayer.admission
+    consent_id, terms = system.grant()
+    dept = system.dept.address
+    spent = (255, 256, 1_000)
+    probes = (254, 255, 256, 257, 1_000, 1_001, 2**255)
+    assert not any(admission.is_nonce_used("Access", dept, n) for n in probes)
+    intents = [
+        system.sign(
+            "Access",
+            system.dept,
+            {
+                "department": dept,
+                "resident": system.resident.address,
+                "consentId": consent_id,
+                "fields": [b32("income")],
+                "nonce": nonce,
+            },
+            terms,
+        )
+        for nonce in spent
+    ]
+    assert all(a.outcome is not None for a in rig.relayer.submit_all(intents))
+    for nonce in probes:
+        on_chain = system.client.simulate("ConsentLedger", "isNonceUsed", dept, nonce)
+        assert admission.is_nonce_used("Access", dept, nonce) is on_chain is (nonce in spent)
+
+
 # ---------------------------------------------------------------- the journal and recovery
 
 
