@@ -153,6 +153,9 @@ def _batch_answer(c: Connection, relayed: Relayed) -> BatchServed | BatchRefused
         if found is None:
             raise
         document = found.document()
+        retry = found.headers.get("Retry-After")
+        if retry is not None:  # a header alone; in a batch, a member of its answer
+            document.setdefault("retry_after", int(retry))
         if acceptance is not None:
             document["acceptance"] = acceptance.model_dump()
         return BatchRefused.model_validate(document)

@@ -221,6 +221,28 @@ def test_a_nonce_twice_in_one_batch_serves_the_first_and_refuses_the_second_409(
     assert world.get(f"/consents/{consent_id}", world.resident).json()["uses"] == 1
 
 
+def test_queries_beyond_a_full_relayer_queue_answer_503_with_retry_after_the_rest_served(
+    world: World,
+) -> None:
+    assert world.node is not None
+    consent_id = world.grant(world.resident, world.dept, ["income"])
+    bodies = signed_queries(world, world.dept, [(world.resident, consent_id, ["income"])] * 5)
+    relayer, bound = world.node.relayer, world.node.relayer.max_queue
+    relayer.max_queue = 2
+    try:
+        answers = post_batch(world, world.dept, bodies).json()["answers"]
+    finally:
+        relayer.max_queue = bound
+    assert [a["status"] for a in answers] == [200, 200, 503, 503, 503]
+    for busy in answers[2:]:
+        assert busy["type"].endswith("/service-unavailable") and busy["error"] == "RelayerBusy"
+        assert busy["retry_after"] >= 1 and "acceptance" not in busy
+    assert world.get(f"/consents/{consent_id}", world.resident).json()["uses"] == 2
+    # Nothing of the refused three was spent: sent again, they are served.
+    again = post_batch(world, world.dept, bodies[2:]).json()["answers"]
+    assert [a["status"] for a in again] == [200, 200, 200]
+
+
 def assert_nothing_recorded(world: World, block: int, accesses: int) -> None:
     assert head(world) == block
     assert access_events(world) == accesses
