@@ -10,6 +10,7 @@ does the same for many queries through ``POST /queries/batch``, each answered on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ RecordRoot = Callable[[str], tuple[int, bytes]]
 #: ``api.http_bounds.MAX_QUERY_BATCH``; a test holds them equal): a longer list is sent
 #: in batches of this many.
 MAX_BATCH = 500
+#: How often a batch refused 429 is sent again, and the longest wait for it (seconds).
+BATCH_RETRIES = 5
+MAX_RETRY_WAIT = 60
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,22 @@ class QueryFlows(SigningSession):
         answer: dict[str, Any] = self._post_signed("POST", "/queries", "Access", message)
         return answer
 
-    def access_many(self, queries: Sequence[AccessQuery]) -> list[dict[str, Any]]:
+    def access_many(
+        self, queries: Sequence[AccessQuery], *, per_request: int = MAX_BATCH
+    ) -> list[dict[str, Any]]:
         """``POST /queries/batch``: each query signed as :meth:`access` signs it, with
-        consecutive nonces, sent :data:`MAX_BATCH` at a time; the raw answers in order,
+        consecutive nonces, sent ``per_request`` at a time; the raw answers in order,
         each with its ``status`` (200, or the problem of its refusal). Each answer's
-        acceptance is checked and kept as a single query's is."""
+        acceptance is checked and kept as a single query's is.
+
+        A request refused as a whole relayed none of its queries: 429 (a batch of N is N
+        writes to the address's rate limit) is waited out and sent again, up to
+        :data:`BATCH_RETRIES` times; any other refusal becomes each of its queries'
+        answer, and the next requests still go, so what was recorded is still told."""
         answers: list[dict[str, Any]] = []
         chain_id, contract = self.intent_domain("Access")
-        for start in range(0, len(queries), MAX_BATCH):
-            chunk = queries[start : start + MAX_BATCH]
+        for start in range(0, len(queries), per_request):
+            chunk = queries[start : start + per_request]
             messages = [
                 {
                     "department": self.address,
@@ -159,13 +170,11 @@ class QueryFlows(SigningSession):
                 for q in chunk
             ]
             bodies = self.sign_many("Access", messages)
-            answer = self.request("POST", "/queries/batch", json={"queries": bodies})
-            items = answer.get("answers") if isinstance(answer, Mapping) else None
-            if not isinstance(items, list) or len(items) != len(bodies):
-                raise ClientRefusal(
-                    f"the API answered a batch of {len(bodies)} queries with"
-                    f" {len(items) if isinstance(items, list) else 'no'} answers"
-                )
+            try:
+                items = self._post_batch(bodies)
+            except ApiProblem as problem:
+                answers.extend({**problem.document, "status": problem.status} for _ in chunk)
+                continue
             for body, item in zip(bodies, items, strict=True):
                 digest = intent_digest(
                     "Access", body["message"], chain_id=chain_id, verifying_contract=contract
@@ -173,6 +182,26 @@ class QueryFlows(SigningSession):
                 self._accepted("Access", digest, chain_id, item.get("acceptance"))
                 answers.append(dict(item))
         return answers
+
+    def _post_batch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for attempt in range(BATCH_RETRIES + 1):
+            try:
+                answer = self.request("POST", "/queries/batch", json={"queries": bodies})
+                break
+            except ApiProblem as problem:
+                wait = problem.document.get("retry_after")
+                if problem.status != 429 or attempt == BATCH_RETRIES or not isinstance(wait, int):
+                    raise
+                wait = min(max(wait, 1), MAX_RETRY_WAIT)
+                self.notice(f"{len(bodies)} queries are over the rate limit: sending in {wait} s")
+                time.sleep(wait)
+        items = answer.get("answers") if isinstance(answer, Mapping) else None
+        if not isinstance(items, list) or len(items) != len(bodies):
+            raise ClientRefusal(
+                f"the API answered a batch of {len(bodies)} queries with"
+                f" {len(items) if isinstance(items, list) else 'no'} answers"
+            )
+        return items
 
     def query_many(
         self,
