@@ -4,25 +4,37 @@
 ``record_root`` reads it) and checks the field's attestations against the chain's record
 of them and its trust list (``is_trusted`` and ``recorded_at``, e.g. from a
 :class:`~api.chain_view.ChainView`), never against what the API says; without both,
-attestations that otherwise hold are reported "unverified".
+attestations that otherwise hold are reported "unverified". :meth:`QueryFlows.query_many`
+does the same for many queries through ``POST /queries/batch``, each answered on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.client_errors import ApiProblem, ClientRefusal
 from api.client_signing import SigningSession
 from ledger.codec import checksum_address, from_hex, to_hex
 from ledger.vocabulary import name_to_bytes32
 from wallets.attestation import IsTrusted, RecordedAt, pick_attestation
-from wallets.errors import InvalidAttestation
+from wallets.errors import InvalidAttestation, InvalidRecord
 from wallets.field_cipher import FieldValue
 from wallets.grants import open_granted_fields
+from wallets.signing import intent_digest
 
 #: ``resident → (version, root)`` of the resident's latest commitment on chain.
 RecordRoot = Callable[[str], tuple[int, bytes]]
+
+#: The most queries ``POST /queries/batch`` takes (the server's
+#: ``api.http_bounds.MAX_QUERY_BATCH``; a test holds them equal): a longer list is sent
+#: in batches of this many.
+MAX_BATCH = 500
+#: How often a batch refused 429 is sent again, and the longest wait for it (seconds).
+BATCH_RETRIES = 5
+MAX_RETRY_WAIT = 60
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,16 @@ class FieldAnswer:
     attestation: str
     issuer: str | None = None
     problem: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessQuery:
+    """One query of a batch: the fields of ``resident``'s record to read under consent
+    ``consent_id`` (names as the schema spells them, in any order)."""
+
+    resident: str
+    consent_id: int
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,108 @@ class QueryFlows(SigningSession):
         }
         answer: dict[str, Any] = self._post_signed("POST", "/queries", "Access", message)
         return answer
+
+    def access_many(
+        self, queries: Sequence[AccessQuery], *, per_request: int = MAX_BATCH
+    ) -> list[dict[str, Any]]:
+        """``POST /queries/batch``: each query signed as :meth:`access` signs it, with
+        consecutive nonces, sent ``per_request`` at a time; the raw answers in order,
+        each with its ``status`` (200, or the problem of its refusal). Each answer's
+        acceptance is checked and kept as a single query's is.
+
+        A request refused as a whole relayed none of its queries: 429 (a batch of N is N
+        writes to the address's rate limit) is waited out and sent again, up to
+        :data:`BATCH_RETRIES` times; any other refusal becomes each of its queries'
+        answer, and the next requests still go, so what was recorded is still told."""
+        answers: list[dict[str, Any]] = []
+        chain_id, contract = self.intent_domain("Access")
+        for start in range(0, len(queries), per_request):
+            chunk = queries[start : start + per_request]
+            messages = [
+                {
+                    "department": self.address,
+                    "resident": checksum_address(q.resident),
+                    "consentId": int(q.consent_id),
+                    "fields": self.field_ids(q.fields),
+                }
+                for q in chunk
+            ]
+            bodies = self.sign_many("Access", messages)
+            try:
+                items = self._post_batch(bodies)
+            except ApiProblem as problem:
+                answers.extend({**problem.document, "status": problem.status} for _ in chunk)
+                continue
+            for body, item in zip(bodies, items, strict=True):
+                digest = intent_digest(
+                    "Access", body["message"], chain_id=chain_id, verifying_contract=contract
+                )
+                self._accepted("Access", digest, chain_id, item.get("acceptance"))
+                answers.append(dict(item))
+        return answers
+
+    def _post_batch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for attempt in range(BATCH_RETRIES + 1):
+            try:
+                answer = self.request("POST", "/queries/batch", json={"queries": bodies})
+                break
+            except ApiProblem as problem:
+                wait = problem.document.get("retry_after")
+                if problem.status != 429 or attempt == BATCH_RETRIES or not isinstance(wait, int):
+                    raise
+                wait = min(max(wait, 1), MAX_RETRY_WAIT)
+                self.notice(f"{len(bodies)} queries are over the rate limit: sending in {wait} s")
+                time.sleep(wait)
+        items = answer.get("answers") if isinstance(answer, Mapping) else None
+        if not isinstance(items, list) or len(items) != len(bodies):
+            raise ClientRefusal(
+                f"the API answered a batch of {len(bodies)} queries with"
+                f" {len(items) if isinstance(items, list) else 'no'} answers"
+            )
+        return items
+
+    def query_many(
+        self,
+        queries: Sequence[AccessQuery],
+        *,
+        is_trusted: IsTrusted | None,
+        recorded_at: RecordedAt | None = None,
+        record_root: RecordRoot | None = None,
+    ) -> list[QueryResult | ApiProblem | InvalidRecord]:
+        """:meth:`query` for many queries in batches (:meth:`access_many`), in order: each
+        one's :class:`QueryResult` opened and checked as :meth:`query` does, or the API's
+        refusal of it (an :class:`~api.client_errors.ApiProblem` with its ``status``), or
+        the :class:`~wallets.errors.InvalidRecord` of a served answer that does not open
+        or verify. One query's failure is its own: the others are still answered."""
+        results: list[QueryResult | ApiProblem | InvalidRecord] = []
+        for query, answer in zip(queries, self.access_many(queries), strict=True):
+            status = int(answer.get("status", 200))
+            if status != 200:
+                results.append(ApiProblem(status, answer))
+                continue
+            resident = checksum_address(query.resident)
+            try:
+                version, root, on_chain, opened = self.open_answer(
+                    answer,
+                    resident,
+                    is_trusted=is_trusted,
+                    recorded_at=recorded_at,
+                    record_root=record_root,
+                )
+            except InvalidRecord as exc:
+                results.append(exc)
+                continue
+            results.append(
+                QueryResult(
+                    consent_id=int(answer["consent_id"]),
+                    receipt=dict(answer["receipt"]),
+                    version=version,
+                    root=root,
+                    root_on_chain=on_chain,
+                    fields=opened,
+                )
+            )
+        return results
 
     def query(
         self,

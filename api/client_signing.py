@@ -12,7 +12,7 @@ intent sent and kept through ``keep_acceptance``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -221,28 +221,49 @@ class SigningSession(ApiSession):
     def next_nonce(self, name: str) -> int:
         """The next unused nonce for this intent's contract: the server's lowest unused one,
         never below what this client already used (intents may still be in flight)."""
+        return self.next_nonces(name, 1)[0]
+
+    def next_nonces(self, name: str, count: int) -> list[int]:
+        """``count`` consecutive nonces for this intent's contract from :meth:`next_nonce`'s
+        (one read of ``GET /nonces``): for intents signed together, each its own."""
         contract = INTENTS[name].contract
         server = self.nonces().get(contract, 0)
-        nonce = max(server, self._nonce_floor.get(contract, 0))
-        self._nonce_floor[contract] = nonce + 1
-        return nonce
+        first = max(server, self._nonce_floor.get(contract, 0))
+        self._nonce_floor[contract] = first + count
+        return list(range(first, first + count))
 
     def sign(self, name: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """``{"message", "signature"}`` for ``name``, with ``nonce`` and ``deadline`` filled
         in when the intent has them and ``message`` does not (deadline: chain time + 10 min).
         """
+        return self.sign_many(name, [message])[0]
+
+    def sign_many(self, name: str, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """:meth:`sign` for several messages of one intent at once: one read of chain time
+        and of the nonces for all of them, consecutive nonces where a message has none."""
         identity = self._require_identity()
         if name not in INTENTS:
             raise ClientRefusal(f"unknown intent {name!r}")
-        full = dict(message)
         names = INTENTS[name].field_names
-        if "deadline" in names and "deadline" not in full:
-            full["deadline"] = self.now() + DEADLINE_SECONDS
-        if "nonce" in names and "nonce" not in full:
-            full["nonce"] = self.next_nonce(name)
+        fulls = [dict(m) for m in messages]
+        if "deadline" in names and any("deadline" not in f for f in fulls):
+            deadline = self.now() + DEADLINE_SECONDS
+            for full in fulls:
+                full.setdefault("deadline", deadline)
+        unnumbered = [f for f in fulls if "nonce" not in f] if "nonce" in names else []
+        if unnumbered:
+            for full, nonce in zip(
+                unnumbered, self.next_nonces(name, len(unnumbered)), strict=True
+            ):
+                full["nonce"] = nonce
         chain_id, contract = self.intent_domain(name)
-        signature = identity.sign_intent(name, full, chain_id=chain_id, verifying_contract=contract)
-        return {"message": message_to_json(name, full), "signature": to_hex(signature)}
+        signed = []
+        for full in fulls:
+            signature = identity.sign_intent(
+                name, full, chain_id=chain_id, verifying_contract=contract
+            )
+            signed.append({"message": message_to_json(name, full), "signature": to_hex(signature)})
+        return signed
 
     def _post_signed(
         self, method: str, path: str, name: str, message: Mapping[str, Any], **extra: Any

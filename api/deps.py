@@ -2,8 +2,10 @@
 
 ``NodeDep`` is the service's node, ``SettingsDep`` the app's settings; ``CurrentActor``
 the caller named by a valid, unrevoked bearer token (its writes counted against its
-address's rate limit), with the roles the chain gives it now; ``require_roles(...)`` narrows that to
-actors holding one of the named roles (403 otherwise)::
+address's rate limit), with the roles the chain gives it now (``UncountedActor``: the
+same, for a route that counts its writes itself with ``count_writes``);
+``require_roles(...)`` narrows that to actors holding one of the named roles (403
+otherwise)::
 
     CurrentAuditor = Annotated[Actor, Depends(require_roles("auditor"))]
 
@@ -114,18 +116,33 @@ def bearer_token(node: NodeDep, credentials: Credentials) -> str:
 BearerToken = Annotated[str, Depends(bearer_token)]
 
 
+def signed_in_actor(node: NodeDep, token: BearerToken) -> Actor:
+    """The caller of this request; 401 unless a valid bearer token is sent. Its writes
+    are not counted: for a route that counts them itself (:func:`count_writes`)."""
+    address = auth.verify_token(node.token_secret, token)
+    return Actor(address, lambda: auth.role_cache(node).roles(node, address))
+
+
+def count_writes(request: Request, actor: Actor, writes: int = 1) -> None:
+    """Count ``writes`` against the actor's address rate limit; 429 when they take it
+    over (:meth:`api.limits.RateLimits.hit`)."""
+    limits: RateLimits = request.app.state.limits
+    limits.hit(limits.address, actor.address, f"by {actor.address}", cost=writes)
+
+
 def current_actor(request: Request, node: NodeDep, token: BearerToken) -> Actor:
     """The caller of this request; 401 unless a valid bearer token is sent, 429 when a
     write takes its address over its rate limit (writes are what cost: each is relayed
     to the chain or stored; reads are bounded per IP)."""
-    address = auth.verify_token(node.token_secret, token)
+    actor = signed_in_actor(node, token)
     if request.method not in ("GET", "HEAD"):
-        limits: RateLimits = request.app.state.limits
-        limits.hit(limits.address, address, f"by {address}")
-    return Actor(address, lambda: auth.role_cache(node).roles(node, address))
+        count_writes(request, actor)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+#: The caller, its writes left for the route to count (a batch counts its items).
+UncountedActor = Annotated[Actor, Depends(signed_in_actor)]
 
 
 def metrics_token(settings: Settings) -> str:

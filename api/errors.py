@@ -21,6 +21,8 @@ mid-call all answer 503 ``chain-unavailable`` (:func:`chain_unavailable`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -161,43 +163,77 @@ def contract_status(error: ContractError) -> int:
     return 422
 
 
-def bundle_item_problem(exc: ce.ConsentLedgerBundleItemRefused) -> JSONResponse:
+def bundle_item_problem(exc: ce.ConsentLedgerBundleItemRefused) -> Problem:
     """A bundle refused for one item: the problem is that item's own error (its name,
     status and sentence), its arguments with the item's ``index``, and ``bundle_item``."""
     inner = decode_revert(exc.reason)
     index = int(exc.index)
     if not isinstance(inner, ContractError):
-        return problem(
+        return Problem(
             422,
             "Refused by the contract",
             "contract-error",
             str(exc),
-            error=type(exc).__name__,
-            arguments=exc.arguments,
-            bundle_item=index,
+            {"error": type(exc).__name__, "arguments": exc.arguments, "bundle_item": index},
         )
-    return problem(
+    return Problem(
         contract_status(inner),
         "Refused by the contract",
         "contract-error",
         f"bundle item {index} (from 0) does not fit: {inner}",
-        error=type(inner).__name__,
-        arguments={**inner.arguments, "index": index},
-        bundle_item=index,
+        {
+            "error": type(inner).__name__,
+            "arguments": {**inner.arguments, "index": index},
+            "bundle_item": index,
+        },
     )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """An RFC 9457 problem before it is rendered: the document's members and the headers
+    its answer needs (``Retry-After``, ``WWW-Authenticate``)."""
+
+    status: int
+    title: str
+    kind: str
+    detail: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update({k: _jsonable(v) for k, v in self.extra.items()})
+        return body
+
+    def response(self) -> JSONResponse:
+        response = JSONResponse(self.document(), status_code=self.status, media_type=PROBLEM)
+        response.headers.update(self.headers)
+        return response
+
+
 def problem(status: int, title: str, kind: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail}
-    body.update({k: _jsonable(v) for k, v in extra.items()})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return Problem(status, title, kind, detail, extra).response()
+
+
+def _unavailable(detail: str, *, retry_after: int) -> Problem:
+    return Problem(
+        503,
+        "Chain unavailable",
+        "chain-unavailable",
+        detail,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def chain_unavailable(detail: str, *, retry_after: int) -> JSONResponse:
     """The 503 of :class:`ledger.errors.ChainUnavailable`, with its ``Retry-After``."""
-    response = problem(503, "Chain unavailable", "chain-unavailable", detail)
-    response.headers["Retry-After"] = str(retry_after)
-    return response
+    return _unavailable(detail, retry_after=retry_after).response()
 
 
 def _jsonable(value: Any) -> Any:
@@ -210,85 +246,92 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+#: What :func:`problem_of` renders (the app's handlers are registered for these).
+HANDLED: tuple[type[Exception], ...] = (
+    ApiError,
+    LedgerError,
+    WalletError,
+    RequestsConnectionError,
+    RequestsTimeout,
+    SQLAlchemyOperationalError,
+    SQLAlchemyInterfaceError,
+)
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        response = problem(exc.status, exc.title, exc.kind, exc.detail, **exc.extra)
-        response.headers.update(exc.headers)
-        return response
 
-    @app.exception_handler(ContractError)
-    async def contract_error(_: Request, exc: ContractError) -> JSONResponse:
-        if isinstance(exc, ce.ConsentLedgerBundleItemRefused):
-            return bundle_item_problem(exc)
-        return problem(
+def problem_of(exc: Exception) -> Problem | None:
+    """The problem the API answers for ``exc`` raised while serving a request (a route,
+    or one item of a batch: :mod:`api.routers.queries`); ``None`` for an exception no
+    handler knows (a bug: 500)."""
+    if isinstance(exc, ApiError):
+        return Problem(exc.status, exc.title, exc.kind, exc.detail, exc.extra, exc.headers)
+    if isinstance(exc, ce.ConsentLedgerBundleItemRefused):
+        return bundle_item_problem(exc)
+    if isinstance(exc, ContractError):
+        return Problem(
             contract_status(exc),
             "Refused by the contract",
             "contract-error",
             str(exc),
-            error=type(exc).__name__,
-            arguments=exc.arguments,
+            {"error": type(exc).__name__, "arguments": exc.arguments},
         )
-
-    @app.exception_handler(ChainUnavailable)
-    async def chain_down(_: Request, exc: ChainUnavailable) -> JSONResponse:
-        return chain_unavailable(str(exc), retry_after=exc.retry_after)
-
-    @app.exception_handler(InvalidTransaction)
-    async def invalid_tx(_: Request, exc: InvalidTransaction) -> JSONResponse:
+    if isinstance(exc, ChainUnavailable):
+        return _unavailable(str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, InvalidTransaction):
         # The node refused the relayer's transaction (its nonce was stale, and is
         # resynced): the same intent goes through on a later round.
-        return chain_unavailable(str(exc), retry_after=1)
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return _unavailable(str(exc), retry_after=1)
+    if isinstance(exc, Unavailable):
         # The read model or the relayer's queue, not the chain (that one is above).
-        response = problem(
-            503, "Service unavailable", "service-unavailable", str(exc), error=type(exc).__name__
+        return Problem(
+            503,
+            "Service unavailable",
+            "service-unavailable",
+            str(exc),
+            {"error": type(exc).__name__},
+            {"Retry-After": str(exc.retry_after)},
         )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-
-    @app.exception_handler(RequestsConnectionError)
-    @app.exception_handler(RequestsTimeout)
-    async def node_unreachable(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, RequestsConnectionError | RequestsTimeout):
         # A JSON-RPC node that stopped answering, met outside the chain layer's own
         # translation (web3 calls made directly); it may come back.
-        return chain_unavailable("the chain node is unreachable", retry_after=1)
-
-    @app.exception_handler(SQLAlchemyOperationalError)
-    @app.exception_handler(SQLAlchemyInterfaceError)
-    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        return _unavailable("the chain node is unreachable", retry_after=1)
+    if isinstance(exc, SQLAlchemyOperationalError | SQLAlchemyInterfaceError):
         # The database went away (restart, network): nothing of this request was
         # committed, and the pool reconnects on a later request.
-        response = problem(
-            503, "Service unavailable", "service-unavailable", "the database is unavailable"
+        return Problem(
+            503,
+            "Service unavailable",
+            "service-unavailable",
+            "the database is unavailable",
+            headers={"Retry-After": "1"},
         )
-        response.headers["Retry-After"] = "1"
-        return response
-
-    @app.exception_handler(IntentRefused)
-    async def intent_refused(_: Request, exc: IntentRefused) -> JSONResponse:
-        return problem(
+    if isinstance(exc, IntentRefused):
+        return Problem(
             422,
             "Refused by the relayer",
             "intent-refused",
             str(exc),
-            error=type(exc).__name__,
-            arguments=exc.arguments,
+            {"error": type(exc).__name__, "arguments": exc.arguments},
         )
-
-    @app.exception_handler(LedgerError)
-    async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
-        return problem(500, "Ledger error", "ledger-error", str(exc))
-
-    @app.exception_handler(WalletError)
-    async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
-        return problem(
-            422, "Invalid request", "invalid-request", str(exc), error=type(exc).__name__
+    if isinstance(exc, LedgerError):
+        return Problem(500, "Ledger error", "ledger-error", str(exc))
+    if isinstance(exc, WalletError):
+        return Problem(
+            422, "Invalid request", "invalid-request", str(exc), {"error": type(exc).__name__}
         )
+    return None
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    async def handled(_: Request, exc: Exception) -> JSONResponse:
+        found = problem_of(exc)
+        if found is None:  # registered only for what problem_of knows
+            raise exc
+        return found.response()
+
+    for kind in HANDLED:
+        app.add_exception_handler(kind, handled)
 
     @app.exception_handler(RequestValidationError)
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:

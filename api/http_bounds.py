@@ -16,7 +16,8 @@ never meets one:
 
 Bodies: ``settings.max_body_bytes`` (64 KiB) for every route, unless the route declares
 a larger ``max_body_size`` (a record's envelopes, a grant's wrapped keys), sized as
-:data:`MAX_FIELDS` of the largest member plus the default for the rest.
+:data:`MAX_FIELDS` of the largest member plus the default for the rest; a batch of
+queries as :data:`MAX_QUERY_BATCH` of the largest signed ``Access`` (3.3 MB).
 :class:`BodyLimit` refuses a ``Content-Length`` over the bound before the app runs and
 counts a body without one while it is read, so an oversized body is never held.
 """
@@ -64,6 +65,35 @@ RECORD_BODY_BYTES = MAX_FIELDS * _ENVELOPE_JSON + DEFAULT_BODY_BYTES
 GRANT_BODY_BYTES = MAX_FIELDS * (2 * HYBRID_WRAPPED_LENGTH + 80) + DEFAULT_BODY_BYTES
 #: ``POST /bundles``: a grant's keys for each department of the largest service.
 BUNDLE_BODY_BYTES = MAX_SERVICE_ITEMS * GRANT_BODY_BYTES
+
+#: ``POST /queries/batch``: the most signed ``Access`` intents one request may carry.
+MAX_QUERY_BATCH = 500
+_LARGEST_UINT = 2**256 - 1
+#: A signed ``Access`` at its largest, as a batch's item: :data:`MAX_FIELDS` field ids,
+#: every number a ``uint256``, indented as a person's editor would (about 6.5 KB; an
+#: honest query of a few fields, sent compact, is under 1 KB).
+ACCESS_ITEM_BYTES = len(
+    json.dumps(
+        {
+            "queries": [
+                {
+                    "message": {
+                        "department": "0x" + "00" * 20,
+                        "resident": "0x" + "00" * 20,
+                        "consentId": _LARGEST_UINT,
+                        "fields": ["0x" + "00" * 32] * MAX_FIELDS,
+                        "nonce": _LARGEST_UINT,
+                        "deadline": _LARGEST_UINT,
+                    },
+                    "signature": "0x" + "00" * 65,
+                }
+            ]
+        },
+        indent=4,
+    )
+)
+#: ``POST /queries/batch``: :data:`MAX_QUERY_BATCH` of the largest items.
+QUERY_BATCH_BODY_BYTES = MAX_QUERY_BATCH * ACCESS_ITEM_BYTES + DEFAULT_BODY_BYTES
 
 
 def _hex_of(*lengths: int) -> Any:

@@ -9,6 +9,8 @@ Four limits (:class:`~api.settings.Settings`, ``CONSENT_RATE_LIMIT_*``):
 - ``sign_in_address``: ``POST /auth/challenge`` per address asked for (the route);
 - ``address``: every write (not ``GET``/``HEAD``) bearing a valid token, per its
   subject (:func:`api.deps.current_actor`): a write is relayed to the chain or stored.
+  A batch counts one write per item (``POST /queries/batch``: N queries are N writes,
+  :func:`api.deps.count_writes`), a window smaller than the batch counting it as full.
 
 A refusal is 429 problem+json with ``Retry-After`` (whole seconds until the window
 lets one more through). Counts live in this process's memory (``MemoryStorage``, a
@@ -60,13 +62,17 @@ class RateLimits:
         self.sign_in_ip = Limit.parse("sign_in_ip", settings.rate_limit_sign_in_ip)
         self.sign_in_address = Limit.parse("sign_in_address", settings.rate_limit_sign_in_address)
 
-    def hit(self, limit: Limit, key: str, what: str) -> None:
-        """Count one request of ``key`` against ``limit``; 429 if a window is full.
+    def hit(self, limit: Limit, key: str, what: str, *, cost: int = 1) -> None:
+        """Count a request of ``key`` worth ``cost`` against ``limit``; 429 if a window
+        is full.
 
         Each window counts the request even when a later one refuses it, so a client
-        that keeps knocking stays refused rather than being let through by turns."""
+        that keeps knocking stays refused rather than being let through by turns. A
+        ``cost`` above a window's whole amount (a batch of 500 queries against 100 a
+        second) counts as that amount: it needs the window empty and fills it, instead of
+        never passing at all; the longer windows still count all of it."""
         for item in limit.items:
-            if not self.limiter.hit(item, limit.name, key):
+            if not self.limiter.hit(item, limit.name, key, cost=min(cost, item.amount)):
                 reset, _ = self.limiter.get_window_stats(item, limit.name, key)
                 wait = max(1, math.ceil(reset - time.time()))
                 raise TooManyRequests(

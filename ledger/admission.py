@@ -34,8 +34,10 @@ relayer's own, :data:`MAX_FIELDS` (:class:`ledger.errors.TooManyFields`).
 
 Reads are storage slots (solc's layout, in the artifacts), remembered per head block:
 a round of grants for one department and one field set reads its schema and status
-once, and a value is never older than the head it was read at, so an enrolment or a
-new field counts from the block that records it.
+once, a batch of one signer's consecutive nonces its nonce bitmap once, and a value is
+never older than the head it was read at, so an enrolment or a new field counts from the
+block that records it (a nonce spent in a round still in flight is the relayer's to
+refuse: it holds the nonces in flight).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from ledger import contract_errors as ce
 from ledger.abi import function_codec
 from ledger.artifacts import load_artifact
 from ledger.attestations import check_attest
-from ledger.client import LedgerClient
+from ledger.client import LedgerClient, nonce_word_slot
 from ledger.codec import as_bytes, checksum
 from ledger.errors import ContractError, ExecutionReverted, TooManyFields
 from ledger.intents import INTENTS, MAX_DEADLINE_AHEAD
@@ -223,7 +225,7 @@ class Admission:
             if not self.client.has_role(spec.role, signer):
                 raise _unauthorized(spec.contract)(signer, role_id(spec.role))
         nonce = int(message["nonce"])
-        if self.client.is_nonce_used(intent.name, signer, nonce):
+        if self.is_nonce_used(intent.name, signer, nonce):
             raise ce.SignedIntentNonceUsed(signer, nonce)
         state_check = _STATE_CHECKS.get(intent.name)
         if state_check is not None:
@@ -378,6 +380,15 @@ class Admission:
         slot = _mapping_slot(_address_key(department), self._department_slot) + 3
         word = self._word(self._directory, slot)
         return bool(word & 0xFF), bool(word >> 8 & 0xFF)
+
+    def is_nonce_used(self, intent_name: str, signer: str, nonce: int) -> bool:
+        """Bit ``nonce`` of the signer's nonce bitmap (``LedgerClient.is_nonce_used``), its
+        word remembered per head like every read here: a department's consecutive
+        nonces share a word, so a batch of its queries reads it once."""
+        contract = INTENTS[intent_name].contract
+        address = self.client.deployment.contracts[contract]
+        bits = self._word(address, nonce_word_slot(contract, signer, nonce >> 8))
+        return bool(bits >> (nonce & 0xFF) & 1)
 
     def _word(self, address: str, slot: int) -> int:
         head = self.client.chain.head_number()

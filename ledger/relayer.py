@@ -89,6 +89,17 @@ class _Job:
     mined: bool = False
 
 
+@dataclass(frozen=True)
+class Relayed:
+    """One intent's answer from :meth:`Relayer.submit_all`: its outcome (which may be a
+    rejection by the contract), or the exception :meth:`Relayer.submit` would have
+    raised for it; and the relayer's acceptance if its transaction was mined."""
+
+    outcome: Outcome | None = None
+    error: Exception | None = None
+    acceptance: Acceptance | None = None
+
+
 @dataclass
 class RelayerStats:
     batches: int = 0
@@ -188,6 +199,49 @@ class Relayer:
             if job.mined and collected is not None:
                 collected.append(self.acceptance(job.intent, job.journal_id, job.accepted_at))
 
+    def submit_all(
+        self,
+        intents: Sequence[SignedIntent],
+        *,
+        expected_signer: str | None = None,
+        timeout: float = 120.0,
+    ) -> list[Relayed]:
+        """:meth:`submit` for many intents at once, answered in their order. Each is
+        checked on its own (a refusal is that intent's, not the others'); those that pass
+        join the queue together, in this order, so one round takes them all into as few
+        blocks as the gas allows; then all are waited for, within ``timeout`` in all.
+        Each answer carries the relayer's acceptance when its transaction was mined,
+        instead of handing it to :data:`acceptances`."""
+        admitted: list[_Job | Exception] = []
+        for intent in intents:
+            try:
+                admitted.append(self._admit(intent, None, expected_signer))
+            except Exception as exc:  # the refusal :meth:`submit` would raise
+                admitted.append(exc)
+        not_queued = iter(self._queue_jobs([j for j in admitted if isinstance(j, _Job)]))
+        until = time.monotonic() + timeout
+        answers = []
+        for entry in admitted:
+            if isinstance(entry, Exception):
+                answers.append(Relayed(error=entry))
+                continue
+            error = next(not_queued)
+            if error is not None:
+                answers.append(Relayed(error=error))
+                continue
+            try:
+                outcome = entry.future.result(max(0.0, until - time.monotonic()))
+            except Exception as exc:
+                answers.append(Relayed(error=exc, acceptance=self._accepted(entry)))
+            else:
+                answers.append(Relayed(outcome=outcome, acceptance=self._accepted(entry)))
+        return answers
+
+    def _accepted(self, job: _Job) -> Acceptance | None:
+        if not job.mined:
+            return None
+        return self.acceptance(job.intent, job.journal_id, job.accepted_at)
+
     def enqueue(
         self,
         intent: SignedIntent,
@@ -221,6 +275,20 @@ class Relayer:
         side_effects: Mapping[str, Any] | None,
         expected_signer: str | None,
     ) -> _Job:
+        job = self._admit(intent, side_effects, expected_signer)
+        (error,) = self._queue_jobs([job])
+        if error is not None:
+            raise error
+        return job
+
+    def _admit(
+        self,
+        intent: SignedIntent,
+        side_effects: Mapping[str, Any] | None,
+        expected_signer: str | None,
+    ) -> _Job:
+        """The intent as a job, if the read model follows the chain and it passes the
+        checks; else the exception it is refused with."""
         failure = self.indexer.failure
         if failure is not None:
             raise ReadModelUnavailable(
@@ -230,18 +298,30 @@ class Relayer:
         if expected_signer is not None and signer != to_checksum_address(expected_signer):
             raise SignedIntentWrongSigner(to_checksum_address(expected_signer), signer)
         key = (INTENTS[intent.name].contract, signer, replay_key(self.client, intent))
-        job = _Job(intent, side_effects or {}, key)
+        return _Job(intent, side_effects or {}, key)
+
+    def _queue_jobs(self, jobs: Sequence[_Job]) -> list[Exception | None]:
+        """Queue ``jobs`` in order at once (one wake-up of the loop for all of them);
+        for each, ``None`` or why it was not queued."""
+        errors: list[Exception | None] = []
         with self._cond:
-            if self._stopping or self._thread is None:
-                raise Unavailable("the relayer is not running")
-            if key in self._in_flight:
-                raise SignedIntentNonceUsed(signer, key[2])
-            if len(self._queue) >= self.max_queue:
-                raise RelayerBusy(f"{len(self._queue)} intents wait for a block; try again")
-            self._in_flight.add(key)
-            self._queue.append(job)
+            for job in jobs:
+                errors.append(self._refusal(job))
+                if errors[-1] is None:
+                    self._in_flight.add(job.key)
+                    self._queue.append(job)
             self._cond.notify_all()
-        return job
+        return errors
+
+    def _refusal(self, job: _Job) -> Exception | None:
+        """Why ``job`` cannot join the queue now (the caller holds the lock)."""
+        if self._stopping or self._thread is None:
+            return Unavailable("the relayer is not running")
+        if job.key in self._in_flight:
+            return SignedIntentNonceUsed(job.key[1], job.key[2])
+        if len(self._queue) >= self.max_queue:
+            return RelayerBusy(f"{len(self._queue)} intents wait for a block; try again")
+        return None
 
     def check(self, intent: SignedIntent) -> str:
         """The intent's signer if every check before relaying holds (:mod:`ledger.admission`)."""

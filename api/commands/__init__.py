@@ -13,7 +13,8 @@
     consent bundle grant|show|revoke              resident: a whole service in one signature
     consent delegate appoint|list|remove          resident (registrar: guardians): who may act
                                                   in a resident's name, with which powers
-    consent query                                 department: read, decrypt, verify
+    consent query [--batch FILE]                  department: read, decrypt, verify (a
+                                                  file of queries in one request)
     consent emergency directive|show|access|review|queue
                                                   resident: a directive; emergency department:
                                                   an access; auditor: its review, the queue

@@ -242,12 +242,15 @@ def notice(text: str) -> None:
     err.print(f"[yellow]notice:[/yellow] {escape(text)}")
 
 
-def keep_acceptance(wallet: Path, name: str, acceptance: Acceptance) -> None:
-    """Append the relayer's acceptance to the wallet's ``acceptances.jsonl`` and say so."""
+def keep_acceptance(wallet: Path, name: str, acceptance: Acceptance, *, say: bool = True) -> None:
+    """Append the relayer's acceptance to the wallet's ``acceptances.jsonl`` and say so
+    (``say=False``: silently, for a batch that says it once for all)."""
     path = wallet / ACCEPTANCES_FILE
     line = {"type": name, "kept_at": int(datetime.now(UTC).timestamp()), **acceptance.to_json()}
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+    if not say:
+        return
     err.print(
         f"[dim]relayer {short(acceptance.relayer)} accepted this {name} at"
         f" {when(acceptance.accepted_at)} (journal {acceptance.journal_id}); its signed"

@@ -2,6 +2,15 @@
 
 No ciphertext leaves before the chain has recorded an ``AccessLogged`` event for this
 very query; a denial answers 403 with the contract's ``reason`` and the denial's receipt.
+
+``POST /queries/batch`` takes up to :data:`~api.http_bounds.MAX_QUERY_BATCH` queries in
+one request and answers each as ``POST /queries`` would, in order: the same parsing
+(:func:`access_intent`), the same judging on chain and the same answer
+(:func:`answer_access`), and the problem the single route would answer for a refused
+one (:func:`api.errors.problem_of`). A batch that does not parse is one 422 that
+changes nothing; otherwise the relayer takes all its queries at once
+(:meth:`ledger.relayer.Relayer.submit_all`), so they share its rounds and blocks, and
+one refused query does not hold back the others.
 """
 
 from __future__ import annotations
@@ -9,24 +18,31 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import Connection, RowMapping
 
-from api.deps import CurrentActor, NodeDep
-from api.errors import AccessRefused
+from api.deps import CurrentActor, NodeDep, UncountedActor, count_writes
+from api.errors import AccessRefused, BadRequest, problem_of
+from api.http_bounds import MAX_QUERY_BATCH, QUERY_BATCH_BODY_BYTES
+from api.schemas.common import AcceptanceOut
 from api.schemas.queries import (
     AccessBody,
     AttestationOut,
     AttestationReceipt,
+    BatchRefused,
+    BatchServed,
     QueriedField,
     QueryAnswer,
+    QueryBatchAnswer,
+    QueryBatchBody,
     RecordRef,
 )
 from api.signed import receipt_out, signed_intent
 from api.vault import envelopes_by_version, newest_wrapped_keys, recorded_attestations
 from api.views import consent_row, record_roots
 from ledger.codec import to_hex
-from ledger.types import ConsentTerms
+from ledger.relayer import Relayed
+from ledger.types import ConsentTerms, Outcome, SignedIntent
 from ledger.vocabulary import bytes32_to_name
 from wallets.record import field_leaf, record_tree
 from wallets.signing import normalize_message
@@ -41,13 +57,68 @@ router = APIRouter(prefix="/queries", tags=["departments"])
 )
 def query(body: AccessBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
     """Read fields under a consent (signed `Access`)."""
-    consent_id = int(normalize_message("Access", body.message)["consentId"])
     with node.store.connect() as c:
-        row = consent_row(c, consent_id)
-    terms = ConsentTerms.from_row(row) if row is not None else ConsentTerms.empty()
-    intent = signed_intent(body, terms)
+        intent = access_intent(c, body)
     outcome = node.relayer.submit(intent, expected_signer=actor.address)
+    with node.store.connect() as c:
+        return answer_access(c, outcome)
+
+
+@router.post(
+    "/batch",
+    response_model=QueryBatchAnswer,
+    max_body_size=QUERY_BATCH_BODY_BYTES,
+    responses={
+        413: {"description": f"the body is over {QUERY_BATCH_BODY_BYTES} bytes"},
+        422: {
+            "description": f"not 1 to {MAX_QUERY_BATCH} queries, or a query that does not"
+            " parse (`batch_item` names it, from 0): nothing is relayed"
+        },
+    },
+)
+def query_batch(
+    body: QueryBatchBody, request: Request, node: NodeDep, actor: UncountedActor
+) -> QueryBatchAnswer:
+    """Read under many consents at once (up to 500 signed `Access`): one answer per
+    query, in order, each as `POST /queries` gives it with its `status` (200, or the
+    problem of its refusal); a refused query does not fail the others."""
+    count_writes(request, actor, len(body.queries))  # N queries are N writes
+    intents = []
+    with node.store.connect() as c:
+        for index, item in enumerate(body.queries):
+            try:
+                intents.append(access_intent(c, item))
+            except Exception as exc:
+                found = problem_of(exc)
+                if found is None:
+                    raise
+                raise BadRequest(
+                    f"query {index} (from 0) of the batch: {found.detail}",
+                    batch_item=index,
+                    **found.extra,
+                ) from exc
+    relayed = node.relayer.submit_all(intents, expected_signer=actor.address)
+    with node.store.connect() as c:
+        return QueryBatchAnswer(answers=[_batch_answer(c, r) for r in relayed])
+
+
+def access_intent(c: Connection, body: AccessBody) -> SignedIntent:
+    """The body as an ``Access`` carrying its consent's terms as the read model holds
+    them (none for a consent it does not know: the chain denies it ``unknown_consent``);
+    a malformed one is the 422 of :func:`api.signed.signed_intent`."""
+    consent_id = int(normalize_message("Access", body.message)["consentId"])
+    row = consent_row(c, consent_id)
+    terms = ConsentTerms.from_row(row) if row is not None else ConsentTerms.empty()
+    return signed_intent(body, terms)
+
+
+def answer_access(c: Connection, outcome: Outcome) -> QueryAnswer:
+    """What a judged query answers: the fields its ``AccessLogged`` releases, or
+    :class:`~api.errors.AccessRefused` for its ``AccessDenied`` (and the contract's
+    error for an intent the chain rejected)."""
     event = outcome.unwrap()
+    intent = outcome.intent
+    consent_id = int(intent.message["consentId"])
     receipt = receipt_out(outcome.receipt)
     if event.name == "AccessDenied":
         reason = bytes32_to_name(event.args["reason"])
@@ -58,15 +129,37 @@ def query(body: AccessBody, node: NodeDep, actor: CurrentActor) -> QueryAnswer:
         )
     resident = intent.message["resident"]
     names = [bytes32_to_name(f) for f in intent.message["fields"]]
-    with node.store.connect() as c:
-        keys = newest_wrapped_keys(c, consent_id, names)
-        missing = [n for n in names if n not in keys]
-        if missing:  # a granted field always has a key: the relayer stores it with the grant
-            raise RuntimeError(f"consent {consent_id} has no wrapped key for {missing}")
-        record, fields = served_fields(
-            c, resident, names, keys, now=outcome.receipt.block_timestamp
-        )
+    keys = newest_wrapped_keys(c, consent_id, names)
+    missing = [n for n in names if n not in keys]
+    if missing:  # a granted field always has a key: the relayer stores it with the grant
+        raise RuntimeError(f"consent {consent_id} has no wrapped key for {missing}")
+    record, fields = served_fields(c, resident, names, keys, now=outcome.receipt.block_timestamp)
     return QueryAnswer(consent_id=consent_id, receipt=receipt, record=record, fields=fields)
+
+
+def _batch_answer(c: Connection, relayed: Relayed) -> BatchServed | BatchRefused:
+    """One query's answer in a batch: as ``POST /queries`` answers it, acceptance
+    included wherever that answer would carry one."""
+    acceptance = (
+        AcceptanceOut(**relayed.acceptance.to_json()) if relayed.acceptance is not None else None
+    )
+    try:
+        if relayed.error is not None:
+            raise relayed.error
+        assert relayed.outcome is not None
+        answer = answer_access(c, relayed.outcome)
+    except Exception as exc:
+        found = problem_of(exc)
+        if found is None:
+            raise
+        document = found.document()
+        retry = found.headers.get("Retry-After")
+        if retry is not None:  # a header alone; in a batch, a member of its answer
+            document.setdefault("retry_after", int(retry))
+        if acceptance is not None:
+            document["acceptance"] = acceptance.model_dump()
+        return BatchRefused.model_validate(document)
+    return BatchServed.model_construct(**dict(answer), status=200, acceptance=acceptance)
 
 
 def served_fields(

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from api.client import ConsentApi
 from api.client_errors import ApiProblem, ApiUnreachable, ClientRefusal, RotationFailed
+from api.client_queries import AccessQuery
 from api.client_signing import DEADLINE_SECONDS
 from api.commands import register
 from ledger.codec import to_hex
@@ -216,6 +217,64 @@ def test_nonces_never_repeat_while_intents_are_in_flight(
     first = client.sign("Revoke", {"resident": resident.address, "consentId": 1})
     second = client.sign("Revoke", {"resident": resident.address, "consentId": 2})
     assert second["message"]["nonce"] == first["message"]["nonce"] + 1
+
+
+def test_sign_many_numbers_consecutive_nonces_from_one_read_and_one_deadline(
+    client: ConsentApi, fake: FakeApi, resident: Identity
+) -> None:
+    before = client.sign("Revoke", {"resident": resident.address, "consentId": 1})
+    reads = len(fake.requests)
+    bodies = client.sign_many(
+        "Revoke", [{"resident": resident.address, "consentId": i} for i in range(2, 6)]
+    )
+    after = client.sign("Revoke", {"resident": resident.address, "consentId": 6})
+    first = before["message"]["nonce"] + 1
+    assert [b["message"]["nonce"] for b in bodies] == list(range(first, first + 4))
+    assert after["message"]["nonce"] == first + 4
+    assert {b["message"]["deadline"] for b in bodies} == {NOW + DEADLINE_SECONDS}
+    paths = [r.url.path for r in fake.requests[reads:]]
+    assert paths.count(f"/nonces/{resident.address}") == 2  # the batch's one, and after's
+    for body in bodies:
+        signer = recover_intent_signer(
+            "Revoke",
+            body["message"],
+            body["signature"],
+            chain_id=CHAIN_ID,
+            verifying_contract=LEDGER,
+        )
+        assert signer == resident.address
+
+
+def test_a_batch_over_the_rate_limit_waits_and_a_refused_request_answers_each_of_its_queries(
+    client: ConsentApi, fake: FakeApi, resident: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests of 2 queries: the first is refused 429 once (waited out, sent again), the
+    second 503 (each of its queries answers that problem), the third is served."""
+    answers = iter(
+        [
+            problem(429, "Too many requests", "slow down", retry_after=3),
+            httpx.Response(
+                200, json={"answers": [{"status": 200, "n": 1}, {"status": 200, "n": 2}]}
+            ),
+            problem(503, "Service unavailable", "the relayer is busy", retry_after=1),
+            httpx.Response(200, json={"answers": [{"status": 200, "n": 5}]}),
+        ]
+    )
+    fake.routes[("POST", "/queries/batch")] = lambda request: next(answers)
+    waited: list[float] = []
+    monkeypatch.setattr("api.client_queries.time.sleep", waited.append)
+    queries = [AccessQuery(resident.address, i, ("income",)) for i in range(1, 6)]
+
+    got = client.access_many(queries, per_request=2)
+
+    assert waited == [3]
+    assert [a["status"] for a in got] == [200, 200, 503, 503, 200]
+    assert [a.get("n") for a in got] == [1, 2, None, None, 5]
+    sent = fake.bodies("POST", "/queries/batch")
+    assert [len(b["queries"]) for b in sent] == [2, 2, 2, 1]
+    assert sent[0] == sent[1]  # the refused request again, as it was
+    nonces = [q["message"]["nonce"] for b in sent[1:] for q in b["queries"]]
+    assert nonces == list(range(nonces[0], nonces[0] + 5))
 
 
 def test_sign_refuses_when_the_servers_types_differ_from_the_wallets(

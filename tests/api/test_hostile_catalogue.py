@@ -5,7 +5,9 @@ Each case must answer a problem (4xx, never 5xx) that leaves the derived state a
 was, or be accepted and then served exactly; afterwards the node is healthy, takes a
 normal write, and restarts cleanly on the same data directory. The cases come from the
 intent definitions themselves (``ledger.intents.INTENTS``), so a field added to an
-intent is attacked without anyone writing its case."""
+intent is attacked without anyone writing its case. ``Access`` is sent both alone and
+as the one query of a batch (``POST /queries/batch``), whose item must answer as the
+single route does."""
 
 from __future__ import annotations
 
@@ -85,6 +87,28 @@ class Endpoint:
     extra: Callable[[World, dict[str, Any]], dict[str, Any]] = lambda world, message: {}
     #: What the service serves afterwards for an accepted one, by message field.
     served: Callable[[World, dict[str, Any]], dict[str, Any]] = lambda world, answer: {}
+    #: Sent as the only item of a batch (``{"queries": [body]}``), answered in its item.
+    batch: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.intent} in a batch" if self.batch else self.intent
+
+    def send(self, world: World, body: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+        """Status, content type and document of the answer to ``body``: for a batch, of
+        its one item when the batch was taken (its own ``status``, a problem's type)."""
+        who = self.signer(world)
+        sent = {"queries": [body]} if self.batch else body
+        answer = getattr(world.http, self.method)(
+            self.path(world), json=sent, headers=world.headers(who)
+        )
+        kind = answer.headers["content-type"]
+        document = answer.json() if kind.endswith("json") else {}
+        if self.batch and answer.status_code == 200:
+            (item,) = document["answers"]
+            refused = item["status"] >= 400
+            return item["status"], "application/problem+json" if refused else kind, item
+        return answer.status_code, kind, document
 
 
 def _served_consent(world: World, answer: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +194,15 @@ def _pending_request(world: World, *, fresh: bool = False) -> str:
     return str(current)
 
 
+def _access_message(world: World) -> dict[str, Any]:
+    return {
+        "department": world.dept.address,
+        "resident": world.resident.address,
+        "consentId": _consent(world),
+        "fields": ids("income"),
+    }
+
+
 ENDPOINTS = [
     Endpoint(
         "RegisterDepartment",
@@ -240,12 +273,15 @@ ENDPOINTS = [
         "post",
         lambda w: "/queries",
         lambda w: w.dept,
-        lambda w: {
-            "department": w.dept.address,
-            "resident": w.resident.address,
-            "consentId": _consent(w),
-            "fields": ids("income"),
-        },
+        _access_message,
+    ),
+    Endpoint(
+        "Access",
+        "post",
+        lambda w: "/queries/batch",
+        lambda w: w.dept,
+        _access_message,
+        batch=True,
     ),
 ]
 
@@ -315,7 +351,11 @@ def _cases() -> Iterator[tuple[str, str, int]]:
     for endpoint in ENDPOINTS:
         for field, solidity_type in INTENTS[endpoint.intent].fields:
             for index, _ in enumerate(hostile_values(solidity_type)):
-                yield endpoint.intent, field, index
+                yield endpoint.label, field, index
+
+
+def _endpoint(label: str) -> Endpoint:
+    return next(e for e in ENDPOINTS if e.label == label)
 
 
 CASES = list(_cases())
@@ -358,27 +398,23 @@ def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from make_world(tmp_path_factory.mktemp("hostile"))
 
 
-@pytest.mark.parametrize(("intent", "field", "index"), CASES)
+@pytest.mark.parametrize(("endpoint", "field", "index"), CASES)
 def test_a_hostile_value_is_refused_without_change_or_served_exactly(
-    hostile_world: World, intent: str, field: str, index: int
+    hostile_world: World, endpoint: str, field: str, index: int
 ) -> None:
     world = hostile_world
-    endpoint = next(e for e in ENDPOINTS if e.intent == intent)
-    value = hostile_values(dict(INTENTS[intent].fields)[field])[index]
-    body = _signed_body(world, endpoint, field, value)
+    sent_to = _endpoint(endpoint)
+    value = hostile_values(dict(INTENTS[sent_to.intent].fields)[field])[index]
+    body = _signed_body(world, sent_to, field, value)
     before = _snapshot(world)
-    path = endpoint.path(world)
-    answer = getattr(world.http, endpoint.method)(
-        path, json=body, headers=world.headers(endpoint.signer(world))
-    )
-    assert answer.status_code < 500, answer.text
-    if answer.status_code >= 400:
-        assert answer.headers["content-type"].startswith("application/problem+json"), answer.text
-        problem = answer.json()
-        assert problem["status"] == answer.status_code and problem["detail"]
-        assert _snapshot(world) == before, (answer.status_code, answer.text)
+    status, kind, document = sent_to.send(world, body)
+    assert status < 500, document
+    if status >= 400:
+        assert kind.startswith("application/problem+json"), document
+        assert document["status"] == status and document["detail"]
+        assert _snapshot(world) == before, (status, document)
     else:
-        served = endpoint.served(world, answer.json())
+        served = sent_to.served(world, document)
         if field in served:
             assert served[field] == value, (field, value, served)
     health = world.http.get("/health")
@@ -416,38 +452,33 @@ def _forged(world: World, endpoint: Endpoint, forgery: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("forgery", ["other chain", "other contract", "other type"])
-@pytest.mark.parametrize("intent", [e.intent for e in ENDPOINTS])
+@pytest.mark.parametrize("endpoint", [e.label for e in ENDPOINTS])
 def test_a_signature_made_for_another_domain_or_type_is_refused_without_change(
-    hostile_world: World, intent: str, forgery: str
+    hostile_world: World, endpoint: str, forgery: str
 ) -> None:
     world = hostile_world
-    endpoint = next(e for e in ENDPOINTS if e.intent == intent)
-    body = _forged(world, endpoint, forgery)
+    sent_to = _endpoint(endpoint)
+    body = _forged(world, sent_to, forgery)
     before = _snapshot(world)
-    path = endpoint.path(world)
-    send = getattr(world.http, endpoint.method)
-    answer = send(path, json=body, headers=world.headers(endpoint.signer(world)))
-    assert answer.status_code in (403, 422), answer.text  # a stranger signed it
-    assert answer.headers["content-type"].startswith("application/problem+json")
+    status, kind, document = sent_to.send(world, body)
+    assert status in (403, 422), document  # a stranger signed it
+    assert kind.startswith("application/problem+json")
     assert _snapshot(world) == before
     assert world.http.get("/health").status_code == 200
 
 
-@pytest.mark.parametrize("intent", [e.intent for e in ENDPOINTS if e.intent != "Revoke"])
-def test_a_replayed_body_is_409_and_applies_once(hostile_world: World, intent: str) -> None:
+@pytest.mark.parametrize("endpoint", [e.label for e in ENDPOINTS if e.intent != "Revoke"])
+def test_a_replayed_body_is_409_and_applies_once(hostile_world: World, endpoint: str) -> None:
     world = hostile_world
-    endpoint = next(e for e in ENDPOINTS if e.intent == intent)
-    who = endpoint.signer(world)
-    body = world.body(who, intent, endpoint.message(world))
-    body.update(endpoint.extra(world, body["message"]))
-    path = endpoint.path(world)
-    send = getattr(world.http, endpoint.method)
-    first = send(path, json=body, headers=world.headers(who))
-    assert first.status_code in (200, 201, 403), first.text  # an access may be refused
+    sent_to = _endpoint(endpoint)
+    body = world.body(sent_to.signer(world), sent_to.intent, sent_to.message(world))
+    body.update(sent_to.extra(world, body["message"]))
+    first, _, document = sent_to.send(world, body)
+    assert first in (200, 201, 403), document  # an access may be refused
     after_first = _snapshot(world)
-    again = send(path, json=body, headers=world.headers(who))
-    assert again.status_code == 409, again.text
-    assert again.json()["error"] == "SignedIntentNonceUsed"
+    again, _, document = sent_to.send(world, body)
+    assert again == 409, document
+    assert document["error"] == "SignedIntentNonceUsed"
     assert _snapshot(world) == after_first
 
 

@@ -250,6 +250,43 @@ def test_a_revocation_amid_200_concurrent_queries_in_one_round(any_rig: Rig) -> 
         assert len({o.receipt.tx_hash for o in outcomes}) == 3
 
 
+def test_submit_all_records_a_batch_in_one_round_in_order_each_answered_on_its_own(
+    rig: Rig,
+) -> None:
+    system = rig.system
+    granted = rig.relayer.submit(system.grant_intent(), grant_effects("income", "name"))
+    consent_id = int(granted.unwrap().args["consentId"])
+    terms = ConsentTerms.from_event(granted.unwrap().args)
+    stranger = Account.create()
+    before = [system.access_intent(consent_id, terms) for _ in range(50)]
+    after = [system.access_intent(consent_id, terms) for _ in range(50)]
+    intents = [
+        *before,
+        system.access_intent(consent_id, terms, department=stranger),  # refused at once
+        before[0],  # its nonce is in flight: refused as a replay
+        revoke_intent(system, consent_id, terms),
+        *after,
+    ]
+    head, _ = rig.sent()
+
+    answers = rig.relayer.submit_all(intents)
+
+    assert len(answers) == len(intents)
+    served = [reason(a.outcome) for a in answers[:50] if a.outcome is not None]
+    assert served == [None] * 50
+    assert isinstance(answers[50].error, ce.ConsentLedgerUnknownDepartment)
+    assert isinstance(answers[51].error, ce.SignedIntentNonceUsed)
+    assert (answers[50].acceptance, answers[51].acceptance) == (None, None)
+    assert answers[52].outcome is not None and answers[52].outcome.unwrap().name == "ConsentRevoked"
+    assert [reason(a.outcome) for a in answers[53:] if a.outcome] == ["revoked"] * 50
+    mined = [a for a in answers if a.outcome is not None]
+    assert len(mined) == 101 and all(a.acceptance is not None for a in mined)
+    journal_ids = [a.acceptance.journal_id for a in mined if a.acceptance is not None]
+    assert journal_ids == sorted(journal_ids), "accepted in the order given"
+    assert {a.outcome.receipt.block_number for a in mined if a.outcome} == {head + 1}
+    assert system.client.consent_state(consent_id).uses == 50
+
+
 # ---------------------------------------------------------------- refused before relaying
 
 
@@ -446,6 +483,35 @@ def test_storage_reads_agree_with_the_contract(rig: Rig) -> None:
     purposes = set(system.client.purposes())
     for purpose in (*purposes, b32("GAMBLING")):
         assert admission.is_purpose(purpose) == (purpose in purposes)
+
+
+def test_nonce_reads_agree_with_the_contract_and_follow_the_head(rig: Rig) -> None:
+    system = rig.system
+    admission = rig.relayer.admission
+    consent_id, terms = system.grant()
+    dept = system.dept.address
+    spent = (255, 256, 1_000)
+    probes = (254, 255, 256, 257, 1_000, 1_001, 2**255)
+    assert not any(admission.is_nonce_used("Access", dept, n) for n in probes)
+    intents = [
+        system.sign(
+            "Access",
+            system.dept,
+            {
+                "department": dept,
+                "resident": system.resident.address,
+                "consentId": consent_id,
+                "fields": [b32("income")],
+                "nonce": nonce,
+            },
+            terms,
+        )
+        for nonce in spent
+    ]
+    assert all(a.outcome is not None for a in rig.relayer.submit_all(intents))
+    for nonce in probes:
+        on_chain = system.client.simulate("ConsentLedger", "isNonceUsed", dept, nonce)
+        assert admission.is_nonce_used("Access", dept, nonce) is on_chain is (nonce in spent)
 
 
 # ---------------------------------------------------------------- the journal and recovery
