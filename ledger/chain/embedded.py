@@ -63,6 +63,7 @@ from web3.providers.eth_tester.defaults import API_ENDPOINTS, not_implemented, s
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from ledger.chain.base import DEFAULT_CHAIN_ID, Chain, TransactionSigner
+from ledger.chain.gas_estimate import measured_gas
 from ledger.chain.sqlite_db import SqliteDB
 from ledger.codec import to_hex
 from ledger.errors import ChainLocked, InvalidTransaction, LedgerError
@@ -89,6 +90,7 @@ _sleep = time.sleep
 def _chain_class(chain_id: int) -> type[MiningChain]:
     class ConsentLedgerChain(MiningChain):
         vm_configuration = ((BlockNumber(0), PragueVM),)
+        gas_estimator = staticmethod(measured_gas)
 
         def create_header_from_parent(
             self, parent_header: BlockHeaderAPI, **header_params: Any

@@ -20,7 +20,7 @@ from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.node import Node, open_node
+from api.node import ADMIN_DIR, ADMIN_PASSWORD_FILE, Node, open_node
 from api.settings import Settings
 from ledger.chain import TransactionSigner
 from ledger.vocabulary import name_to_bytes32, role_id
@@ -266,6 +266,21 @@ def populate(world: World) -> World:
     return world
 
 
+def fast_admin(data_dir: Path) -> Identity:
+    """The admin a node finds in ``data_dir`` on its first start (its address, keystore and
+    password as the node writes them), its keystore at :data:`FAST_SCRYPT`: the node makes
+    its own at full scrypt cost, seconds per world that no test is about."""
+    folder = data_dir / ADMIN_DIR
+    if (folder / "address").exists():
+        password = (data_dir / ADMIN_PASSWORD_FILE).read_text().strip()
+        return Identity.load(folder, password)
+    admin, password = Identity.create(), secrets.token_urlsafe(18)
+    admin.save(folder, password, scrypt_n=FAST_SCRYPT)
+    (data_dir / ADMIN_PASSWORD_FILE).write_text(password + "\n")
+    (folder / "address").write_text(admin.address + "\n")
+    return admin
+
+
 def make_world(
     tmp_path: Path,
     *,
@@ -280,8 +295,8 @@ def make_world(
         chain_url=chain_url,
         **settings_extra,
     )
+    admin = fast_admin(tmp_path)
     node = open_node(settings)
-    admin = Identity.load(tmp_path / "admin", (tmp_path / "admin.password").read_text().strip())
     node.chain.fund(admin.address, 10**20)
     try:
         with TestClient(create_app(node=node)) as http:

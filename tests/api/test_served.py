@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import World, populate
+from tests.api.conftest import World, fast_admin, populate
 from tests.api.test_story import run_story
 from wallets.identity import Identity
 
@@ -45,6 +45,8 @@ class Served:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Served:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fast_admin(self.data_dir)  # the admin the node would make, at test scrypt cost
         self.process = subprocess.Popen(
             [
                 str(CONSENT),
@@ -85,8 +87,7 @@ class Served:
                 self.process.kill()
 
     def admin(self) -> Identity:
-        password = (self.data_dir / "admin.password").read_text().strip()
-        return Identity.load(self.data_dir / "admin", password)
+        return fast_admin(self.data_dir)
 
 
 @pytest.fixture
