@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import median
 from typing import Any
 
 from benchlib.results import machine_info, write_results
@@ -265,11 +265,9 @@ def evm_seconds(s: Scenario, runs: int) -> dict[str, Any]:
     ratios = [g / t for g, t in zip(grant_times, transfer_times, strict=True)]
     return {
         "evm_runs": runs,
-        "evm_grant_batch_cpu_ms_per_intent_median": round(statistics.median(grant_times) / n * 1000, 3),
-        "evm_transfer_block_cpu_ms_per_tx_median": round(
-            statistics.median(transfer_times) / n * 1000, 3
-        ),
-        "evm_grant_batch_vs_transfer_block_ratio_median": round(statistics.median(ratios), 3),
+        "evm_grant_batch_cpu_ms_per_intent_median": round(median(grant_times) / n * 1000, 3),
+        "evm_transfer_block_cpu_ms_per_tx_median": round(median(transfer_times) / n * 1000, 3),
+        "evm_grant_batch_vs_transfer_block_ratio_median": round(median(ratios), 3),
     }
 
 
