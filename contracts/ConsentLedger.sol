@@ -294,8 +294,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      */
     function grant(Grant calldata intent, bytes calldata signature) external onlyRelayer returns (uint256 consentId) {
         bytes memory error;
-        (error, consentId, , ) = _grant(intent, signature, bytes32(0), 0);
+        (error, consentId, , ) = _grant(intent, signature, bytes32(0), 0, _consentCount);
         if (error.length != 0) _raise(error);
+        _consentCount = consentId;
     }
 
     /**
@@ -563,7 +564,8 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     /**
      * @notice Submits many {grant} intents; emits {IntentRejected} for each refused one.
      * @dev Validates each intent before writing anything, so a refusal needs no revert;
-     * consecutive grants to the same department, fields and purpose check them once.
+     * consecutive grants to the same department, fields and purpose check them once. The
+     * consent count is kept on the stack and stored once, after the last intent.
      * Nothing on an intent's path reverts (no arithmetic that can overflow unchecked for,
      * only the directory's non-reverting views), so one intent cannot take the batch down.
      */
@@ -571,22 +573,27 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         _checkBatch(intents.length, signatures.length);
         bytes32 checkedScope = bytes32(0); // no scope checked yet
         uint64 maxDuration = 0; // the checked scope's policy limit
+        uint256 count = _consentCount;
+        uint256 granted = count;
         uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
-            (bytes memory error, , bytes32 scope, uint64 limit) = _grant(
+            (bytes memory error, uint256 consentId, bytes32 scope, uint64 limit) = _grant(
                 intents[i],
                 _signatureAt(signatures, i),
                 checkedScope,
-                maxDuration
+                maxDuration,
+                granted
             );
             if (error.length != 0) {
                 emit IntentRejected(GRANT_TYPEHASH, i, error);
             } else {
                 checkedScope = scope;
                 maxDuration = limit;
+                granted = consentId;
             }
             _resetMemory(freeMemory);
         }
+        if (granted != count) _consentCount = granted;
     }
 
     /// @notice Submits many {revoke} intents; emits {IntentRejected} for each refused one.
@@ -744,7 +751,8 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      * @dev {grant} without reverting: every check first, then the writes. `checkedScope`
      * is the department/fields/purpose key a previous grant of the batch passed with and
      * `checkedMaxDuration` its policy's limit; the returned `scope` and `maxDuration` are
-     * this one's.
+     * this one's. `count` is the number of consents so far; the consent's id is the next,
+     * which the caller stores as the new count.
      *
      * The intent's members are read once, from a copy of its head in memory laid out as
      * its EIP-712 encoding ({_grantWords}); slices of it are the scope key's input, the
@@ -754,7 +762,8 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         Grant calldata intent,
         bytes calldata signature,
         bytes32 checkedScope,
-        uint64 checkedMaxDuration
+        uint64 checkedMaxDuration,
+        uint256 count
     ) private returns (bytes memory error, uint256 consentId, bytes32 scope, uint64 maxDuration) {
         (uint256 words, bytes32[] calldata fields) = _grantWords(intent);
         bytes32 structHash;
@@ -835,7 +844,6 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 return (error, 0, 0, 0);
             }
         }
-        uint256 count = _consentCount;
         if (count == type(uint256).max) {
             return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0, 0);
         }
@@ -845,7 +853,6 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         unchecked {
             consentId = count + 1; // count is below type(uint256).max here
         }
-        _consentCount = consentId;
         _recordConsent(consentId, words + 0x20, fields);
     }
 
