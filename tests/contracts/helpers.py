@@ -14,6 +14,7 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
@@ -325,7 +326,7 @@ def assert_consent_granted_log_is_canonical(system: System, tx_hash: str) -> Non
     """Every ConsentGranted log of the transaction, byte for byte as Solidity's `emit` of
     its arguments writes it: the event's topic, the three indexed arguments, then
     abi.encode of the others."""
-    receipt = system.chain.w3.eth.get_transaction_receipt(tx_hash)
+    receipt = system.chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))
     topic = keccak(
         text="ConsentGranted(uint256,address,address,bytes32[],bytes32,uint64,uint64,uint32,bytes32)"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from eth_account import Account
+from eth_typing import HexStr
 
 from ledger.chain.embedded import EmbeddedChain
 from tests.conftest import build_system
@@ -43,5 +44,5 @@ def test_a_batched_grant_costs_at_most_the_ceiling() -> None:
         for outcome in outcomes:
             assert outcome.unwrap().name == "ConsentGranted"
         (tx_hash,) = {o.receipt.tx_hash for o in outcomes}
-        gas = int(chain.w3.eth.get_transaction_receipt(tx_hash)["gasUsed"])  # type: ignore[arg-type]
+        gas = int(chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))["gasUsed"])
     assert gas // BATCH <= BATCHED_GRANT_CEILING, f"{gas // BATCH} gas per batched grant"
