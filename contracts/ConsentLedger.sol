@@ -294,8 +294,9 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      */
     function grant(Grant calldata intent, bytes calldata signature) external onlyRelayer returns (uint256 consentId) {
         bytes memory error;
-        (error, consentId, , ) = _grant(intent, signature, bytes32(0), 0);
+        (error, consentId, , ) = _grant(intent, signature, bytes32(0), 0, _consentCount);
         if (error.length != 0) _raise(error);
+        _consentCount = consentId;
     }
 
     /**
@@ -379,6 +380,7 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
             revert ConsentLedgerBundleItemRefused(0, empty);
         }
         bundleId = _consentCount + 1;
+        _consentCount = bundleId + items.length - 1;
         for (uint256 i = 0; i < items.length; ++i) {
             BundleItem calldata item = items[i];
             bytes memory error;
@@ -405,17 +407,16 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
                 }
             }
             if (error.length != 0) revert ConsentLedgerBundleItemRefused(i, error);
-            _recordConsent(
+            uint256 terms = _termsWords(
                 intent.resident,
                 item.department,
-                item.fields,
                 fieldHashes[i],
                 item.purpose,
                 intent.validFrom,
                 item.validUntil,
-                item.maxUses,
-                bytes32(0)
+                item.maxUses
             );
+            _recordConsent(bundleId + i, terms, item.fields);
         }
         // At most MAX_SERVICE_ITEMS (16) items: a service has no more, so neither does a bundle.
         _bundles[bundleId] = Bundle({resident: intent.resident, count: uint16(items.length), revoked: false});
@@ -563,7 +564,8 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     /**
      * @notice Submits many {grant} intents; emits {IntentRejected} for each refused one.
      * @dev Validates each intent before writing anything, so a refusal needs no revert;
-     * consecutive grants to the same department, fields and purpose check them once.
+     * consecutive grants to the same department, fields and purpose check them once. The
+     * consent count is kept on the stack and stored once, after the last intent.
      * Nothing on an intent's path reverts (no arithmetic that can overflow unchecked for,
      * only the directory's non-reverting views), so one intent cannot take the batch down.
      */
@@ -571,22 +573,27 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
         _checkBatch(intents.length, signatures.length);
         bytes32 checkedScope = bytes32(0); // no scope checked yet
         uint64 maxDuration = 0; // the checked scope's policy limit
+        uint256 count = _consentCount;
+        uint256 granted = count;
         uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
-            (bytes memory error, , bytes32 scope, uint64 limit) = _grant(
+            (bytes memory error, uint256 consentId, bytes32 scope, uint64 limit) = _grant(
                 intents[i],
-                signatures[i],
+                _signatureAt(signatures, i),
                 checkedScope,
-                maxDuration
+                maxDuration,
+                granted
             );
             if (error.length != 0) {
                 emit IntentRejected(GRANT_TYPEHASH, i, error);
             } else {
                 checkedScope = scope;
                 maxDuration = limit;
+                granted = consentId;
             }
             _resetMemory(freeMemory);
         }
+        if (granted != count) _consentCount = granted;
     }
 
     /// @notice Submits many {revoke} intents; emits {IntentRejected} for each refused one.
@@ -744,142 +751,243 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      * @dev {grant} without reverting: every check first, then the writes. `checkedScope`
      * is the department/fields/purpose key a previous grant of the batch passed with and
      * `checkedMaxDuration` its policy's limit; the returned `scope` and `maxDuration` are
-     * this one's.
+     * this one's. `count` is the number of consents so far; the consent's id is the next,
+     * which the caller stores as the new count.
+     *
+     * The intent's members are read once, from a copy of its head in memory laid out as
+     * its EIP-712 encoding ({_grantWords}); slices of it are the scope key's input, the
+     * consent terms' digest input and the {ConsentGranted} event's data.
      */
     function _grant(
         Grant calldata intent,
         bytes calldata signature,
         bytes32 checkedScope,
-        uint64 checkedMaxDuration
+        uint64 checkedMaxDuration,
+        uint256 count
     ) private returns (bytes memory error, uint256 consentId, bytes32 scope, uint64 maxDuration) {
-        bytes32 fieldsHash = _hashArray(intent.fields);
-        bytes32 structHash = keccak256(
-            abi.encode(
-                GRANT_TYPEHASH,
-                intent.resident,
-                intent.department,
-                fieldsHash,
-                intent.purpose,
-                intent.validFrom,
-                intent.validUntil,
-                intent.maxUses,
-                intent.requestId,
-                intent.nonce,
-                intent.deadline
-            )
-        );
+        (uint256 words, bytes32[] calldata fields) = _grantWords(intent);
+        bytes32 structHash;
+        address resident_;
+        address department;
+        bytes32 purpose;
+        uint64 validFrom;
+        uint64 validUntil;
+        bytes32 requestId;
+        uint256 nonce;
+        uint256 deadline;
+        assembly ("memory-safe") {
+            structHash := keccak256(words, 0x160)
+            // abi.encode(department, fieldsHash, purpose): three consecutive words.
+            scope := keccak256(add(words, 0x40), 0x60)
+            resident_ := mload(add(words, 0x20))
+            department := mload(add(words, 0x40))
+            purpose := mload(add(words, 0x80))
+            validFrom := mload(add(words, 0xa0))
+            validUntil := mload(add(words, 0xc0))
+            requestId := mload(add(words, 0x100))
+            nonce := mload(add(words, 0x120))
+            deadline := mload(add(words, 0x140))
+        }
         uint256 nonceSlot;
         uint256 nonceBits;
         address signer;
         (error, signer, nonceSlot, nonceBits) = _residentIntentError(
-            intent.resident,
+            resident_,
             POWER_GRANT,
             structHash,
             signature,
-            intent.nonce,
-            intent.deadline
+            nonce,
+            deadline
         );
         if (error.length != 0) return (error, 0, 0, 0);
-        if (_residents[intent.resident].idCommitment == bytes32(0)) {
-            return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, intent.resident), 0, 0, 0);
+        if (_residents[resident_].idCommitment == bytes32(0)) {
+            return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, resident_), 0, 0, 0);
         }
-        scope = keccak256(abi.encode(intent.department, fieldsHash, intent.purpose));
         maxDuration = checkedMaxDuration;
         if (scope != checkedScope) {
-            error = _departmentError(intent.department);
-            if (error.length == 0) (error, maxDuration) = _directory.scopeLimit(intent.fields, intent.purpose);
+            error = _departmentError(department);
+            if (error.length == 0) (error, maxDuration) = _directory.scopeLimit(fields, purpose);
             if (error.length != 0) return (error, 0, 0, 0);
         }
-        if (intent.validFrom >= intent.validUntil || intent.validUntil <= block.timestamp) {
-            return (
-                abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, intent.validFrom, intent.validUntil),
-                0,
-                0,
-                0
-            );
+        if (validFrom >= validUntil || validUntil <= block.timestamp) {
+            return (abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, validFrom, validUntil), 0, 0, 0);
         }
         if (maxDuration != 0) {
             uint64 duration;
             unchecked {
-                duration = intent.validUntil - intent.validFrom; // validFrom < validUntil here
+                duration = validUntil - validFrom; // validFrom < validUntil here
             }
             if (duration > maxDuration) {
                 error = abi.encodeWithSelector(
                     ConsentLedgerPolicyDurationTooLong.selector,
-                    intent.purpose,
+                    purpose,
                     duration,
                     maxDuration
                 );
                 return (error, 0, 0, 0);
             }
         }
-        if (intent.requestId != bytes32(0)) {
-            uint256 stored = uint256(_requests[intent.requestId]);
-            if (stored != uint256(_parties(intent.department, intent.resident))) {
+        if (requestId != bytes32(0)) {
+            uint256 stored = uint256(_requests[requestId]);
+            if (stored != uint256(_parties(department, resident_))) {
                 error = stored != 0 && stored <= REQUEST_WITHDRAWN
-                    ? abi.encodeWithSelector(ConsentLedgerRequestAnswered.selector, intent.requestId, uint8(stored))
-                    : abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, intent.requestId);
+                    ? abi.encodeWithSelector(ConsentLedgerRequestAnswered.selector, requestId, uint8(stored))
+                    : abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, requestId);
                 return (error, 0, 0, 0);
             }
             uint256 expiredAt;
             unchecked {
-                expiredAt = uint256(_requestFilings[intent.requestId].filedAt) + REQUEST_ANSWER_WINDOW;
+                expiredAt = uint256(_requestFilings[requestId].filedAt) + REQUEST_ANSWER_WINDOW;
             }
             if (block.timestamp >= expiredAt) {
-                error = abi.encodeWithSelector(
-                    ConsentLedgerRequestExpired.selector,
-                    intent.requestId,
-                    uint64(expiredAt)
-                );
+                error = abi.encodeWithSelector(ConsentLedgerRequestExpired.selector, requestId, uint64(expiredAt));
                 return (error, 0, 0, 0);
             }
         }
-        if (_consentCount == type(uint256).max) {
+        if (count == type(uint256).max) {
             return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0, 0);
         }
         _spendNonce(nonceSlot, nonceBits);
-        if (signer != intent.resident) emit DelegateSigned(intent.resident, signer, GRANT_TYPEHASH);
-        if (intent.requestId != bytes32(0)) _requests[intent.requestId] = bytes32(uint256(REQUEST_GRANTED));
-        consentId = _recordConsent(
-            intent.resident,
-            intent.department,
-            intent.fields,
-            fieldsHash,
-            intent.purpose,
-            intent.validFrom,
-            intent.validUntil,
-            intent.maxUses,
-            intent.requestId
-        );
+        if (signer != resident_) emit DelegateSigned(resident_, signer, GRANT_TYPEHASH);
+        if (requestId != bytes32(0)) _requests[requestId] = bytes32(uint256(REQUEST_GRANTED));
+        unchecked {
+            consentId = count + 1; // count is below type(uint256).max here
+        }
+        _recordConsent(consentId, words + 0x20, fields);
     }
 
-    /// @dev Writes a consent whose every check has passed (so a refused one does not pay
-    /// for the digest of its terms) and emits its {ConsentGranted}.
-    function _recordConsent(
+    /**
+     * @dev A grant's EIP-712 encoding in fresh memory at `words`: {GRANT_TYPEHASH}, then its
+     * ten members as `abi.encode` lays them out, `fields` as the hash of its values
+     * (`keccak256(abi.encodePacked(fields))`); and `intent.fields`. The head is copied from
+     * calldata in one go: every member is one word there as in the encoding. Malformed
+     * calldata reverts without data, as Solidity's decoder does: a member whose word is not
+     * a valid value of its type, or a `fields` offset or length that leaves the calldata
+     * (the decoder's own checks of `intent.fields`, in its words).
+     *
+     * From `words + 0x20` on, the first eight members are {_recordConsent}'s terms words.
+     */
+    function _grantWords(Grant calldata intent) private pure returns (uint256 words, bytes32[] calldata fields) {
+        bytes32 typeHash = GRANT_TYPEHASH;
+        assembly ("memory-safe") {
+            words := mload(0x40)
+            mstore(0x40, add(words, 0x160))
+            mstore(words, typeHash)
+            // resident, department, (fields), purpose, validFrom, validUntil, maxUses,
+            // requestId, nonce, deadline
+            calldatacopy(add(words, 0x20), intent, 0x140)
+            if or(
+                or(shr(160, mload(add(words, 0x20))), shr(160, mload(add(words, 0x40)))),
+                or(or(shr(64, mload(add(words, 0xa0))), shr(64, mload(add(words, 0xc0)))), shr(32, mload(add(words, 0xe0))))
+            ) {
+                revert(0, 0)
+            }
+            // intent.fields: its offset from the struct's start, its length, its values.
+            let relative := mload(add(words, 0x60))
+            if iszero(slt(relative, add(sub(calldatasize(), intent), not(30)))) {
+                revert(0, 0)
+            }
+            let tail := add(intent, relative)
+            let length := calldataload(tail)
+            if gt(length, 0xffffffffffffffff) {
+                revert(0, 0)
+            }
+            let offset := add(tail, 0x20)
+            let size := shl(5, length)
+            if sgt(offset, sub(calldatasize(), size)) {
+                revert(0, 0)
+            }
+            fields.offset := offset
+            fields.length := length
+            // The values, hashed in the scratch memory past the allocation.
+            calldatacopy(add(words, 0x160), offset, size)
+            mstore(add(words, 0x60), keccak256(add(words, 0x160), size))
+        }
+    }
+
+    /**
+     * @dev `signatures[i]` for an `i` below `signatures.length` (the batch checked it), with
+     * the checks Solidity's decoder makes of a `bytes` element's offset and length: one
+     * that leaves the calldata reverts without data.
+     */
+    // slither-disable-next-line write-after-write (`.offset` and `.length` are the two halves of one calldata slice)
+    function _signatureAt(bytes[] calldata signatures, uint256 i) private pure returns (bytes calldata signature) {
+        assembly ("memory-safe") {
+            let relative := calldataload(add(signatures.offset, shl(5, i)))
+            if iszero(slt(relative, add(sub(calldatasize(), signatures.offset), not(30)))) {
+                revert(0, 0)
+            }
+            let tail := add(signatures.offset, relative)
+            let length := calldataload(tail)
+            if gt(length, 0xffffffffffffffff) {
+                revert(0, 0)
+            }
+            let offset := add(tail, 0x20)
+            if sgt(offset, sub(calldatasize(), length)) {
+                revert(0, 0)
+            }
+            signature.offset := offset
+            signature.length := length
+        }
+    }
+
+    /**
+     * @dev A consent's terms words in fresh memory, as {_recordConsent} takes them:
+     * `abi.encode(resident, department, fieldsHash, purpose, validFrom, validUntil, maxUses,
+     * requestId)` with a zero `requestId`.
+     */
+    function _termsWords(
         address resident_,
         address department,
-        bytes32[] calldata fields,
         bytes32 fieldsHash,
         bytes32 purpose,
         uint64 validFrom,
         uint64 validUntil,
-        uint32 maxUses,
-        bytes32 requestId
-    ) private returns (uint256 consentId) {
-        bytes24 termsHash = ConsentRules.hash(
-            resident_,
-            department,
-            fieldsHash,
-            purpose,
-            validFrom,
-            validUntil,
-            maxUses
-        );
-        unchecked {
-            consentId = ++_consentCount; // below type(uint256).max: checked by the caller
+        uint32 maxUses
+    ) private pure returns (uint256 terms) {
+        assembly ("memory-safe") {
+            terms := mload(0x40)
+            mstore(0x40, add(terms, 0x100))
+            mstore(terms, and(resident_, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(terms, 0x20), and(department, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(terms, 0x40), fieldsHash)
+            mstore(add(terms, 0x60), purpose)
+            mstore(add(terms, 0x80), and(validFrom, 0xffffffffffffffff))
+            mstore(add(terms, 0xa0), and(validUntil, 0xffffffffffffffff))
+            mstore(add(terms, 0xc0), and(maxUses, 0xffffffff))
+            mstore(add(terms, 0xe0), 0)
         }
-        _consents[consentId] = ConsentState({termsHash: termsHash, uses: 0, revoked: false});
-        emit ConsentGranted(consentId, resident_, department, fields, purpose, validFrom, validUntil, maxUses, requestId);
+    }
+
+    /**
+     * @dev Writes consent `consentId` (a fresh id: the caller counted it), whose every check
+     * has passed, and emits its {ConsentGranted}. `terms` points to eight words in memory,
+     * `abi.encode(resident, department, fieldsHash, purpose, validFrom, validUntil, maxUses,
+     * requestId)` with `fieldsHash` the hash of `fields`' values: the first seven are the
+     * input of the terms' digest ({ConsentRules-hashWords}), the last five the event's data
+     * after the offset of `fields`. Overwrites the memory from `terms + 0x40` on.
+     */
+    function _recordConsent(uint256 consentId, uint256 terms, bytes32[] calldata fields) private {
+        // A fresh id, whose word is all zero: the whole word is written, the digest in its
+        // low 24 bytes (where `termsHash` lives), `uses` 0 and `revoked` false above it.
+        bytes24 termsHash = ConsentRules.hashWords(terms);
+        ConsentState storage state = _consents[consentId];
+        assembly ("memory-safe") {
+            sstore(state.slot, shr(64, termsHash))
+        }
+        // emit ConsentGranted(consentId, resident, department, fields, purpose, validFrom,
+        // validUntil, maxUses, requestId), its data as `abi.encode` lays it out: the offset
+        // of `fields` (six words in) where `fieldsHash` was, the five words after it, then
+        // the length and values of `fields`.
+        bytes32 topic = ConsentGranted.selector;
+        assembly ("memory-safe") {
+            let data := add(terms, 0x40)
+            mstore(data, 0xc0)
+            mstore(add(data, 0xc0), fields.length)
+            let size := shl(5, fields.length)
+            calldatacopy(add(data, 0xe0), fields.offset, size)
+            log4(data, add(0xe0, size), topic, consentId, mload(terms), mload(add(terms, 0x20)))
+        }
     }
 
     /**

@@ -53,7 +53,9 @@ library ConsentRules {
             );
     }
 
-    /// @dev {hash} of terms given one by one, with the fields' hash (`keccak256(abi.encodePacked(fields))`).
+    /// @dev {hash} of terms given one by one, with the fields' hash (`keccak256(abi.encodePacked(fields))`):
+    /// their seven words as `abi.encode` lays them out (each value cleaned to its type's
+    /// width), written to scratch memory and given to {hashWords}.
     function hash(
         address resident,
         address department,
@@ -62,9 +64,31 @@ library ConsentRules {
         uint64 validFrom,
         uint64 validUntil,
         uint32 maxUses
-    ) internal pure returns (bytes24) {
-        return
-            bytes24(keccak256(abi.encode(resident, department, fieldsHash, purpose, validFrom, validUntil, maxUses)));
+    ) internal pure returns (bytes24 digest) {
+        uint256 words;
+        assembly ("memory-safe") {
+            words := mload(0x40)
+            mstore(words, and(resident, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(words, 0x20), and(department, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(words, 0x40), fieldsHash)
+            mstore(add(words, 0x60), purpose)
+            mstore(add(words, 0x80), and(validFrom, 0xffffffffffffffff))
+            mstore(add(words, 0xa0), and(validUntil, 0xffffffffffffffff))
+            mstore(add(words, 0xc0), and(maxUses, 0xffffffff))
+        }
+        return hashWords(words);
+    }
+
+    /**
+     * @dev The digest of consent terms that storage keeps, of their encoding in memory at
+     * `words`: `abi.encode(resident, department, fieldsHash, purpose, validFrom, validUntil,
+     * maxUses)`, seven words. Its first 192 bits: `bytes24(keccak256(that encoding))`.
+     */
+    function hashWords(uint256 words) internal pure returns (bytes24 digest) {
+        assembly ("memory-safe") {
+            // bytes24(...): the hash's first 24 bytes, the last 8 cleared.
+            digest := and(keccak256(words, 0xe0), not(0xffffffffffffffff))
+        }
     }
 
     /**

@@ -10,9 +10,11 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
@@ -299,6 +301,58 @@ def rotate_intent(
 
 
 # ---------------------------------------------------------------- state
+
+
+def terms_digest(terms: ConsentTerms) -> bytes:
+    """The digest of consent terms that the ledger stores, computed here from its definition:
+    the first 24 bytes of keccak256(abi.encode(resident, department, keccak256(fields),
+    purpose, validFrom, validUntil, maxUses))."""
+    encoded = abi_encode(
+        ["address", "address", "bytes32", "bytes32", "uint64", "uint64", "uint32"],
+        [
+            terms.resident,
+            terms.department,
+            keccak(b"".join(terms.fields)),
+            terms.purpose,
+            terms.valid_from,
+            terms.valid_until,
+            terms.max_uses,
+        ],
+    )
+    return keccak(encoded)[:24]
+
+
+def assert_consent_granted_log_is_canonical(system: System, tx_hash: str) -> None:
+    """Every ConsentGranted log of the transaction, byte for byte as Solidity's `emit` of
+    its arguments writes it: the event's topic, the three indexed arguments, then
+    abi.encode of the others."""
+    receipt = system.chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+    topic = keccak(
+        text="ConsentGranted(uint256,address,address,bytes32[],bytes32,uint64,uint64,uint32,bytes32)"
+    )
+    logs = [log for log in receipt["logs"] if bytes(log["topics"][0]) == topic]
+    assert logs
+    for log in logs:
+        event = system.client.decode_log(log)
+        assert event is not None
+        args = event.args
+        assert [bytes(t) for t in log["topics"]] == [
+            topic,
+            int(args["consentId"]).to_bytes(32, "big"),
+            bytes(12) + bytes.fromhex(args["resident"][2:]),
+            bytes(12) + bytes.fromhex(args["department"][2:]),
+        ]
+        assert bytes(log["data"]) == abi_encode(
+            ["bytes32[]", "bytes32", "uint64", "uint64", "uint32", "bytes32"],
+            [
+                list(args["fields"]),
+                args["purpose"],
+                args["validFrom"],
+                args["validUntil"],
+                args["maxUses"],
+                args["requestId"],
+            ],
+        )
 
 
 def mapping_slot(key: bytes, base: int) -> int:

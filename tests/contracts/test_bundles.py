@@ -22,7 +22,12 @@ from tests.contracts.bundles import (
     revoke_bundle_intent,
     service_items,
 )
-from tests.contracts.helpers import policy_intent, revoke_intent
+from tests.contracts.helpers import (
+    assert_consent_granted_log_is_canonical,
+    policy_intent,
+    revoke_intent,
+    terms_digest,
+)
 
 
 def refused_item(system: System, items: list[dict[str, Any]], **overrides: Any) -> Exception:
@@ -100,6 +105,11 @@ def test_a_bundle_grants_one_consent_per_item_with_one_signature(system: System)
     assert [terms.department for _, terms in granted] == [d.address for d in system.departments]
     assert event.args["bundleId"] == count + 1  # a bundle's id is its first consent's
     assert system.client.bundle(count + 1) == (system.resident.address, 3, False)
+    assert system.client.consent_count() == count + 3
+    for consent_id, terms in granted:
+        state = system.client.consent_state(consent_id)
+        assert state.terms_hash == terms_digest(terms) and state.uses == 0 and not state.revoked
+    assert_consent_granted_log_is_canonical(system, outcome.receipt.tx_hash)
     # each department reads its own fields under its own consent, and no other's
     for i, (consent_id, terms) in enumerate(granted):
         names = ("name",)

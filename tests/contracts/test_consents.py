@@ -29,10 +29,12 @@ from ledger.types import ConsentTerms
 from tests.conftest import ZERO32, System, b32, fields
 from tests.contracts.helpers import (
     admin_signer,
+    assert_consent_granted_log_is_canonical,
     digest_of,
     parties,
     request_intent,
     revoke_intent,
+    terms_digest,
 )
 
 
@@ -154,7 +156,50 @@ def test_grant_event_carries_the_full_terms_and_state_starts_unused(system: Syst
     state = system.client.consent_state(1)
     assert state.exists and state.uses == 0 and not state.revoked
     assert state.terms_hash == ledger_call(system, "hashTerms", terms.as_abi())
+    assert state.terms_hash == terms_digest(terms)
     assert not system.client.consent_state(2).exists
+
+
+def test_a_batch_of_grants_stores_each_terms_digest_and_logs_each_event_canonically(
+    system: System,
+) -> None:
+    # The grant path reads an intent's words from calldata once and logs and hashes slices
+    # of them: each consent's stored digest and event must be what the definitions give,
+    # whatever its number of fields, maxUses, window or request.
+    now = system.now()
+    request_id = file_request(system, names=("address", "income", "phone"))
+    intents = [
+        system.grant_intent(names=("income",), maxUses=2**32 - 1, validUntil=2**64 - 1),
+        system.grant_intent(
+            names=("address", "income", "phone"),
+            requestId=request_id,
+            validFrom=now - 5,
+            validUntil=now + 3 * 86400,
+        ),
+        system.grant_intent(
+            department=system.departments[1],
+            names=("address", "birth_date", "income", "name", "phone", "property", "vehicle"),
+            purpose=b32("EDUCATION"),
+            maxUses=7,
+        ),
+    ]
+    outcomes = system.submit(*intents)
+    assert len({o.receipt.tx_hash for o in outcomes}) == 1  # one batch transaction
+    for outcome, intent in zip(outcomes, intents, strict=True):
+        event = outcome.unwrap()
+        terms = ConsentTerms.from_event(event.args)
+        message = intent.message
+        assert (terms.resident, terms.department) == (message["resident"], message["department"])
+        assert list(terms.fields) == message["fields"] and terms.purpose == message["purpose"]
+        assert (terms.valid_from, terms.valid_until, terms.max_uses) == (
+            message["validFrom"],
+            message["validUntil"],
+            message["maxUses"],
+        )
+        assert bytes(event.args["requestId"]) == message["requestId"]
+        state = system.client.consent_state(int(event.args["consentId"]))
+        assert state.terms_hash == terms_digest(terms) and state.uses == 0 and not state.revoked
+    assert_consent_granted_log_is_canonical(system, outcomes[0].receipt.tx_hash)
 
 
 def test_grant_answering_a_request_records_its_id(system: System) -> None:
