@@ -19,10 +19,10 @@ from api.schemas.services import (
     RevokeBundleBody,
 )
 from api.signed import receipt_out, settled, signed_intent
-from ledger.codec import checksum
+from ledger.codec import checksum, to_hex
 from ledger.intents import POWER_READ
 from ledger.types import ConsentTerms
-from ledger.vocabulary import bytes32_to_name
+from ledger.vocabulary import bytes32_to_name, is_schema_name
 
 router = APIRouter(prefix="/bundles", tags=["bundles"])
 
@@ -34,7 +34,13 @@ def grant_bundle(body: GrantBundleBody, node: NodeDep, actor: CurrentActor) -> B
     department, the keys of exactly the fields its items grant, wrapped for it."""
     intent = signed_intent(body)
     wanted: dict[str, set[str]] = {}  # department → the fields its items grant
-    for item in intent.message["items"]:
+    for index, item in enumerate(intent.message["items"]):
+        for position, field_id in enumerate(item["fields"]):
+            if not is_schema_name(field_id):  # no key can be named for it, no service holds it
+                raise BadRequest(
+                    f"items[{index}].fields[{position}] is {to_hex(field_id)}, not a field"
+                    " name: no service item covers it"
+                )
         fields = {bytes32_to_name(f) for f in item["fields"]}
         wanted.setdefault(item["department"], set()).update(fields)
     given: dict[str, dict[str, str]] = {}

@@ -41,6 +41,7 @@ from api.schemas.delegates import (
 )
 from api.signed import receipt_out, settled, signed_intent
 from api.vault import record_envelopes
+from ledger import contract_errors as ce
 from ledger.codec import checksum
 
 router = APIRouter(prefix="/residents", tags=["delegates"])
@@ -152,15 +153,21 @@ def remove(
             error="ConsentDelegatesNotDelegate",
             arguments=arguments,
         )
-    if ended:
+    effects = {"kind": "undelegate", "resident": resident, "delegate": removed}
+    # An ended appointment is the relayer's and the chain's to refuse, after the checks
+    # they make first: a replay of the removal that ended it is told as a replay
+    # (``SignedIntentNonceUsed``), a fresh removal of it as removed already.
+    try:
+        outcome = node.relayer.submit(intent, effects, expected_signer=actor.address)
+        args = settled(outcome)
+    except ce.ConsentDelegatesNotDelegate as exc:
+        if not ended:
+            raise
         raise Conflict(
             f"{removed}'s appointment for {resident} was removed already",
             error="ConsentDelegatesNotDelegate",
             arguments=arguments,
-        )
-    effects = {"kind": "undelegate", "resident": resident, "delegate": removed}
-    outcome = node.relayer.submit(intent, effects, expected_signer=actor.address)
-    args = settled(outcome)
+        ) from exc
     return DelegateRemoved(
         resident=resident,
         delegate=removed,

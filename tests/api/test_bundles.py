@@ -166,6 +166,33 @@ def test_a_widened_bundle_is_refused_naming_its_item_and_changes_nothing(world: 
     assert world.get("/audit/events", world.auditor, limit=500).json()["data"] == before
 
 
+def test_a_bundle_item_naming_a_field_id_that_is_no_name_is_a_problem_that_changes_nothing(
+    world: World,
+) -> None:
+    """A field id of 0xff bytes cannot be a schema name (nor a key's name): the answer was
+    a 500 from decoding it for the keys check."""
+    assert define_service(world).status_code == 200
+    valid = bundle_body(world, world.resident, bundle_items(world))
+    items = bundle_items(world, **{"0_fields": ["0x" + "ff" * 32]})
+    message = {**valid["message"], "items": items}
+    del message["nonce"], message["deadline"]
+    body = world.body(
+        world.resident,
+        "GrantBundle",
+        message,
+        wrapped_keys=valid["wrapped_keys"],
+        version=valid["version"],
+    )
+    before = world.get("/audit/events", world.auditor, limit=500).json()["data"]
+
+    answer = world.post("/bundles", world.resident, body)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "items[0].fields[0]" in answer.json()["detail"]
+    assert world.get("/audit/events", world.auditor, limit=500).json()["data"] == before
+
+
 def test_a_narrowed_bundle_grants_as_narrowed_and_keys_must_match_it(world: World) -> None:
     assert define_service(world).status_code == 200
     narrow = bundle_items(world, **{"0_fields": ids("name"), "0_maxUses": 2})

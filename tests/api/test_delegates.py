@@ -666,6 +666,24 @@ def test_bad_appointments_and_removals_are_refused_and_change_nothing(world: Wor
     assert w.get("/residents/0x12/encryption-key", resident).status_code == 422
 
 
+def test_a_replayed_removal_is_told_as_a_replay_and_applies_once(world: World) -> None:
+    """The very body that removed a delegate, sent again: 409 ``SignedIntentNonceUsed``
+    (the route answered "removed already" before the relayer saw the spent nonce); a
+    fresh removal of the ended appointment stays 409 ``ConsentDelegatesNotDelegate``."""
+    w = world
+    resident, delegate = w.resident, w.resident2
+    assert appoint(w, resident, delegate, READ).status_code == 201
+    path = f"/residents/{resident.address}/delegates/{delegate.address}/remove"
+    terms = {"resident": resident.address, "delegate": delegate.address}
+    body = signed(w, resident, "RemoveDelegate", terms)
+    assert w.post(path, resident, body).status_code == 200
+    history = listed(w, resident)[0]["history"]
+
+    refused(w.post(path, resident, body), 409, "SignedIntentNonceUsed")
+    refused(remove(w, resident, delegate), 409, "ConsentDelegatesNotDelegate")
+    assert listed(w, resident)[0]["history"] == history
+
+
 def test_a_delegate_spends_its_own_nonces(world: World) -> None:
     w = world
     resident, delegate = w.resident, w.resident2

@@ -11,8 +11,9 @@ single route does."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,30 @@ from sqlalchemy import func, select
 from api.main import create_app
 from api.node import open_node
 from api.settings import Settings
+from api.tables import delegate_keys, emergency_keys
 from ledger import store as tables
-from ledger.intents import INTENTS
-from ledger.vocabulary import name_to_bytes32, role_id
+from ledger.admission import MAX_SERVICE_ITEMS
+from ledger.intents import INTENTS, POWER_READ, message_to_json
+from ledger.vocabulary import EMERGENCY_DAILY_LIMIT, name_to_bytes32, role_id
+from tests.api.bundles import bundle_body, bundle_items, define_service, revoke_bundle_body
 from tests.api.conftest import World, ids, make_world
+from tests.api.test_delegates import appoint, listed
+from tests.api.test_emergency import (
+    PATIENT,
+    ROLE_FIELDS,
+    access_body,
+    directive_body,
+    emergency_access,
+    give_emergency_role,
+    leave_directive,
+    review_body,
+)
+from wallets.delegation import wrap_keys_for_delegate
 from wallets.grants import wrap_keys_for_department
 from wallets.identity import Identity
 from wallets.signing import intent_typed_data, signed_intent_body
 
-#: Derived state a refused write must leave as it was (events may gain on-chain refusals).
+#: Derived state a refused write must leave as it was, row for row.
 _DERIVED = (
     tables.residents,
     tables.record_versions,
@@ -44,11 +60,48 @@ _DERIVED = (
     tables.envelopes,
     tables.wrapped_keys,
     tables.attestations,
+    tables.services,
+    tables.bundles,
+    delegate_keys,
+    emergency_keys,
 )
+#: Events a refused write may add: the chain's logged refusals. Every other event (a
+#: delegate appointed, a directive left, an emergency access reviewed: state the read
+#: side derives from events alone) must not appear for a refusal.
+_REFUSAL_EVENTS = ("IntentRejected", "AccessDenied", "EmergencyDenied")
+
+#: The struct types intents carry in lists (``ServiceItem``, ``BundleItem``), by name.
+_STRUCTS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    name: fields for intent in INTENTS.values() for name, fields in intent.structs
+}
+
+
+@dataclass(frozen=True)
+class FromValid:
+    """A hostile list of struct items made from the valid list (whose items only the
+    endpoint knows how to make)."""
+
+    label: str
+    make: Callable[[list[Any]], Any]
+
+
+def _struct_list_values() -> list[Any]:
+    return [
+        "not a list",
+        [None],
+        [],
+        [{}],
+        FromValid("an item with a member too many", lambda v: [{**v[0], "extra": 1}]),
+        FromValid("an item twice", lambda v: [v[0], v[0]]),
+        FromValid("one item beyond the bound", lambda v: [v[0]] * (MAX_SERVICE_ITEMS + 1)),
+        FromValid("far more items than any bound", lambda v: [v[0]] * 2_000),
+    ]
 
 
 def hostile_values(solidity_type: str) -> list[Any]:
     """Values of the wrong size, sign, shape or kind for ``solidity_type``."""
+    if solidity_type.endswith("[]") and solidity_type[:-2] in _STRUCTS:
+        return _struct_list_values()
     if solidity_type.endswith("[]"):
         item = solidity_type[:-2]
         first = hostile_values(item)[0]
@@ -347,9 +400,342 @@ ENDPOINTS += [
 ]
 
 
+# ---------------------------------------------------------------- wave 2: services and bundles
+
+DAY = 86_400
+#: The service the DefineService cases redefine: one of their own, not the bundles'.
+_HOSTILE_SERVICE = "HOSTILE_CHECK"
+
+
+def _message_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A signed body's message without its nonce and deadline (the case signs its own)."""
+    return {k: v for k, v in body["message"].items() if k not in ("nonce", "deadline")}
+
+
+def _keys_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a body carries beside its signed message (``wrapped_keys``, ``version``)."""
+    return {k: v for k, v in body.items() if k not in ("message", "signature")}
+
+
+def _served_service(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    services = world.http.get("/services").json()["services"]
+    (service,) = [s for s in services if s["service"] == answer["service"]]
+    item = service["items"][0]  # the item the cases attack (an accepted list may repeat it)
+    return {
+        "name": service["name"],
+        "items[0].duration": item["duration"],
+        "items[0].maxUses": item["max_uses"],
+    }
+
+
+def _bundles_service(world: World) -> None:
+    """The bundles' service (:mod:`tests.api.bundles`), defined once."""
+    if "bundle_service" not in world.__dict__:
+        answer = define_service(world)
+        assert answer.status_code == 200, answer.text
+        world.__dict__["bundle_service"] = answer.json()
+
+
+def _bundle_message(world: World) -> dict[str, Any]:
+    _bundles_service(world)
+    body = bundle_body(world, world.resident, bundle_items(world))
+    world.__dict__["bundle_keys"] = _keys_of(body)  # its keys, for the extra made next
+    return _message_of(body)
+
+
+def _bundle_keys(world: World, _: dict[str, Any]) -> dict[str, Any]:
+    """The keys of the bundle message made last (every case makes its message first)."""
+    return dict(world.__dict__["bundle_keys"])
+
+
+def _served_bundle(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    bundle = world.get(f"/bundles/{answer['bundle_id']}", world.resident).json()
+    first = bundle["consents"][0]
+    return {
+        "validFrom": first["valid_from"],
+        "items[0].validUntil": first["valid_until"],
+        "items[0].maxUses": first["max_uses"],
+    }
+
+
+def _active_bundle(world: World, *, fresh: bool = False) -> int:
+    """A bundle of the resident still in force: the last one granted, or (``fresh``, when
+    a message is made) a new one once an accepted case revoked it."""
+    current = world.__dict__.get("active_bundle")
+    if (
+        fresh
+        and current is not None
+        and world.get(f"/bundles/{current}", world.resident).json()["status"] != "active"
+    ):
+        current = None
+    if current is None:
+        _bundles_service(world)
+        body = bundle_body(world, world.resident, bundle_items(world))
+        answer = world.post("/bundles", world.resident, body)
+        assert answer.status_code == 201, answer.text
+        current = world.__dict__["active_bundle"] = answer.json()["bundle_id"]
+    return int(current)
+
+
+# ---------------------------------------------------------------- wave 2: delegates
+
+
+def _delegation(world: World, use: str) -> tuple[Identity, Identity]:
+    """A resident with a record and a delegate of its own for ``use`` (``appoint``,
+    ``remove``): what an accepted hostile appointment or removal changes is theirs."""
+    key = f"delegation_{use}"
+    if key not in world.__dict__:
+        resident = world.enroll(f"{key}_resident")
+        answer = world.upload(resident, PATIENT)
+        assert answer.status_code == 200, answer.text
+        world.__dict__[key] = (resident, world.enroll(f"{key}_delegate"))
+    pair: tuple[Identity, Identity] = world.__dict__[key]
+    return pair
+
+
+def _appointment(world: World) -> dict[str, Any]:
+    resident, delegate = _delegation(world, "appoint")
+    return {
+        "resident": resident.address,
+        "delegate": delegate.address,
+        "powers": POWER_READ,
+        "validUntil": world.now() + 30 * DAY,
+    }
+
+
+def _delegate_keys(world: World, _: dict[str, Any]) -> dict[str, Any]:
+    resident, delegate = _delegation(world, "appoint")
+    record = world.records[resident.address]
+    keys = wrap_keys_for_delegate(
+        record, delegate=delegate.address, delegate_public_key=delegate.encryption_public_key
+    )
+    return {"wrapped_keys": keys, "version": record.version}
+
+
+def _served_delegate(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    resident, _ = _delegation(world, "appoint")
+    # the answer's delegate: a hostile address may be one an accepted case enrolled
+    (entry,) = [d for d in listed(world, resident) if d["delegate"] == answer["delegate"]]
+    return {"powers": entry["power_bits"], "validUntil": entry["valid_until"]}
+
+
+def _appointed(world: World, *, fresh: bool = False) -> tuple[Identity, Identity]:
+    """The removal cases' delegate, appointed (again, when ``fresh`` and an accepted case
+    removed it)."""
+    resident, delegate = _delegation(world, "remove")
+    current = [d for d in listed(world, resident) if d["delegate"] == delegate.address]
+    if not current or (fresh and current[0]["status"] != "active"):
+        answer = appoint(world, resident, delegate, POWER_READ)
+        assert answer.status_code == 201, answer.text
+    return resident, delegate
+
+
+def _removal(world: World) -> dict[str, Any]:
+    resident, delegate = _appointed(world, fresh=True)
+    return {"resident": resident.address, "delegate": delegate.address}
+
+
+# ---------------------------------------------------------------- wave 2: emergencies
+
+#: The fields of every directive the cases leave: within the emergency role's.
+_DIRECTIVE_FIELDS = ["health_summary", "name"]
+
+
+def _emergency_department(world: World, use: str) -> Identity:
+    """A department of its own holding the emergency role, for ``use`` (``directive``,
+    ``access``)."""
+    key = f"ems_{use}"
+    if key not in world.__dict__:
+        department = world.register_department(key, f"Emergency Centre {use}", "EM")
+        give_emergency_role(world, department, ROLE_FIELDS)
+        world.__dict__[key] = department
+    department_: Identity = world.__dict__[key]
+    return department_
+
+
+def _directive_patient(world: World) -> Identity:
+    """The resident the directive cases leave directives for (none of them is read)."""
+    if "directive_patient" not in world.__dict__:
+        patient = world.enroll("directive_patient")
+        assert world.upload(patient, PATIENT).status_code == 200
+        world.__dict__["directive_patient"] = patient
+    patient_: Identity = world.__dict__["directive_patient"]
+    return patient_
+
+
+def _directive_message(world: World) -> dict[str, Any]:
+    department = _emergency_department(world, "directive")
+    body = directive_body(world, _directive_patient(world), department, _DIRECTIVE_FIELDS)
+    world.__dict__["directive_keys"] = _keys_of(body)  # its keys, for the extra made next
+    return _message_of(body)
+
+
+def _directive_keys(world: World, _: dict[str, Any]) -> dict[str, Any]:
+    """The keys of the directive message made last (every case makes its message first)."""
+    return dict(world.__dict__["directive_keys"])
+
+
+def _served_directive(world: World, _: dict[str, Any]) -> dict[str, Any]:
+    patient = _directive_patient(world)
+    directive = world.get(f"/emergency-directives/{patient.address}", patient).json()
+    return {"validUntil": directive["valid_until"]}
+
+
+def _emergency_accesses(world: World) -> list[dict[str, Any]]:
+    answer = world.get("/audit/emergency-accesses", world.auditor, limit=1000)
+    assert answer.status_code == 200, answer.text
+    rows: list[dict[str, Any]] = answer.json()["data"]
+    return rows
+
+
+def _patient(world: World) -> Identity:
+    """A resident whose directive names the access department, with reads left today:
+    a new one once the chain's daily limit of served emergency accesses is reached, so
+    accepted cases never turn later ones into ``daily_limit`` refusals."""
+    department = _emergency_department(world, "access")
+    current: Identity | None = world.__dict__.get("patient")
+    if current is not None:
+        served = [a for a in _emergency_accesses(world) if a["resident"] == current.address]
+        if len(served) >= EMERGENCY_DAILY_LIMIT:
+            current = None
+    if current is None:
+        current = world.enroll(f"patient_{secrets.token_hex(4)}")
+        assert world.upload(current, PATIENT).status_code == 200
+        leave_directive(world, current, department, _DIRECTIVE_FIELDS)
+        world.__dict__["patient"] = current
+    return current
+
+
+def _emergency_access_message(world: World) -> dict[str, Any]:
+    department = _emergency_department(world, "access")
+    return _message_of(access_body(world, department, _patient(world), ["name"]))
+
+
+def _served_access(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    (row,) = [a for a in _emergency_accesses(world) if a["access_id"] == answer["access_id"]]
+    return {"justificationHash": row["justification_hash"]}
+
+
+def _unreviewed_access(world: World, *, fresh: bool = False) -> int:
+    """An emergency access no auditor reviewed yet: the last one made, or (``fresh``, when
+    a message is made) a new one once an accepted case reviewed it."""
+    current = world.__dict__.get("unreviewed_access")
+    if fresh and current is not None:
+        rows = _emergency_accesses(world)
+        if any(a["access_id"] == current and a["outcome"] is not None for a in rows):
+            current = None
+    if current is None:
+        department = _emergency_department(world, "access")
+        answer = emergency_access(world, department, _patient(world), ["name"])
+        assert answer.status_code == 200, answer.text
+        current = world.__dict__["unreviewed_access"] = answer.json()["access_id"]
+    return int(current)
+
+
+def _served_review(world: World, answer: dict[str, Any]) -> dict[str, Any]:
+    (row,) = [a for a in _emergency_accesses(world) if a["access_id"] == answer["access_id"]]
+    return {"notesHash": row["notes_hash"]}
+
+
+ENDPOINTS += [
+    Endpoint(
+        "DefineService",
+        "post",
+        lambda w: "/admin/services",
+        lambda w: w.admin,
+        # A service no bundle is granted under: an accepted hostile value redefines only it.
+        lambda w: {
+            "service": name_to_bytes32(_HOSTILE_SERVICE),
+            "name": "Hostile check",
+            "items": [
+                {
+                    "department": w.dept.address,
+                    "fields": ids("income"),
+                    "purpose": name_to_bytes32("HOUSING"),
+                    "duration": 30 * DAY,
+                    "maxUses": 5,
+                }
+            ],
+        },
+        served=_served_service,
+    ),
+    Endpoint(
+        "GrantBundle",
+        "post",
+        lambda w: "/bundles",
+        lambda w: w.resident,
+        _bundle_message,
+        _bundle_keys,
+        _served_bundle,
+    ),
+    Endpoint(
+        "RevokeBundle",
+        "post",
+        lambda w: f"/bundles/{_active_bundle(w)}/revoke",
+        lambda w: w.resident,
+        lambda w: _message_of(revoke_bundle_body(w, w.resident, _active_bundle(w, fresh=True))),
+    ),
+    Endpoint(
+        "AppointDelegate",
+        "post",
+        lambda w: f"/residents/{_delegation(w, 'appoint')[0].address}/delegates",
+        lambda w: _delegation(w, "appoint")[0],
+        _appointment,
+        _delegate_keys,
+        _served_delegate,
+    ),
+    Endpoint(
+        "RemoveDelegate",
+        "post",
+        lambda w: "/residents/{}/delegates/{}/remove".format(
+            *(who.address for who in _delegation(w, "remove"))
+        ),
+        lambda w: _delegation(w, "remove")[0],
+        _removal,
+    ),
+    Endpoint(
+        "EmergencyDirective",
+        "post",
+        lambda w: "/emergency-directives",
+        _directive_patient,
+        _directive_message,
+        _directive_keys,
+        _served_directive,
+    ),
+    Endpoint(
+        "EmergencyAccess",
+        "post",
+        lambda w: "/emergency-accesses",
+        lambda w: _emergency_department(w, "access"),
+        _emergency_access_message,
+        served=_served_access,
+    ),
+    Endpoint(
+        "ReviewEmergency",
+        "post",
+        lambda w: f"/emergency-accesses/{_unreviewed_access(w)}/review",
+        lambda w: w.auditor,
+        lambda w: _message_of(review_body(w, w.auditor, _unreviewed_access(w, fresh=True))),
+        served=_served_review,
+    ),
+]
+
+
+def _fields(intent: str) -> list[tuple[str, str]]:
+    """The intent's fields with their Solidity types, and for a list of structs each
+    member of its first item too (``items[0].maxUses``)."""
+    fields: list[tuple[str, str]] = []
+    for field, solidity_type in INTENTS[intent].fields:
+        fields.append((field, solidity_type))
+        struct = _STRUCTS.get(solidity_type.removesuffix("[]"))
+        if struct is not None:
+            fields += [(f"{field}[0].{member}", member_type) for member, member_type in struct]
+    return fields
+
+
 def _cases() -> Iterator[tuple[str, str, int]]:
     for endpoint in ENDPOINTS:
-        for field, solidity_type in INTENTS[endpoint.intent].fields:
+        for field, solidity_type in _fields(endpoint.intent):
             for index, _ in enumerate(hostile_values(solidity_type)):
                 yield endpoint.label, field, index
 
@@ -361,36 +747,73 @@ def _endpoint(label: str) -> Endpoint:
 CASES = list(_cases())
 
 
-def _snapshot(world: World) -> dict[str, int]:
+def _snapshot(world: World) -> dict[str, Any]:
+    """A digest of every derived table's rows, and the count of each event other than
+    the chain's logged refusals."""
     assert world.node is not None
     with world.node.store.connect() as c:
-        return {
-            t.name: int(c.execute(select(func.count()).select_from(t)).scalar() or 0)
+        state: dict[str, Any] = {
+            t.name: hashlib.sha256(
+                repr(sorted(repr(tuple(row)) for row in c.execute(select(t)))).encode()
+            ).hexdigest()
             for t in _DERIVED
         }
+        counts = c.execute(
+            select(tables.events.c.name, func.count())
+            .where(tables.events.c.name.not_in(_REFUSAL_EVENTS))
+            .group_by(tables.events.c.name)
+        )
+        state.update({f"events:{name}": int(n) for name, n in counts})
+    return state
 
 
-def _signed_body(world: World, endpoint: Endpoint, field: str, value: Any) -> dict[str, Any]:
-    """The valid message with ``field`` set to ``value``, signed by the right actor when
-    the value can be signed at all (else the valid message's signature: the server must
-    refuse the message's shape before anything else)."""
+def _get(message: Mapping[str, Any], field: str) -> Any:
+    """``message[field]``, ``field`` a member of a list's item as :func:`_fields` names it."""
+    if "[" not in field:
+        return message[field]
+    head, member = field.split(".", 1)
+    name, index = head.rstrip("]").split("[")
+    return message[name][int(index)][member]
+
+
+def _with(message: Mapping[str, Any], field: str, value: Any) -> dict[str, Any]:
+    """``message`` with ``field`` (as :func:`_fields` names it) set to ``value``."""
+    if "[" not in field:
+        return {**message, field: value}
+    head, member = field.split(".", 1)
+    name, index = head.rstrip("]").split("[")
+    items = list(message[name])
+    items[int(index)] = {**items[int(index)], member: value}
+    return {**message, name: items}
+
+
+def _signed_body(
+    world: World, endpoint: Endpoint, field: str, value: Any
+) -> tuple[dict[str, Any], Any]:
+    """The valid message with ``field`` set to ``value`` (a :class:`FromValid` made from
+    the valid message's list), signed by the right actor when the value can be signed at
+    all (else the valid message's signature: the server must refuse the message's shape
+    before anything else); and the value sent."""
     who = endpoint.signer(world)
     valid = endpoint.message(world)
     spec = world.http.get("/eip712").json()["intents"][endpoint.intent]
     nonce = secrets.randbits(64)
     full = {"nonce": nonce, "deadline": world.now() + 600, **valid}
     extra = endpoint.extra(world, full)
-    hostile = {**full, field: value}
     domain = {
         "chain_id": spec["domain"]["chainId"],
         "verifying_contract": spec["domain"]["verifyingContract"],
     }
+    if isinstance(value, FromValid):
+        value = value.make(_get(message_to_json(endpoint.intent, full), field))
     try:
-        body = signed_intent_body(who.account.key, endpoint.intent, hostile, **domain)
+        body = signed_intent_body(
+            who.account.key, endpoint.intent, _with(full, field, value), **domain
+        )
     except Exception:  # not encodable as the type: send it under a valid signature
         body = signed_intent_body(who.account.key, endpoint.intent, full, **domain)
-        body["message"][field] = value
-    return {**body, **extra}
+        body["message"] = _with(body["message"], field, value)
+    return {**body, **extra}, value
 
 
 @pytest.fixture(scope="module")
@@ -404,8 +827,8 @@ def test_a_hostile_value_is_refused_without_change_or_served_exactly(
 ) -> None:
     world = hostile_world
     sent_to = _endpoint(endpoint)
-    value = hostile_values(dict(INTENTS[sent_to.intent].fields)[field])[index]
-    body = _signed_body(world, sent_to, field, value)
+    value = hostile_values(dict(_fields(sent_to.intent))[field])[index]
+    body, value = _signed_body(world, sent_to, field, value)
     before = _snapshot(world)
     status, kind, document = sent_to.send(world, body)
     assert status < 500, document
