@@ -48,5 +48,8 @@ def test_consents_fhir_for_someone_elses_consent_fails_with_the_reason(
         cli, ["consents", "--fhir", str(consent_id), *served.wallet(w.dept2, "dept2")], env=WIDE
     )
     assert result.exit_code != 0
-    assert "only the consent's resident, its department and auditors read it" in result.output
+    assert (
+        "only the consent's resident (or its delegate holding the read power), its department"
+        " and auditors read it" in result.output
+    )
     assert "resourceType" not in result.stdout

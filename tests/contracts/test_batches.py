@@ -353,7 +353,7 @@ def test_a_grant_when_consent_ids_run_out_is_refused_alone(system: System) -> No
 
 
 def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> None:
-    # A small block gas limit (room for the deployment's two transactions in one block): a
+    # A small block gas limit (room for the deployment's four transactions in one block): a
     # round fills 80% of a block, 100 grants reserving 126k gas each, so 300 need 3 blocks.
     limit = 2 * _DEPLOY_GAS
     with EmbeddedChain(None, block_period=0, gas_limit=limit) as chain:
