@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,11 @@ from api.commands import register
 from api.http_timeouts import timed_h11
 from api.logs import log_config
 from api.main import create_app
-from api.node import open_node
+from api.node import Node, open_node
 from api.settings import Settings
+from api.workers import provision_relayers, worker_environment
+from ledger.chain.child import ChainChild
+from ledger.chain.opening import PROCESS_SCHEME
 
 app = typer.Typer(
     help="Resident Consent Ledger: consent-based data sharing on a permissioned chain."
@@ -57,6 +61,15 @@ def serve(
             " Default http://HOST:PORT.",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="CONSENT_SERVE_WORKERS",
+            help="HTTP worker processes, each with its own relayer account; above 1 the"
+            " embedded chain runs in a process of its own.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API on the embedded chain (or on --chain-url).
 
@@ -72,14 +85,12 @@ def serve(
         database_url=database_url,
         public_url=public_url,
     )
+    if workers > 1:
+        serve_workers(settings, workers)
+        return
     with console.status("opening the ledger (first start deploys the contracts)…"):
         node = open_node(settings)
-    for line in node.created:
-        console.print(f"[green]•[/green] {line}")
-    console.print(
-        f"chain {node.chain.chain_id} at block {node.chain.w3.eth.block_number}; "
-        + ", ".join(f"{n} {a}" for n, a in node.deployment.contracts.items())
-    )
+    _opened(node)
     try:
         uvicorn.run(
             create_app(node=node),
@@ -93,6 +104,52 @@ def serve(
         )
     finally:
         node.close()
+
+
+def _opened(node: Node) -> None:
+    for line in node.created:
+        console.print(f"[green]•[/green] {line}")
+    console.print(
+        f"chain {node.chain.chain_id} at block {node.chain.w3.eth.block_number}; "
+        + ", ".join(f"{n} {a}" for n, a in node.deployment.contracts.items())
+    )
+
+
+def serve_workers(settings: Settings, workers: int) -> None:
+    """The chain process (embedded), one open of the node here, then the workers."""
+    child = None
+    if settings.chain_url is None:
+        child = ChainChild(
+            settings.data_dir, block_period=settings.block_period, chain_id=settings.chain_id
+        )
+        with console.status("starting the chain process…"):
+            child.start()
+        settings = settings.model_copy(update={"chain_url": PROCESS_SCHEME + child.url})
+    try:
+        with console.status("opening the ledger (first start deploys the contracts)…"):
+            node = open_node(settings)
+        try:
+            _opened(node)
+            provision_relayers(node, workers)
+        finally:
+            node.close()
+        os.environ.update(worker_environment(settings, workers))
+        uvicorn.run(
+            "api.workers:worker_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=log_config(),
+            http="api.workers:WorkerH11",
+            timeout_graceful_shutdown=3,
+            # A worker answers its supervisor's pings once imported (py-evm, web3: some
+            # seconds on a busy machine); uvicorn's 5 s would restart it before then.
+            timeout_worker_healthcheck=60,
+        )
+    finally:
+        if child is not None:
+            child.stop()
 
 
 register(app)

@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 TOKEN_SECRET_FILE = "token.secret"
 
 RELAYER_KEY_FILE = "relayer.key"
+RELAYERS_DIR = "relayers"
 ADMIN_DIR = "admin"
 ADMIN_PASSWORD_FILE = "admin.password"
-_DEV_FUNDS = 10**24
+DEV_FUNDS = 10**24
 
 
 @dataclass
@@ -123,10 +124,10 @@ def open_node(settings: Settings) -> Node:
         chain_id=settings.chain_id,
     )
     try:
-        relayer = TransactionSigner(_relayer_key(data_dir, created))
+        relayer = TransactionSigner(_relayer_key(data_dir, created, settings.relayer_slot))
         admin = settings.admin or _admin_address(data_dir, created)
         if chain.w3.eth.get_balance(relayer.address) == 0:
-            chain.fund(relayer.address, _DEV_FUNDS)
+            chain.fund(relayer.address, DEV_FUNDS)
         deployment, deployed = load_or_deploy(chain, relayer, data_dir=data_dir, admin=admin)
         if deployed:
             created.extend(f"deployed {n} at {a}" for n, a in deployment.contracts.items())
@@ -157,16 +158,24 @@ def _token_secret(settings: Settings, data_dir: Path) -> bytes:
         return settings.token_secret.encode()
     path = data_dir / TOKEN_SECRET_FILE
     if not path.exists():
-        _write_private(path, secrets.token_hex(32) + "\n")
+        write_private(path, secrets.token_hex(32) + "\n")
     return bytes.fromhex(path.read_text().strip())
 
 
-def _relayer_key(data_dir: Path, created: list[str]) -> bytes:
-    path = data_dir / RELAYER_KEY_FILE
+def relayer_key_path(data_dir: Path, slot: int) -> Path:
+    """Slot 0 is the first wave's one relayer key; the others sit in ``relayers/``."""
+    if slot == 0:
+        return data_dir / RELAYER_KEY_FILE
+    return data_dir / RELAYERS_DIR / f"relayer-{slot}.key"
+
+
+def _relayer_key(data_dir: Path, created: list[str], slot: int) -> bytes:
+    path = relayer_key_path(data_dir, slot)
     if path.exists():
         return as_bytes(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    _write_private(path, to_hex(key) + "\n")
+    write_private(path, to_hex(key) + "\n")
     created.append(f"created relayer key {Account.from_key(key).address} in {path}")
     return key
 
@@ -179,7 +188,7 @@ def _admin_address(data_dir: Path, created: list[str]) -> str:
     password = secrets.token_urlsafe(18)
     identity = Identity.create()
     identity.save(folder, password)
-    _write_private(data_dir / ADMIN_PASSWORD_FILE, password + "\n")
+    write_private(data_dir / ADMIN_PASSWORD_FILE, password + "\n")
     address_file.write_text(identity.address + "\n")
     created.append(
         f"created admin {identity.address}: keystore in {folder}, password in "
@@ -188,7 +197,7 @@ def _admin_address(data_dir: Path, created: list[str]) -> str:
     return identity.address
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     #: Address of an existing admin; unset creates an admin keystore on the first start.
     admin: str | None = None
+    #: The relayer account this process signs transactions with: 0 is ``relayer.key``,
+    #: ``k`` is ``relayers/relayer-k.key`` (created and funded on first use). Each worker
+    #: of ``consent serve --workers N`` holds its own, so none waits on another's nonces.
+    relayer_slot: Annotated[int, Field(ge=0)] = 0
     #: SQLAlchemy URL of the vault and read model; unset: SQLite in ``data_dir``.
     database_url: str | None = None
     #: HMAC key for bearer tokens; unset: a random key kept in ``data_dir``.

@@ -20,6 +20,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain import Chain, TransactionSigner
 from ledger.chain.anvil import AnvilNode, find_anvil_binary
 from ledger.chain.embedded import EmbeddedChain
+from ledger.chain.process import ProcessChain, serve_chain
 from ledger.chain.rpc import RpcChain
 from ledger.client import LedgerClient
 from ledger.deployment import deploy
@@ -71,8 +72,17 @@ def anvil_node_url() -> Iterator[str]:
         yield node.url
 
 
-@pytest.fixture(params=["embedded", "anvil"])
+@pytest.fixture(params=["embedded", "process", "anvil"])
 def any_chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
+    if request.param == "process":  # the embedded chain as `consent serve --workers` runs it
+        path = tmp_path / "chain.sqlite3"
+        with (
+            EmbeddedChain(path, block_period=0) as embedded,
+            serve_chain(embedded) as server,
+            ProcessChain(server.url) as process,
+        ):
+            yield process
+        return
     if request.param == "embedded":
         backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:

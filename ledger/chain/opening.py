@@ -7,7 +7,12 @@ from pathlib import Path
 
 from ledger.chain.base import DEFAULT_CHAIN_ID, Chain
 from ledger.chain.embedded import EmbeddedChain
+from ledger.chain.process import ProcessChain
 from ledger.chain.rpc import RpcChain
+
+#: A URL naming the embedded chain served from its own process (``consent serve`` with
+#: workers): ``embedded+http://127.0.0.1:PORT``.
+PROCESS_SCHEME = "embedded+"
 
 
 def open_chain(
@@ -22,6 +27,8 @@ def open_chain(
     With neither, the embedded chain lives in memory (handy for tests; gone on close).
     ``block_period`` and ``chain_id`` apply to the embedded chain; a node has its own.
     """
+    if url is not None and url.startswith(PROCESS_SCHEME):
+        return ProcessChain(url.removeprefix(PROCESS_SCHEME))
     if url is not None:
         return RpcChain(url)
     path = None if data_dir is None else Path(data_dir) / "chain.sqlite3"

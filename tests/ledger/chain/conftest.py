@@ -13,6 +13,7 @@ from eth_typing import ChecksumAddress
 
 from ledger.chain.base import Chain, TransactionSigner
 from ledger.chain.embedded import EmbeddedChain
+from ledger.chain.process import ProcessChain, serve_chain
 from ledger.chain.rpc import RpcChain
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -36,9 +37,19 @@ def anvil_url(anvil_node_url: str) -> str:
     return anvil_node_url
 
 
-@pytest.fixture(params=["embedded", "anvil"])
+@pytest.fixture(params=["embedded", "process", "anvil"])
 def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    """The same tests against the embedded chain and a JSON-RPC node (the module's anvil)."""
+    """The same tests against the embedded chain (in process, and reached as its own
+    process does) and a JSON-RPC node (the module's anvil)."""
+    if request.param == "process":
+        path = tmp_path / "chain.sqlite3"
+        with (
+            EmbeddedChain(path, block_period=0) as embedded,
+            serve_chain(embedded) as server,
+            ProcessChain(server.url) as backend,
+        ):
+            yield backend
+        return
     if request.param == "embedded":
         backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:

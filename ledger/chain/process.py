@@ -1,0 +1,251 @@
+"""The embedded chain in a process of its own, and the :class:`Chain` that reaches it.
+
+py-evm is pure Python: run in the API's process it takes the same core as HTTP, relayer
+and indexer. :func:`serve_chain` puts an :class:`~ledger.chain.embedded.EmbeddedChain`
+behind a small HTTP endpoint on 127.0.0.1, and :class:`ProcessChain` is a
+:class:`~ledger.chain.base.Chain` over it that keeps the embedded chain's semantics
+exactly (a batch is one block or nothing, durable when it returns; chain time, time
+travel and funding as there), which a JSON-RPC node would not.
+
+The wire is the embedded chain's own provider: :class:`ProcessChain`'s ``w3`` formats
+requests with web3's eth-tester middleware on the client side, and the server hands them
+to the chain's provider as web3 would in process, so every read behaves as it does
+embedded. The few :class:`Chain` methods that are not reads go as ``consent_*`` methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
+
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.providers.base import BaseProvider
+from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint, RPCResponse, TxReceipt
+
+from ledger.chain.base import Chain
+from ledger.chain.embedded import EmbeddedChain
+from ledger.codec import as_bytes, to_hex
+from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
+
+log = logging.getLogger(__name__)
+
+#: JSON-RPC error code of a transaction the chain refused before mining (``data.index``).
+INVALID_TRANSACTION = -32003
+#: JSON-RPC error code of any other failure of a ``consent_*`` method.
+CHAIN_FAILURE = -32000
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return to_hex(bytes(value))
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+class ChainServer(ThreadingHTTPServer):
+    """``POST /`` with ``{"method", "params"}``: one request per call, threads per
+    connection (reads run beside a block being mined, as in process)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, chain: EmbeddedChain, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.chain = chain
+        self.methods: dict[str, Callable[..., Any]] = {
+            "consent_chainId": lambda: chain.chain_id,
+            "consent_sendRawTransactions": lambda raws: [
+                to_hex(bytes(r["transactionHash"]))
+                for r in chain.send_raw_transactions([as_bytes(raw) for raw in raws])
+            ],
+            "consent_latestTimestamp": chain.latest_timestamp,
+            "consent_nextTimestamp": chain.next_timestamp,
+            "consent_headNumber": chain.head_number,
+            "consent_storageAt": lambda address, slot, block: str(
+                chain.storage_at(address, int(slot), block)
+            ),
+            "consent_blockStamp": lambda number: (lambda stamp: [to_hex(stamp[0]), stamp[1]])(
+                chain.block_stamp(int(number))
+            ),
+            "consent_waitForSlot": chain.wait_for_slot,
+            "consent_timeTravel": chain.time_travel,
+            "consent_fund": lambda address, wei: chain.fund(address, int(wei)),
+        }
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        method, params = str(request.get("method")), list(request.get("params") or [])
+        handler = self.methods.get(method)
+        if handler is None:
+            # A read, formatted by the client's web3 as it would be in process.
+            return dict(self.chain.w3.provider.make_request(RPCEndpoint(method), params))
+        try:
+            return {"result": handler(*params)}
+        except InvalidTransaction as exc:
+            error = {"code": INVALID_TRANSACTION, "message": str(exc), "data": {"index": exc.index}}
+            return {"error": error}
+        except (LedgerError, ValueError, TypeError) as exc:
+            return {"error": {"code": CHAIN_FAILURE, "message": str(exc)}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: one connection per client thread
+    server: ChainServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            request = json.loads(self.rfile.read(length))
+            answer = self.server.answer(request)
+        except Exception as exc:  # an answer, never a dropped connection
+            log.exception("chain request failed")
+            answer = {"error": {"code": CHAIN_FAILURE, "message": f"{type(exc).__name__}: {exc}"}}
+        body = json.dumps({"jsonrpc": "2.0", "id": 0, **answer}, default=_jsonable).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request would drown the service's log
+
+
+@contextmanager
+def serve_chain(
+    chain: EmbeddedChain, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[ChainServer]:
+    """Serve ``chain`` from a background thread while the block runs (``.url``: where)."""
+    server = ChainServer(chain, host, port)
+    thread = threading.Thread(target=server.serve_forever, name="chain-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Wire:
+    """One keep-alive HTTP connection per calling thread to the chain process."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        if not url.startswith("http://"):
+            raise ValueError(f"the chain process is reached over http://, not {url}")
+        self.url = url
+        self._host = url.removeprefix("http://").rstrip("/")
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def post(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
+        body = json.dumps({"method": method, "params": list(params)}, default=_jsonable)
+        while True:
+            connection, reused = self._connection()
+            try:
+                connection.request("POST", "/", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                return cast(dict[str, Any], json.loads(response.read()))
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                connection.close()
+                self._local.connection = None
+                # A kept connection fails when the process it led to is gone (a restart):
+                # that process never answered, so the request goes once more, afresh.
+                if not reused or isinstance(exc, ValueError | TimeoutError):
+                    message = f"chain process at {self.url} unreachable: {exc}"
+                    raise ChainUnavailable(message) from exc
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return cast(http.client.HTTPConnection, connection), True
+        connection = http.client.HTTPConnection(self._host, timeout=self._timeout)
+        self._local.connection = connection
+        return connection, False
+
+
+class _ProcessProvider(EthereumTesterProvider):
+    """web3's eth-tester provider (its middleware formats requests and results) whose
+    requests run in the chain process instead of on a local tester."""
+
+    def __init__(self, wire: _Wire) -> None:
+        BaseProvider.__init__(self)  # no local EthereumTester: the chain is elsewhere
+        self._wire = wire
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        return cast(RPCResponse, self._wire.post(method, params))
+
+
+class ProcessChain(Chain):
+    """The embedded chain served by :func:`serve_chain` in another process."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0) -> None:
+        self.url = url
+        self._wire = _Wire(url, timeout)
+        self.w3 = Web3(_ProcessProvider(self._wire))
+        self._chain_id = int(self._call("consent_chainId"))
+
+    def _call(self, method: str, *params: Any) -> Any:
+        answer = self._wire.post(method, params)
+        error = answer.get("error")
+        if error is None:
+            return answer.get("result")
+        if error.get("code") == INVALID_TRANSACTION:
+            raise InvalidTransaction(str(error.get("message")), index=int(error["data"]["index"]))
+        raise LedgerError(f"{method}: {error.get('message')}")
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
+        if not raw_txs:
+            return []
+        hashes = self._call("consent_sendRawTransactions", [to_hex(bytes(r)) for r in raw_txs])
+        return [self.w3.eth.get_transaction_receipt(HexBytes(h)) for h in hashes]
+
+    def latest_timestamp(self) -> int:
+        return int(self._call("consent_latestTimestamp"))
+
+    def next_timestamp(self) -> int:
+        return int(self._call("consent_nextTimestamp"))
+
+    def head_number(self) -> int:
+        return int(self._call("consent_headNumber"))
+
+    def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
+        return int(self._call("consent_storageAt", address, str(slot), block))
+
+    def block_stamp(self, number: int) -> tuple[bytes, int]:
+        block_hash, timestamp = self._call("consent_blockStamp", number)
+        return as_bytes(block_hash), int(timestamp)
+
+    def _block_param(self, block: int | str) -> Any:
+        return block  # the tester's format, as embedded
+
+    def wait_for_slot(self) -> None:
+        # A pacing hint, never a failure: a chain that is away fails the send after it.
+        with contextlib.suppress(LedgerError):
+            self._call("consent_waitForSlot")
+
+    def time_travel(self, seconds: int) -> None:
+        if seconds < 0:
+            raise ValueError("chain time cannot move backwards")
+        self._call("consent_timeTravel", seconds)
+
+    def fund(self, address: str, wei: int) -> None:
+        self._call("consent_fund", address, str(wei))
+
+    def close(self) -> None:
+        """Nothing to flush: the chain process owns the chain."""
