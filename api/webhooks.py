@@ -158,24 +158,35 @@ class WebhookDeliverer:
         now = time.time()
         if listed["next_attempt_at"] is not None and listed["next_attempt_at"] > now:
             return 0
+        found = self._due(listed)
+        if not found:
+            return 0  # nothing to send: no claim, no write
         hook = self._claim(listed["id"], now)
         if hook is None:
             return 0
         if hook["next_attempt_at"] is not None and hook["next_attempt_at"] > now:
             return 0
-        kinds = frozenset(json.loads(hook["events"])) or None
-        position = (hook["cursor_block"], hook["cursor_index"])
-        with self.store.connect() as c:
-            # Anomalies and emergencies go to auditors; the deliverer has no chain, so it
-            # asks the index.
-            auditor = holds_auditor_role(c, hook["owner"])
-            found = feed_after(c, hook["owner"], position, _PER_ROUND, kinds, auditor=auditor)
+        if (hook["cursor_block"], hook["cursor_index"]) != (
+            listed["cursor_block"],
+            listed["cursor_index"],
+        ):
+            found = self._due(hook)  # another deliverer sent some since the listing
         delivered = 0
         for notification in found:
             if self._stop.is_set() or not self._send(hook, notification):
                 break
             delivered += 1
         return delivered
+
+    def _due(self, hook: RowMapping) -> list[NotificationOut]:
+        """What follows the webhook's cursor, up to a round's worth."""
+        kinds = frozenset(json.loads(hook["events"])) or None
+        position = (hook["cursor_block"], hook["cursor_index"])
+        with self.store.connect() as c:
+            # Anomalies and emergencies go to auditors; the deliverer has no chain, so it
+            # asks the index.
+            auditor = holds_auditor_role(c, hook["owner"])
+            return feed_after(c, hook["owner"], position, _PER_ROUND, kinds, auditor=auditor)
 
     def _send(self, hook: RowMapping, notification: NotificationOut) -> bool:
         """POST one notification; True when the cursor may move past it."""

@@ -241,9 +241,9 @@ def test_a_new_indexer_resumes_from_its_last_block(
     ranges: list[tuple[int, int]] = []
     original = Indexer._index_range
 
-    def spy(self: Indexer, start: int, end: int) -> None:
+    def spy(self: Indexer, start: int, end: int) -> int:
         ranges.append((start, end))
-        original(self, start, end)
+        return original(self, start, end)
 
     monkeypatch.setattr(Indexer, "_index_range", spy)
     store = Store(url)
