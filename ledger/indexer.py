@@ -27,6 +27,7 @@ from ledger.client import LedgerClient
 from ledger.codec import dumps, to_hex
 from ledger.intents import BY_TYPE_HASH, INTENTS
 from ledger.store import (
+    READ_MODEL_LOCK,
     Store,
     access_requests,
     bundles,
@@ -47,9 +48,6 @@ _RANGE = 2_000
 #: How many recent cursor hashes to keep for finding a fork point.
 _KEEP_HASHES = 256
 _FAILURE_CHARS = 300
-#: Any constant: the advisory lock (PostgreSQL) under which one process at a time writes
-#: the read model.
-_LOCK_KEY = 0x696E646578
 
 
 def event_json(args: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,7 +155,7 @@ class Indexer:
 
     def _cut_back(self, fork_point: int) -> None:
         """Forget everything after ``fork_point`` and re-derive the tables from the events."""
-        with self.store.begin_serialised(_LOCK_KEY) as c:
+        with self.store.begin_serialised(READ_MODEL_LOCK) as c:
             c.execute(delete(events).where(events.c.block_number > fork_point))
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number > fork_point))
             derived = (
@@ -209,7 +207,7 @@ class Indexer:
             )
             rows.append(row)
             derivation.add(event.name, event_json(event.args), row)
-        with self.store.begin_serialised(_LOCK_KEY) as c:
+        with self.store.begin_serialised(READ_MODEL_LOCK) as c:
             stored = c.execute(select(func.max(indexed_blocks.c.number))).scalar()
             cursor = self.start_block - 1 if stored is None else int(stored)
             if cursor != start - 1:

@@ -296,6 +296,9 @@ _VAULT_UINT64 = {
 #: in place with ``ALTER TABLE … ADD COLUMN`` (their types as :data:`metadata` has them).
 _ADDED_IN_3 = {"journal": ("relayer",), "webhooks": ("lease_owner", "lease_until")}
 _LOCK_KEY = 0x636F6E73656E74  # any constant: one advisory lock for schema work
+#: The key of :meth:`Store.begin_serialised` for writing the read model (the indexer's
+#: ranges, cutting it back, dropping it): one process at a time, whichever they are.
+READ_MODEL_LOCK = 0x696E646578
 
 
 def default_url(data_dir: Path) -> str:
@@ -370,7 +373,7 @@ class Store:
 
     def drop_read_model(self) -> None:
         """Forget everything derived from the chain (the indexer rebuilds it)."""
-        with self.begin() as c:
+        with self.begin_serialised(READ_MODEL_LOCK) as c:
             for table in READ_MODEL:
                 c.execute(table.delete())
 
