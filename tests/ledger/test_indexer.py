@@ -672,3 +672,18 @@ def test_indexers_catching_up_together_derive_what_one_indexer_derives(
     head = int(system.chain.w3.eth.block_number)
     assert reached == [head] * len(indexers)
     assert dump(any_store) == expected
+
+
+def test_a_range_another_process_indexed_meanwhile_is_not_applied_again(
+    system: System, any_store: Store
+) -> None:
+    """An indexer that read the cursor before another process moved it writes nothing:
+    a range applied again after later ones would set use counts and versions back."""
+    run_story(system)
+    run_story(system)
+    ahead, behind = Indexer(system.client, any_store), Indexer(system.client, any_store)
+    head = ahead.catch_up()
+    expected = dump(any_store)
+    for number in range(behind.start_block, head + 1):  # each stale range on its own
+        assert behind._index_range(number, number) == head
+        assert dump(any_store) == expected, f"block {number} was applied again"
