@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_account import Account
+from sqlalchemy import create_engine, select
 
 from ledger.deployment import DEPLOYMENT_FILE
+from ledger.store import journal
 from ledger.vocabulary import role_id
 from tests.api.conftest import World, populate
 from tests.api.test_served import Served
@@ -31,6 +33,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 class Pair:
     a: World
     b: World
+    database_url: str
+    relayers: tuple[str, str]
 
 
 def same_cast(world: World, http: httpx.Client) -> World:
@@ -77,7 +81,7 @@ def pair(tmp_path: Path, anvil_node_url: str) -> Iterator[Pair]:
             assert health_a["contracts"] == health_b["contracts"]
             assert (health_a["relayer"], health_b["relayer"]) != (relayer, relayer)
             assert health_b["relayer"] == relayer
-            yield Pair(a, b)
+            yield Pair(a, b, database_url, (health_a["relayer"], relayer))
         finally:
             if second is not None:
                 second.stop()
@@ -144,6 +148,16 @@ def test_two_instances_share_one_database_and_serve_each_others_writes(pair: Pai
         while f'"consent_id":{consent_id}' not in seen:
             seen = next(lines)
         assert time.monotonic() - answered < 3  # B's follower polls every second
+
+    # Every journal entry names the relayer that took it on; both relayers took some.
+    engine = create_engine(pair.database_url)
+    try:
+        with engine.connect() as c:
+            owners = c.execute(select(journal.c.relayer, journal.c.state)).all()
+    finally:
+        engine.dispose()
+    assert {relayer for relayer, _ in owners} == set(pair.relayers)
+    assert {state for _, state in owners} == {"done"}
 
     # One read model: the same audit log through both; and both verify it.
     assert audit_view(a) == audit_view(b)
