@@ -7,7 +7,8 @@ ledger's, so they are defined here,
 on the store's :data:`ledger.store.metadata`, so :class:`ledger.store.Store` creates
 them with the rest of the schema (:mod:`api.node` imports this module before it opens a
 store). Names, columns and indexes are those the store defined before: a database of
-store layout 2 needs no migration, and the layout number does not move.
+store layout 2 needs no migration but layout 3's new webhook columns (added in place,
+:data:`ledger.store._ADDED_IN_3`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ webhooks = Table(
     Column("cursor_block", BigInteger, nullable=False),
     Column("cursor_index", Integer, nullable=False),
     Column("next_attempt_at", Float),
+    #: Which deliverer may send it now, until when (wall clock): of several processes
+    #: sharing the database, the one whose claim took (:class:`api.webhooks.WebhookDeliverer`).
+    Column("lease_owner", String(40)),
+    Column("lease_until", Float),
 )
 
 #: Each notification a webhook was sent, with its attempts: ``delivered`` (a 2xx),

@@ -11,6 +11,15 @@ Delivery is at least once: a crash between a receiver's 2xx and its record sends
 notification again. Every attempt is recorded in ``webhook_deliveries``, which
 ``GET /webhooks`` shows. Expiry reminders and anomalies reach webhooks like events, once
 :class:`api.notifications.FeedSettler` has derived them.
+
+Several processes sharing the database (instances, workers) each run a deliverer; a
+webhook is sent by one of them at a time. A deliverer first claims the webhook's lease
+(``lease_owner``, ``lease_until``) with one conditional ``UPDATE`` that only one process
+wins, reads the cursor after the claim, and renews the lease in the transaction that
+records each attempt, which writes nothing (the attempt counts as not made) if the lease
+was lost meanwhile. A deliverer that stops frees its leases; one that dies holds them
+until ``lease_until`` passes (:data:`_LEASE_SECONDS` past its last attempt and beyond
+the send's timeout).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from standardwebhooks.webhooks import Webhook
 
@@ -41,6 +50,8 @@ log = logging.getLogger("consent.webhooks")
 #: Notifications one webhook may be sent in one round before the others get a turn.
 _PER_ROUND = 50
 _TICK_SECONDS = 0.25
+#: How long a claim on a webhook lasts beyond one send's timeout, renewed at each attempt.
+_LEASE_SECONDS = 30.0
 
 
 def new_secret() -> str:
@@ -84,6 +95,9 @@ class WebhookDeliverer:
         self.store = store
         self.policy = policy
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        #: This deliverer's name in ``webhooks.lease_owner`` (one per process and store).
+        self.owner = "dl_" + secrets.token_hex(12)
+        self.lease = timeout + _LEASE_SECONDS
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -96,6 +110,15 @@ class WebhookDeliverer:
         if self._thread is not None:
             self._thread.join(10)
         self._http.close()
+        try:
+            with self.store.begin() as c:
+                c.execute(
+                    update(webhooks)
+                    .where(webhooks.c.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_until=None)
+                )
+        except Exception:  # a database away: the leases run out on their own
+            log.warning("webhooks: could not free this deliverer's leases", exc_info=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(_TICK_SECONDS):
@@ -110,23 +133,60 @@ class WebhookDeliverer:
             hooks = c.execute(select(webhooks)).mappings().all()
         return sum(self._deliver(hook) for hook in hooks if not self._stop.is_set())
 
-    def _deliver(self, hook: RowMapping) -> int:
+    def _claim(self, hook_id: str, now: float) -> RowMapping | None:
+        """The webhook as it stands once this deliverer holds its lease; ``None`` if
+        another deliverer holds it."""
+        with self.store.begin() as c:
+            won = c.execute(
+                update(webhooks)
+                .where(
+                    webhooks.c.id == hook_id,
+                    or_(
+                        webhooks.c.lease_owner.is_(None),
+                        webhooks.c.lease_owner == self.owner,
+                        webhooks.c.lease_until.is_(None),
+                        webhooks.c.lease_until < now,
+                    ),
+                )
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+            ).rowcount
+            if won != 1:
+                return None
+            return c.execute(select(webhooks).where(webhooks.c.id == hook_id)).mappings().first()
+
+    def _deliver(self, listed: RowMapping) -> int:
         now = time.time()
+        if listed["next_attempt_at"] is not None and listed["next_attempt_at"] > now:
+            return 0
+        found = self._due(listed)
+        if not found:
+            return 0  # nothing to send: no claim, no write
+        hook = self._claim(listed["id"], now)
+        if hook is None:
+            return 0
         if hook["next_attempt_at"] is not None and hook["next_attempt_at"] > now:
             return 0
-        kinds = frozenset(json.loads(hook["events"])) or None
-        position = (hook["cursor_block"], hook["cursor_index"])
-        with self.store.connect() as c:
-            # Anomalies and emergencies go to auditors; the deliverer has no chain, so it
-            # asks the index.
-            auditor = holds_auditor_role(c, hook["owner"])
-            found = feed_after(c, hook["owner"], position, _PER_ROUND, kinds, auditor=auditor)
+        if (hook["cursor_block"], hook["cursor_index"]) != (
+            listed["cursor_block"],
+            listed["cursor_index"],
+        ):
+            found = self._due(hook)  # another deliverer sent some since the listing
         delivered = 0
         for notification in found:
             if self._stop.is_set() or not self._send(hook, notification):
                 break
             delivered += 1
         return delivered
+
+    def _due(self, hook: RowMapping) -> list[NotificationOut]:
+        """What follows the webhook's cursor, up to a round's worth."""
+        kinds = frozenset(json.loads(hook["events"])) or None
+        position = (hook["cursor_block"], hook["cursor_index"])
+        with self.store.connect() as c:
+            # Anomalies and emergencies go to auditors; the deliverer has no chain, so it
+            # asks the index.
+            auditor = holds_auditor_role(c, hook["owner"])
+            return feed_after(c, hook["owner"], position, _PER_ROUND, kinds, auditor=auditor)
 
     def _send(self, hook: RowMapping, notification: NotificationOut) -> bool:
         """POST one notification; True when the cursor may move past it."""
@@ -146,6 +206,16 @@ class WebhookDeliverer:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         with self.store.connect() as c, c.begin():
+            renewed = c.execute(
+                update(webhooks)
+                .where(webhooks.c.id == hook["id"], webhooks.c.lease_owner == self.owner)
+                .values(lease_until=time.time() + self.lease)
+            ).rowcount
+            if renewed != 1:
+                log.warning(
+                    "webhook %s: lost its lease while sending %s", hook["id"], notification.id
+                )
+                return False
             earlier = (
                 c.execute(
                     select(webhook_deliveries).where(

@@ -6,7 +6,9 @@ consents with their use counts and revocations) in step, one database transactio
 range, so the read model is always the state at some block. It resumes from the last
 indexed block after a restart. Before each range it checks that the last indexed block
 is still the chain's block at that height; if the chain replaced it, the read model is
-cut back to the fork point and re-derived.
+cut back to the fork point and re-derived. Several processes (instances, workers) may
+follow the chain into one database: each range is written by one of them, under a lock
+all of them take, after it read the cursor again (:meth:`Indexer._index_range`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ledger.client import LedgerClient
 from ledger.codec import dumps, to_hex
 from ledger.intents import BY_TYPE_HASH, INTENTS
 from ledger.store import (
+    READ_MODEL_LOCK,
     Store,
     access_requests,
     bundles,
@@ -111,8 +114,7 @@ class Indexer:
                 last = self._check_fork(last)
                 while last < head:
                     end = min(head, last + _RANGE)
-                    self._index_range(last + 1, end)
-                    last = end
+                    last = self._index_range(last + 1, end)
             except Exception as exc:
                 self.failure = failure_text(exc)
                 raise
@@ -153,7 +155,7 @@ class Indexer:
 
     def _cut_back(self, fork_point: int) -> None:
         """Forget everything after ``fork_point`` and re-derive the tables from the events."""
-        with self.store.begin() as c:
+        with self.store.begin_serialised(READ_MODEL_LOCK) as c:
             c.execute(delete(events).where(events.c.block_number > fork_point))
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number > fork_point))
             derived = (
@@ -170,7 +172,14 @@ class Indexer:
             rows = c.execute(select(events).order_by(events.c.block_number, events.c.log_index))
             derive(c, self.store, rows.mappings().all())
 
-    def _index_range(self, start: int, end: int) -> None:
+    def _index_range(self, start: int, end: int) -> int:
+        """Index blocks ``start``..``end``; the last indexed block after it.
+
+        The derivation is not idempotent (a range applied again after a later one would
+        set use counts, versions and services back), so the write is serialised across
+        every process sharing the database (:meth:`ledger.store.Store.begin_serialised`)
+        and the cursor read again inside it: if another process moved it meanwhile (or
+        cut it back), nothing is written and the caller goes on from where it stands."""
         chain = self.client.chain
         logs = chain.get_logs(start, end, self._addresses)
         timestamps: dict[int, int] = {}
@@ -198,7 +207,14 @@ class Indexer:
             )
             rows.append(row)
             derivation.add(event.name, event_json(event.args), row)
-        with self.store.begin() as c:
+        with self.store.begin_serialised(READ_MODEL_LOCK) as c:
+            stored = c.execute(select(func.max(indexed_blocks.c.number))).scalar()
+            cursor = self.start_block - 1 if stored is None else int(stored)
+            if cursor != start - 1:
+                log.debug(
+                    "blocks %d-%d: another process moved the cursor to %d", start, end, cursor
+                )
+                return cursor
             if rows:
                 c.execute(self.store.upsert_ignore(events), rows)
             derivation.apply(c, self.store)
@@ -216,6 +232,7 @@ class Indexer:
                 .scalar_subquery()
             )
             c.execute(delete(indexed_blocks).where(indexed_blocks.c.number <= oldest_kept))
+        return end
 
 
 class DelegateMarks:

@@ -157,6 +157,8 @@ def _accepted(client: LedgerClient, row: RowMapping) -> Accepted:
         intent=digest,
         chain_id=client.chain_id,
         accepted_at=int(row["created_at"]),
-        relayer=client.relayer.address,
+        # The relayer that took it on signed its acceptance (rows of layout 2 and older
+        # name none: one instance, this one, served their database).
+        relayer=str(row["relayer"] or client.relayer.address),
         tx_hash=str(row["tx_hash"]).partition(":")[0] if row["tx_hash"] else None,
     )

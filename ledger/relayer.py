@@ -388,6 +388,7 @@ class Relayer:
                             side_effects=dumps(job.side_effects),
                             state="queued",
                             created_at=accepted_at,
+                            relayer=self.client.relayer.address,
                         )
                     )
                     assert result.inserted_primary_key is not None
@@ -480,7 +481,13 @@ class Relayer:
     def recover(self) -> int:
         """Settle intents a crash left between journal and answer; returns how many were
         settled or found lost. What cannot be settled yet (the database or indexer
-        failing, a transaction still pending on a node) stays for the loop to retry."""
+        failing, a transaction still pending on a node) stays for the loop to retry.
+
+        Only this relayer's entries (``journal.relayer``, its account): instances sharing
+        one database each recover their own and never touch another's rounds in flight.
+        Entries written before the journal named its relayer (store layout 2 and older,
+        when one instance served a database) are claimed first, by whichever relayer
+        recovers first: one ``UPDATE`` takes them all, so each is settled once."""
         self._rescan = True  # until one look at the whole journal succeeds
         try:
             settled, lost = self._resolve_journal(None)
@@ -496,10 +503,16 @@ class Relayer:
         those whose transaction the chain does not know (and ``queued`` ones: no round
         is running, so they were never sent); returns (settled, lost). ``only``: the
         entries this relayer left, between rounds (another instance sharing the database
-        may be mid-round with its own); ``None``: the whole journal, at start."""
-        query = select(journal).where(journal.c.state.in_(("queued", "submitted")))
+        may be mid-round with its own); ``None``: all of this relayer's journal, at start
+        (never another relayer's entries: another instance may be mid-round with them)."""
+        query = select(journal).where(
+            journal.c.state.in_(("queued", "submitted")),
+            journal.c.relayer == self.client.relayer.address,
+        )
         if only is not None:
             query = query.where(journal.c.id.in_(sorted(only)))
+        else:
+            self._claim_unowned()
         with self.store.connect() as c:
             rows = c.execute(query).mappings().all()
         if only is None:
@@ -542,6 +555,17 @@ class Relayer:
             raise
         self._set_unsettled(pending | failed)
         return len(mined - failed), len(lost)
+
+    def _claim_unowned(self) -> None:
+        """Make this relayer the owner of the journal's entries that name none."""
+        with self.store.begin() as c:
+            claimed = c.execute(
+                update(journal)
+                .where(journal.c.relayer.is_(None))
+                .values(relayer=self.client.relayer.address)
+            ).rowcount
+        if claimed:
+            log.info("relayer: took on %d journal entries of an older layout", claimed)
 
     def _add_unsettled(self, ids: Iterable[int]) -> None:
         self._set_unsettled(self._unsettled | set(ids))

@@ -42,6 +42,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
@@ -251,6 +252,10 @@ journal = Table(
     #: "<transaction hash>:<position in its batch>"
     Column("tx_hash", String(80)),
     Column("created_at", BigInteger, nullable=False),
+    #: The relayer account that took it on: instances sharing the database settle and
+    #: recover only their own entries. Null in rows written before layout 3; a relayer
+    #: claims those at recovery (see :meth:`ledger.relayer.Relayer.recover`).
+    Column("relayer", ADDRESS),
 )
 
 #: Bearer tokens ended before their expiry (``POST /auth/logout``), by SHA-256 of the
@@ -264,8 +269,10 @@ store_layout = Table(
     Column("layout", Integer, nullable=False),
 )
 #: 1: uint64 values as they are in signed columns (overflowed at 2**63), 32-character
-#: labels. 2: :class:`Uint64` columns, 66-character labels.
-LAYOUT = 2
+#: labels. 2: :class:`Uint64` columns, 66-character labels. 3: the journal's ``relayer``
+#: and the webhooks' delivery lease (``lease_owner``, ``lease_until``), for instances
+#: sharing one database.
+LAYOUT = 3
 #: Everything derived from the chain, which an upgrade drops for the indexer to re-derive.
 READ_MODEL: tuple[Table, ...] = (
     events,
@@ -285,7 +292,13 @@ _VAULT_UINT64 = {
     "wrapped_keys": ("version",),
     "attestations": ("version", "issued_at", "expires_at"),
 }
+#: Nullable columns layout 3 added to tables that existed before (table: columns), added
+#: in place with ``ALTER TABLE … ADD COLUMN`` (their types as :data:`metadata` has them).
+_ADDED_IN_3 = {"journal": ("relayer",), "webhooks": ("lease_owner", "lease_until")}
 _LOCK_KEY = 0x636F6E73656E74  # any constant: one advisory lock for schema work
+#: The key of :meth:`Store.begin_serialised` for writing the read model (the indexer's
+#: ranges, cutting it back, dropping it): one process at a time, whichever they are.
+READ_MODEL_LOCK = 0x696E646578
 
 
 def default_url(data_dir: Path) -> str:
@@ -322,6 +335,34 @@ class Store:
     def connect(self) -> Connection:
         return self.engine.connect()
 
+    @contextmanager
+    def begin_serialised(self, key: int) -> Iterator[Connection]:
+        """One transaction that no other holder of ``key`` runs beside, in any process
+        sharing this database: PostgreSQL takes the advisory lock ``key`` for the
+        transaction; SQLite takes its (one) write lock at ``BEGIN IMMEDIATE``, before
+        the transaction reads anything. What it reads is then current until it commits."""
+        if not self.is_sqlite:
+            with self.engine.begin() as c:
+                if c.dialect.name == "postgresql":
+                    c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                yield c
+            return
+        if self.url in ("sqlite://", "sqlite:///:memory:"):
+            # One shared connection, one process: nothing else can write beside it.
+            with self.engine.begin() as c:
+                yield c
+            return
+        with self.engine.connect() as c:
+            # pysqlite begins nothing before this statement and none after it (it is in
+            # a transaction then); commit and rollback end it.
+            c.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.rollback()
+                raise
+            c.commit()
+
     def upsert_ignore(self, table: Table) -> Any:
         """``INSERT … ON CONFLICT DO NOTHING`` for this dialect (idempotent replays)."""
         if self.is_sqlite:
@@ -332,7 +373,7 @@ class Store:
 
     def drop_read_model(self) -> None:
         """Forget everything derived from the chain (the indexer rebuilds it)."""
-        with self.begin() as c:
+        with self.begin_serialised(READ_MODEL_LOCK) as c:
             for table in READ_MODEL:
                 c.execute(table.delete())
 
@@ -347,20 +388,27 @@ def _open_schema(engine: Engine) -> None:
     read model is dropped, so the indexer re-derives it from the deployment block at the
     next start (what ``Indexer.rebuild`` does); the vault's uint64 values are shifted in
     place and its label columns widened, so no envelope, wrapped key or attestation is
-    lost; then the layout is recorded. A crash midway leaves layout 1 as it was. On
-    PostgreSQL an advisory lock keeps processes starting together from upgrading twice."""
+    lost; then the layout is recorded. A crash midway leaves layout 1 as it was. From
+    layout 2, layout 3 only adds nullable columns (:data:`_ADDED_IN_3`); each is added
+    only if missing, so an upgrade that a crash cut short is finished at the next open.
+    On PostgreSQL an advisory lock keeps processes starting together from upgrading twice."""
     with engine.begin() as c:
         if c.dialect.name == "postgresql":
             c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         existing = set(inspect(c).get_table_names())
         layout = _stored_layout(c, existing)
+        if layout is not None and layout > LAYOUT:
+            raise RuntimeError(f"the database has layout {layout}, newer than this code's {LAYOUT}")
         if layout is None and existing & set(metadata.tables):
             _upgrade_from_1(c, existing)
+        if layout is not None and layout < LAYOUT:
+            # DML first, as in _upgrade_from_1: the ALTERs then run in this transaction.
+            c.execute(update(store_layout).where(store_layout.c.id == 1).values(layout=LAYOUT))
+        if layout is None or layout < 3:
+            _upgrade_to_3(c, existing)
         metadata.create_all(c)
         if layout is None:
             c.execute(insert(store_layout).values(id=1, layout=LAYOUT))
-        elif layout > LAYOUT:
-            raise RuntimeError(f"the database has layout {layout}, newer than this code's {LAYOUT}")
 
 
 def _stored_layout(c: Connection, existing: set[str]) -> int | None:
@@ -381,6 +429,18 @@ def _upgrade_from_1(c: Connection, existing: set[str]) -> None:
     for table in READ_MODEL:
         if table.name in existing:
             table.drop(c)
+
+
+def _upgrade_to_3(c: Connection, existing: set[str]) -> None:
+    inspector = inspect(c)
+    for name, columns in _ADDED_IN_3.items():
+        if name not in existing or name not in metadata.tables:
+            continue  # created whole by create_all (or not this program's table)
+        present = {column["name"] for column in inspector.get_columns(name)}
+        for column in columns:
+            if column not in present:
+                kind = metadata.tables[name].c[column].type.compile(dialect=c.dialect)
+                c.execute(text(f"ALTER TABLE {name} ADD COLUMN {column} {kind}"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

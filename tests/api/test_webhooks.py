@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from api.webhooks import RetryPolicy
+from api.webhooks import RetryPolicy, WebhookDeliverer
+from ledger.store import Store
 from tests.api.conftest import World, make_world
 from tests.api.test_served import free_port
 from tests.postgres import pg_schema
@@ -187,3 +188,30 @@ def test_retries_back_off_doubling_to_a_cap_and_give_up_after_the_window() -> No
     ]  # fmt: skip
     assert not policy.gives_up(first_attempt_at=100.0, now=3699.0)
     assert policy.gives_up(first_attempt_at=100.0, now=3700.0)
+
+
+def test_deliverers_of_several_processes_send_each_notification_once(
+    fast_world: World, receiver: Receiver
+) -> None:
+    """Instances sharing a database each run a deliverer: the lease lets one send."""
+    w = fast_world
+    assert w.node is not None
+    others = [Store(w.node.store.url) for _ in range(3)]
+    deliverers = [WebhookDeliverer(store, RetryPolicy(0.05, 0.4, 600), 5.0) for store in others]
+    receiver.start()
+    for deliverer in deliverers:
+        deliverer.start()
+    try:
+        created = w.post("/webhooks", w.dept, {"url": receiver.url, "events": []})
+        assert created.status_code == 201, created.text
+        granted = [w.grant(w.resident, w.dept, ["name"]) for _ in range(4)]
+        granted += [w.grant(w.resident2, w.dept, ["income"]) for _ in range(4)]
+        until(lambda: [h for h in hooks(w, w.dept) if h["delivered"] == len(granted)])
+        time.sleep(1.0)  # four ticks of every deliverer: none sends anything again
+    finally:
+        for deliverer in deliverers:
+            deliverer.stop()
+        for store in others:
+            store.close()
+    sent = [headers["webhook-id"] for headers, _ in receiver.received]
+    assert len(sent) == len(set(sent)) == len(granted)

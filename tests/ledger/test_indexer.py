@@ -8,6 +8,8 @@ hostile values and of the layout upgrade run on SQLite and on PostgreSQL too.
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,9 +241,9 @@ def test_a_new_indexer_resumes_from_its_last_block(
     ranges: list[tuple[int, int]] = []
     original = Indexer._index_range
 
-    def spy(self: Indexer, start: int, end: int) -> None:
+    def spy(self: Indexer, start: int, end: int) -> int:
         ranges.append((start, end))
-        original(self, start, end)
+        return original(self, start, end)
 
     monkeypatch.setattr(Indexer, "_index_range", spy)
     store = Store(url)
@@ -638,3 +640,50 @@ def test_a_layout_1_database_is_upgraded_keeping_the_vault_and_rederiving_the_re
             assert c.execute(select(envelopes.c.version)).scalar_one() == UINT64_TOP
     finally:
         upgraded.close()
+
+
+# ---------------------------------------------------------------------- several processes
+
+
+@pytest.mark.parametrize("stores", ["one store", "a store each"])
+def test_indexers_catching_up_together_derive_what_one_indexer_derives(
+    system: System, any_store: Store, monkeypatch: pytest.MonkeyPatch, stores: str
+) -> None:
+    """Instances (or worker processes) sharing a database each follow the chain: ranges
+    they index at the same time are written once, in order, whatever the interleaving."""
+    run_story(system)
+    run_story(system)  # uses, revocations and versions change again: stale ranges would show
+    expected = fresh_dump(system)
+    monkeypatch.setattr("ledger.indexer._RANGE", 1)  # a range per block: many chances to race
+    shared = [any_store] * 4 if stores == "one store" else [Store(any_store.url) for _ in range(4)]
+    indexers = [Indexer(system.client, store) for store in shared]
+    start = threading.Barrier(len(indexers))
+
+    def catch_up(indexer: Indexer) -> int:
+        start.wait()
+        return indexer.catch_up()
+
+    try:
+        with ThreadPoolExecutor(len(indexers)) as pool:
+            reached = list(pool.map(catch_up, indexers))
+    finally:
+        for store in set(shared) - {any_store}:
+            store.close()
+    head = int(system.chain.w3.eth.block_number)
+    assert reached == [head] * len(indexers)
+    assert dump(any_store) == expected
+
+
+def test_a_range_another_process_indexed_meanwhile_is_not_applied_again(
+    system: System, any_store: Store
+) -> None:
+    """An indexer that read the cursor before another process moved it writes nothing:
+    a range applied again after later ones would set use counts and versions back."""
+    run_story(system)
+    run_story(system)
+    ahead, behind = Indexer(system.client, any_store), Indexer(system.client, any_store)
+    head = ahead.catch_up()
+    expected = dump(any_store)
+    for number in range(behind.start_block, head + 1):  # each stale range on its own
+        assert behind._index_range(number, number) == head
+        assert dump(any_store) == expected, f"block {number} was applied again"

@@ -586,6 +586,32 @@ def test_recovery_settles_mined_entries_and_drops_unsent_ones(stopped: Rig) -> N
     assert queued_id < mined_id < lost_id
 
 
+def test_recovery_touches_only_its_own_journal_entries(stopped: Rig) -> None:
+    """Instances sharing one database: a relayer starting up must not mark another
+    relayer's entries lost (that one may be mid-round with them). Entries of an older
+    layout, naming no relayer, are claimed by the first to recover."""
+    rig, system = stopped, stopped.system
+    effects = grant_effects("income")
+    other = Account.create().address
+    mine = journal_queued(rig, system.grant_intent(resident=system.residents[0]), effects)
+    theirs = journal_queued(rig, system.grant_intent(resident=system.residents[1]), effects)
+    unowned = journal_queued(rig, system.grant_intent(resident=system.residents[2]), effects)
+    with rig.store.begin() as c:
+        own = system.client.relayer.address
+        c.execute(journal.update().where(journal.c.id == mine).values(relayer=own))
+        c.execute(journal.update().where(journal.c.id == theirs).values(relayer=other))
+
+    assert rig.relayer.recover() == 2
+
+    by_id = {row["id"]: (row["state"], row["relayer"]) for row in rig.journal()}
+    assert by_id == {mine: ("lost", own), theirs: ("queued", other), unowned: ("lost", own)}
+    # and the relayer's own rounds say whose they are
+    rig.relayer.start()
+    rig.relayer.submit(system.grant_intent(resident=system.residents[0]), effects)
+    assert rig.journal()[-1]["relayer"] == own
+    assert rig.journal()[-1]["state"] == "done"
+
+
 def test_recovery_while_the_indexer_fails_waits_and_settles_without_a_restart(
     stopped: Rig,
 ) -> None:

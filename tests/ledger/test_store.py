@@ -4,15 +4,17 @@ can drop, and the layout it records."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import StatementError
 
+from api.tables import webhooks  # the API's tables, on the store's metadata
 from ledger.store import (
     LAYOUT,
     READ_MODEL,
     Store,
     events,
     indexed_blocks,
+    journal,
     record_versions,
     store_layout,
 )
@@ -71,3 +73,33 @@ def test_dropping_the_read_model_keeps_nothing_derived(any_store: Store) -> None
         for table in READ_MODEL:
             assert c.execute(select(func.count()).select_from(table)).scalar_one() == 0
     assert events in READ_MODEL
+
+
+def test_a_layout_2_database_gains_the_journal_owner_and_keeps_its_rows(any_store: Store) -> None:
+    """Layout 3 adds ``journal.relayer`` and the webhooks' lease in place: rows written
+    before keep everything and name no relayer (the first relayer to recover claims them)."""
+    with any_store.begin() as c:
+        c.execute(
+            journal.insert().values(
+                name="Grant", body="{}", side_effects="{}", state="queued", created_at=7
+            )
+        )
+    with any_store.begin() as c:  # what layout 2 looked like
+        c.execute(text("ALTER TABLE journal DROP COLUMN relayer"))
+        c.execute(text("ALTER TABLE webhooks DROP COLUMN lease_owner"))
+        c.execute(text("ALTER TABLE webhooks DROP COLUMN lease_until"))
+        c.execute(update(store_layout).values(layout=2))
+    url = any_store.url
+    any_store.close()
+
+    upgraded = Store(url)
+    try:
+        with upgraded.connect() as c:
+            assert c.execute(select(store_layout.c.layout)).scalar_one() == LAYOUT == 3
+            (row,) = c.execute(select(journal)).mappings().all()
+        assert (row["state"], row["created_at"], row["relayer"]) == ("queued", 7, None)
+        with upgraded.connect() as c:
+            assert c.execute(select(webhooks.c.lease_owner, webhooks.c.lease_until)).all() == []
+        Store(url).close()  # opening it again changes nothing
+    finally:
+        upgraded.close()
