@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,22 @@ def anvil_node_url() -> Iterator[str]:
         yield node.url
 
 
+@contextmanager
+def process_chain(path: Path) -> Iterator[ProcessChain]:
+    """The embedded chain as `consent serve --workers` reaches it: served over HTTP (from
+    a thread here, the same server its own process runs)."""
+    with (
+        EmbeddedChain(path, block_period=0) as embedded,
+        serve_chain(embedded) as server,
+        ProcessChain(server.url) as chain,
+    ):
+        yield chain
+
+
 @pytest.fixture(params=["embedded", "process", "anvil"])
 def any_chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    if request.param == "process":  # the embedded chain as `consent serve --workers` runs it
-        path = tmp_path / "chain.sqlite3"
-        with (
-            EmbeddedChain(path, block_period=0) as embedded,
-            serve_chain(embedded) as server,
-            ProcessChain(server.url) as process,
-        ):
+    if request.param == "process":
+        with process_chain(tmp_path / "chain.sqlite3") as process:
             yield process
         return
     if request.param == "embedded":

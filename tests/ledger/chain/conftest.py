@@ -13,8 +13,8 @@ from eth_typing import ChecksumAddress
 
 from ledger.chain.base import Chain, TransactionSigner
 from ledger.chain.embedded import EmbeddedChain
-from ledger.chain.process import ProcessChain, serve_chain
 from ledger.chain.rpc import RpcChain
+from tests.conftest import process_chain
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PROBES = {"clock": "ClockProbe", "reverter": "RevertProbe"}
@@ -42,12 +42,7 @@ def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
     """The same tests against the embedded chain (in process, and reached as its own
     process does) and a JSON-RPC node (the module's anvil)."""
     if request.param == "process":
-        path = tmp_path / "chain.sqlite3"
-        with (
-            EmbeddedChain(path, block_period=0) as embedded,
-            serve_chain(embedded) as server,
-            ProcessChain(server.url) as backend,
-        ):
+        with process_chain(tmp_path / "chain.sqlite3") as backend:
             yield backend
         return
     if request.param == "embedded":
