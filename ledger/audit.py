@@ -33,11 +33,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +50,7 @@ from ledger.attestations import AttestationReplay
 from ledger.audit_bundles import BundleReplay
 from ledger.audit_delegation import Delegations, delegated_problem
 from ledger.audit_emergency import EmergencyReplay
-from ledger.calldata import intents_from_call
+from ledger.audit_workers import ADMIN_CALLS, Decoded, Job, decode_transaction, pool, workers_wanted
 from ledger.client import LedgerClient
 from ledger.codec import to_hex
 from ledger.errors import LedgerError
@@ -71,10 +73,9 @@ from ledger.vocabulary import role_id
 
 _RANGE = 2_000
 #: Blocks read and checked at a time (``CONSENT_AUDIT_WINDOW_BLOCKS`` overrides).
-WINDOW_BLOCKS = 100
+WINDOW_BLOCKS = 20
 #: Keys per query when the derived tables are compared.
 _CHUNK = 400
-_ADMIN_CALLS = {"defineFields", "definePurposes", "setDepartmentActive", "distrustIssuer"}
 _DERIVED = {
     "residents": (residents, ("address",)),
     "record_versions": (record_versions, ("resident", "version")),
@@ -169,6 +170,7 @@ def verify(
     to_block: int,
     now: int | None = None,
     window_blocks: int | None = None,
+    workers: int | None = None,
 ) -> AuditReport:
     """Check the read model, the signatures and the accesses up to ``to_block``, and the
     relayer's journal as of ``now`` (Unix seconds; default the clock).
@@ -178,15 +180,21 @@ def verify(
     let go before the next: the state the checks carry between windows is per consent,
     resident, role or bundle, never per event, and the freshly derived tables live in a
     scratch SQLite file. The read model is read in one read transaction, so the report
-    is of one state of it (and of the chain at ``to_block``)."""
+    is of one state of it (and of the chain at ``to_block``).
+
+    With ``workers`` (default ``CONSENT_AUDIT_WORKERS``, else none) processes, each
+    window's calldata is decoded and its signers recovered in a pool while the window's
+    read model is checked; the report is the same."""
 
     window = window_blocks or _env_int("CONSENT_AUDIT_WINDOW_BLOCKS", WINDOW_BLOCKS) or 1
     report = AuditReport()
     start = client.deployment.block_number
     chain_now = client.chain.block_stamp(to_block)[1]
-    with _snapshot(store) as c:
+    count = workers_wanted() if workers is None else workers
+    with _snapshot(store) as c, contextlib.ExitStack() as stack:
+        executor = stack.enter_context(pool(count)) if count > 0 else None
         journal_txs = journal_tx_hashes(c)
-        audit = _Audit(client, store, c, start, to_block, journal_txs)
+        audit = _Audit(client, store, c, start, to_block, journal_txs, executor)
         try:
             for first in range(start, to_block + 1, window):
                 audit.window(list(chain_events(client, first, min(to_block, first + window - 1))))
@@ -246,6 +254,7 @@ class _Audit:
         start: int,
         to_block: int,
         journal_txs: set[str],
+        executor: Executor | None = None,
     ) -> None:
         self.client = client
         self.c = c
@@ -257,7 +266,13 @@ class _Audit:
         self.carried: dict[str, list[SignedIntent] | None] = {}
         self.signed: dict[tuple[int, int], tuple[SignedIntent, str | None]] = {}
         self.signatures = _Signatures(
-            client, self.authority, self.delegations, self.carried, self.signed, journal_txs
+            client,
+            self.authority,
+            self.delegations,
+            self.carried,
+            self.signed,
+            journal_txs,
+            executor,
         )
         self.accesses = _Accesses()
         self.emergencies = EmergencyReplay(self.authority.holds)
@@ -270,11 +285,12 @@ class _Audit:
     def window(self, found: list[ChainEvent]) -> None:
         self.events += len(found)
         if found:
+            pending = self.signatures.submit(found)  # decoding (in the pool) meanwhile
             self.read_model.window(found)
             for item in found:
                 self.authority.feed(item)
                 self.delegations.feed(item)
-            self.signatures.check(found)
+            self.signatures.judge(pending)
             self.accesses.feed(found)
             for kind, detail, item in self.emergencies.feed(found):
                 self.emergency_found.append(AuditProblem(kind, detail, item.receipt()))
@@ -543,8 +559,12 @@ class _Signatures:
         carried: dict[str, list[SignedIntent] | None] | None,
         signed: dict[tuple[int, int], tuple[SignedIntent, str | None]] | None,
         keep: set[str] | None,
+        workers: Executor | None = None,
     ) -> None:
         self.client = client
+        self.pool = workers
+        self._chain_id = client.chain_id
+        self._domains: dict[str, str] | None = None
         self.authority = authority
         self.delegations = delegations
         self.carried = carried
@@ -554,30 +574,54 @@ class _Signatures:
         self.verified = 0
 
     def check(self, found: list[ChainEvent]) -> None:
+        self.judge(self.submit(found))
+
+    def submit(self, found: list[ChainEvent]) -> list[_Pending]:
+        """Fetch the window's transactions and start decoding them (in the pool if any)."""
         by_tx: dict[str, list[ChainEvent]] = {}
         for item in found:
             by_tx.setdefault(item.tx_hash, []).append(item)
+        client = self.client
+        pending = []
         for tx_hash, items in by_tx.items():
-            self._transaction(tx_hash, items)
+            # By hash: the embedded chain keeps an index (eth-tester alone would walk back
+            # from the head), and a node's block-with-transactions is not normalised alike.
+            tx = client.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            contract = client.contract_name(tx["to"])
+            if contract is None:
+                continue  # deployment: constructor events (seeded schema, first roles)
+            job = Job(contract, bytes(tx["input"]), self._chain_id, self._verifying(), False)
+            future = None
+            if self.pool is not None:
+                job = dataclasses.replace(job, recover=True)
+                future = self.pool.submit(decode_transaction, job)
+            pending.append(_Pending(tx_hash, items, tx, job, future))
+        return pending
 
-    def _transaction(self, tx_hash: str, items: list[ChainEvent]) -> None:
+    def judge(self, pending: list[_Pending]) -> None:
+        for each in pending:
+            decoded = each.future.result() if each.future else decode_transaction(each.job)
+            self._transaction(each.tx_hash, each.items, each.tx, decoded)
+
+    def _verifying(self) -> Mapping[str, str]:
+        if self._domains is None:
+            self._domains = {name: self.client.verifying_contract(name) for name in INTENTS}
+        return self._domains
+
+    def _transaction(
+        self, tx_hash: str, items: list[ChainEvent], tx: Any, decoded: Decoded
+    ) -> None:
         client, authority = self.client, self.authority
         first = (items[0].block_number, items[0].log_index)
-        # By hash: the embedded chain keeps an index (eth-tester alone would walk back
-        # from the head), and a node's block-with-transactions is not normalised alike.
-        tx = client.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        if client.contract_name(tx["to"]) is None:
-            return  # deployment: constructor events (seeded schema, first roles)
-        try:
-            name, params = client.decode_call(tx["to"], bytes(tx["input"]))
-        except ValueError:
+        name = decoded.name
+        if name is None:
             self.problems.append(
                 AuditProblem(
                     "undecodable_call", f"{tx_hash} calls an unknown function", items[0].receipt()
                 )
             )
             return
-        if name in _ADMIN_CALLS:
+        if name in ADMIN_CALLS:
             if not authority.holds("admin", tx["from"], first):
                 self.problems.append(
                     AuditProblem(
@@ -587,11 +631,10 @@ class _Signatures:
                     )
                 )
             return
-        spec = BY_FUNCTION.get(name)
-        if spec is None:
+        intents = decoded.intents
+        if intents is None:
             return
-        intent_name = spec.name
-        intents = intents_from_call(intent_name, name, params)
+        intent_name = BY_FUNCTION[name].name
         if self.carried is not None and (self.keep is None or tx_hash in self.keep):
             self.carried[tx_hash] = intents
         try:
@@ -607,16 +650,23 @@ class _Signatures:
         except LedgerError as exc:
             self.problems.append(AuditProblem("unexplained_events", str(exc), items[0].receipt()))
             return
-        for intent, outcome in zip(intents, outcomes, strict=True):
+        for index, (intent, outcome) in enumerate(zip(intents, outcomes, strict=True)):
             if not outcome.ok:
                 continue  # refused on chain: changed nothing
             where = {**outcome.receipt.__dict__}
             log_index = outcome.receipt.log_index
             at = (outcome.receipt.block_number, first[1] if log_index is None else log_index)
-            try:
-                signer = client.recover_signer(intent)
-            except LedgerError as exc:
-                self.problems.append(AuditProblem("bad_signature", f"{intent_name}: {exc}", where))
+            if decoded.signers is not None:
+                recovered, signer = decoded.signers[index]
+            else:
+                try:
+                    recovered, signer = True, client.recover_signer(intent)
+                except LedgerError as exc:
+                    recovered, signer = False, str(exc)
+            if not recovered:
+                self.problems.append(
+                    AuditProblem("bad_signature", f"{intent_name}: {signer}", where)
+                )
                 if self.signed is not None:
                     self.signed[at] = (intent, None)
                 continue
@@ -629,6 +679,17 @@ class _Signatures:
                 self.problems.append(AuditProblem("unauthorized_signer", problem, where))
             else:
                 self.verified += 1
+
+
+@dataclass
+class _Pending:
+    """A transaction of the window, fetched, its decoding under way or to do."""
+
+    tx_hash: str
+    items: list[ChainEvent]
+    tx: Any
+    job: Job
+    future: Future[Decoded] | None
 
 
 class _Authority:

@@ -228,3 +228,26 @@ def test_the_emergency_replay_carries_accesses_across_parts(
     parts = [p for item in found for p in replay.feed([item])] + replay.finish(now)
     assert parts == whole
     assert [k for k, _, _ in whole] == ["emergency_review_overdue"]
+
+
+def test_a_worker_pool_gives_the_same_report(
+    system: System, story: tuple[Store, int], injected: list[ChainEvent]
+) -> None:
+    store, head = story
+    found = list(audit.chain_events(system.client, system.client.deployment.block_number, head))
+    grant = next(e for e in found if e.event.name == "ConsentGranted")
+    injected.append(
+        _shifted(
+            dataclasses.replace(found[0], block_timestamp=grant.block_timestamp),
+            "ConsentRevoked",
+            grant.block_number,
+            990,
+            consentId=grant.event.args["consentId"],
+            resident=grant.event.args["resident"],
+            department=grant.event.args["department"],
+        )
+    )
+    alone = verify(system.client, store, to_block=head, now=0, window_blocks=3, workers=0)
+    pooled = verify(system.client, store, to_block=head, now=0, window_blocks=3, workers=2)
+    assert as_json(pooled) == as_json(alone)
+    assert alone.signatures_verified > 10
