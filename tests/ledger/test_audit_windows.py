@@ -251,3 +251,28 @@ def test_a_worker_pool_gives_the_same_report(
     pooled = verify(system.client, store, to_block=head, now=0, window_blocks=3, workers=2)
     assert as_json(pooled) == as_json(alone)
     assert alone.signatures_verified > 10
+
+
+def test_the_audit_reads_the_read_model_in_one_snapshot(tmp_path: Any) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'consent.sqlite3'}")
+    row = {
+        "block_number": 1,
+        "log_index": 0,
+        "tx_hash": "0x" + "00" * 32,
+        "block_timestamp": 1,
+        "contract": "ConsentLedger",
+        "name": "ConsentRevoked",
+        "args": "{}",
+    }
+    try:
+        with store.begin() as c:
+            c.execute(insert(events).values(row))
+        with audit._snapshot(store) as c:
+            count = len(c.execute(select(events.c.log_index)).all())
+            with store.begin() as writer:  # the indexer goes on meanwhile
+                writer.execute(insert(events).values({**row, "log_index": 1}))
+            assert len(c.execute(select(events.c.log_index)).all()) == count == 1
+        with store.connect() as c:
+            assert len(c.execute(select(events.c.log_index)).all()) == 2
+    finally:
+        store.close()
