@@ -636,7 +636,13 @@ class _Signatures:
             return
         intent_name = BY_FUNCTION[name].name
         if self.carried is not None and (self.keep is None or tx_hash in self.keep):
-            self.carried[tx_hash] = intents
+            # The journal's check reads only each intent's signature and position: keep
+            # no messages (every relayed transaction is journalled).
+            self.carried[tx_hash] = (
+                intents
+                if self.keep is None
+                else [SignedIntent(i.name, {}, i.signature, None) for i in intents]
+            )
         try:
             # The transaction's logs are all in ``items``: only a successful one logs.
             outcomes = client.outcomes_from_events(
