@@ -641,7 +641,7 @@ class _Signatures:
             self.carried[tx_hash] = (
                 intents
                 if self.keep is None
-                else [SignedIntent(i.name, {}, i.signature, None) for i in intents]
+                else [SignedIntent(i.name, {}, i.signature, i.terms) for i in intents]
             )
         try:
             # The transaction's logs are all in ``items``: only a successful one logs.
