@@ -66,18 +66,30 @@ def attestation_problems(found: Iterable[ChainEvent]) -> Iterator[tuple[str, Cha
     chain order) that is not dated by its block, lies outside the window of it, or names
     an issuer the ``IssuerTrusted``/``IssuerDistrusted`` events before it say was not
     trusted for the field at that time."""
-    open_since: dict[tuple[str, bytes], int] = {}
-    for item in found:
-        args = item.event.args
-        name = item.event.name
-        if name == "IssuerTrusted":
-            open_since[(args["issuer"], bytes(args["field"]))] = int(args["since"])
-        elif name == "IssuerDistrusted":
-            open_since.pop((args["issuer"], bytes(args["field"])), None)
-        elif name == "AttestationRecorded":
-            problem = _recorded_problem(args, item.block_timestamp, open_since)
-            if problem:
-                yield f"attestation {bytes(args['digest']).hex()}: {problem}", item
+    yield from AttestationReplay().feed(found)
+
+
+class AttestationReplay:
+    """:func:`attestation_problems` fed the log a part at a time, in chain order."""
+
+    def __init__(self) -> None:
+        self.open_since: dict[tuple[str, bytes], int] = {}
+
+    def feed(self, found: Iterable[ChainEvent]) -> list[tuple[str, ChainEvent]]:
+        open_since = self.open_since
+        problems: list[tuple[str, ChainEvent]] = []
+        for item in found:
+            args = item.event.args
+            name = item.event.name
+            if name == "IssuerTrusted":
+                open_since[(args["issuer"], bytes(args["field"]))] = int(args["since"])
+            elif name == "IssuerDistrusted":
+                open_since.pop((args["issuer"], bytes(args["field"])), None)
+            elif name == "AttestationRecorded":
+                problem = _recorded_problem(args, item.block_timestamp, open_since)
+                if problem:
+                    problems.append((f"attestation {bytes(args['digest']).hex()}: {problem}", item))
+        return problems
 
 
 def _recorded_problem(

@@ -159,15 +159,35 @@ class _Replay:
 def bundle_problems(found: Iterable[ChainEvent], signed: Signed) -> list[Finding]:
     """Every finding of the module's checks over ``found`` (every event from the
     deployment on, in chain order), ``signed`` holding their transactions' intents."""
-    replay = _Replay(signed)
-    tx_hash = None
-    for item in found:
-        if item.tx_hash != tx_hash:
-            replay.end_transaction()
-            tx_hash = item.tx_hash
-        _apply(replay, item)
-    replay.end_transaction()
-    return replay.findings
+    replay = BundleReplay(signed)
+    return [*replay.feed(found), *replay.finish()]
+
+
+class BundleReplay:
+    """:func:`bundle_problems` fed the log a part at a time (whole transactions), in
+    chain order; ``signed`` need only hold the intents of the part being fed."""
+
+    def __init__(self, signed: Signed) -> None:
+        self.replay = _Replay(signed)
+        self.tx_hash: str | None = None
+
+    def feed(self, found: Iterable[ChainEvent]) -> list[Finding]:
+        replay = self.replay
+        for item in found:
+            if item.tx_hash != self.tx_hash:
+                replay.end_transaction()
+                self.tx_hash = item.tx_hash
+            _apply(replay, item)
+        return self._drain()
+
+    def finish(self) -> list[Finding]:
+        self.replay.end_transaction()
+        return self._drain()
+
+    def _drain(self) -> list[Finding]:
+        findings = list(self.replay.findings)
+        self.replay.findings.clear()
+        return findings
 
 
 def _apply(replay: _Replay, item: ChainEvent) -> None:

@@ -31,21 +31,25 @@ class _Change:
 class Delegations:
     """Every appointment and removal, by (resident, delegate), in chain order."""
 
-    def __init__(self, found: Iterable[ChainEvent]) -> None:
+    def __init__(self, found: Iterable[ChainEvent] = ()) -> None:
         self._changes: dict[tuple[str, str], list[_Change]] = {}
         for item in found:
-            name, args = item.event.name, item.event.args
-            if name not in ("DelegateAppointed", "DelegateRemoved"):
-                continue
-            at = (item.block_number, item.log_index)
-            appointed = name == "DelegateAppointed"
-            self._changes.setdefault((args["resident"], args["delegate"]), []).append(
-                _Change(
-                    at,
-                    int(args["powers"]) if appointed else 0,
-                    int(args["validUntil"]) if appointed else 0,
-                )
+            self.feed(item)
+
+    def feed(self, item: ChainEvent) -> None:
+        """Take in the next event of the log (in chain order)."""
+        name, args = item.event.name, item.event.args
+        if name not in ("DelegateAppointed", "DelegateRemoved"):
+            return
+        at = (item.block_number, item.log_index)
+        appointed = name == "DelegateAppointed"
+        self._changes.setdefault((args["resident"], args["delegate"]), []).append(
+            _Change(
+                at,
+                int(args["powers"]) if appointed else 0,
+                int(args["validUntil"]) if appointed else 0,
             )
+        )
 
     def problem(
         self, resident: str, delegate: str, power: int, at: tuple[int, int], timestamp: int

@@ -54,64 +54,93 @@ def emergency_problems(
 ) -> Iterator[tuple[str, str, ChainEvent]]:
     """``(kind, detail, the access's event)`` for each problem; ``now`` is the block time
     of the last audited block."""
-    role_fields: dict[str, frozenset[bytes]] = {}
-    directives: dict[str, _Directive | None] = {}
-    served: dict[tuple[str, int], int] = {}
-    accesses: dict[int, ChainEvent] = {}
-    reviewed: set[int] = set()
-    for item in found:
-        name, args = item.event.name, item.event.args
-        if name == "RoleAssigned" and bytes(args["role"]) == _EMERGENCY:
-            role_fields[args["account"]] = frozenset(bytes(f) for f in args["fields"])
-        elif name == "EmergencyDirectiveSet":
-            directives[args["resident"]] = _Directive(
-                args["department"],
-                frozenset(bytes(f) for f in args["fields"]),
-                int(args["validUntil"]),
-            )
-        elif name == "EmergencyDirectiveWithdrawn":
-            directives[args["resident"]] = None
-        elif name == "EmergencyAccessed":
-            access_id = int(args["accessId"])
-            accesses[access_id] = item
-            day = (args["resident"], item.block_timestamp // _DAY)
-            served[day] = served.get(day, 0) + 1
-            why = _access_problem(item, holds, role_fields, directives, served[day])
-            if why:
-                yield "emergency_access_not_allowed", f"emergency access {access_id} {why}", item
-        elif name == "EmergencyReviewed":
-            access_id = int(args["accessId"])
-            access = accesses.get(access_id)
-            if access is None or access_id in reviewed:
-                why = "was never served" if access is None else "was already reviewed"
-                detail = f"review of emergency access {access_id}: it {why}"
-                yield "emergency_review_wrong", detail, item
-                continue
-            reviewed.add(access_id)
+    replay = EmergencyReplay(holds)
+    yield from replay.feed(found)
+    yield from replay.finish(now)
+
+
+class EmergencyReplay:
+    """:func:`emergency_problems` fed the log a part at a time, in chain order."""
+
+    def __init__(self, holds: Holds) -> None:
+        self.holds = holds
+        self.role_fields: dict[str, frozenset[bytes]] = {}
+        self.directives: dict[str, _Directive | None] = {}
+        self.served: dict[tuple[str, int], int] = {}
+        #: Each served access: its event and whether it was reviewed.
+        self.accesses: dict[int, ChainEvent] = {}
+        self.reviewed: set[int] = set()
+
+    def feed(self, found: Iterable[ChainEvent]) -> list[tuple[str, str, ChainEvent]]:
+        return list(self._feed(found))
+
+    def _feed(self, found: Iterable[ChainEvent]) -> Iterator[tuple[str, str, ChainEvent]]:
+        role_fields, directives, served = self.role_fields, self.directives, self.served
+        accesses, reviewed = self.accesses, self.reviewed
+        for item in found:
+            name, args = item.event.name, item.event.args
+            if name == "RoleAssigned" and bytes(args["role"]) == _EMERGENCY:
+                role_fields[args["account"]] = frozenset(bytes(f) for f in args["fields"])
+            elif name == "EmergencyDirectiveSet":
+                directives[args["resident"]] = _Directive(
+                    args["department"],
+                    frozenset(bytes(f) for f in args["fields"]),
+                    int(args["validUntil"]),
+                )
+            elif name == "EmergencyDirectiveWithdrawn":
+                directives[args["resident"]] = None
+            elif name == "EmergencyAccessed":
+                access_id = int(args["accessId"])
+                accesses[access_id] = item
+                day = (args["resident"], item.block_timestamp // _DAY)
+                served[day] = served.get(day, 0) + 1
+                why = _access_problem(item, self.holds, role_fields, directives, served[day])
+                if why:
+                    yield (
+                        "emergency_access_not_allowed",
+                        f"emergency access {access_id} {why}",
+                        item,
+                    )
+            elif name == "EmergencyReviewed":
+                access_id = int(args["accessId"])
+                access = accesses.get(access_id)
+                if access is None or access_id in reviewed:
+                    why = "was never served" if access is None else "was already reviewed"
+                    detail = f"review of emergency access {access_id}: it {why}"
+                    yield "emergency_review_wrong", detail, item
+                    continue
+                reviewed.add(access_id)
+                due = int(access.event.args["reviewDue"])
+                if item.block_timestamp > due:
+                    yield (
+                        "emergency_reviewed_late",
+                        f"emergency access {access_id} was reviewed at {item.block_timestamp},"
+                        f" after its deadline {due}",
+                        access,
+                    )
+                if bytes(args["outcome"]) == _UNJUSTIFIED:
+                    yield (
+                        "emergency_unjustified",
+                        f"emergency access {access_id} by {access.event.args['department']}"
+                        " was reviewed unjustified",
+                        access,
+                    )
+
+    def finish(self, now: int) -> list[tuple[str, str, ChainEvent]]:
+        """The accesses not reviewed by their deadline, ``now`` the last block's time."""
+        found = []
+        for access_id, access in self.accesses.items():
             due = int(access.event.args["reviewDue"])
-            if item.block_timestamp > due:
-                yield (
-                    "emergency_reviewed_late",
-                    f"emergency access {access_id} was reviewed at {item.block_timestamp},"
-                    f" after its deadline {due}",
-                    access,
+            if access_id not in self.reviewed and now > due:
+                found.append(
+                    (
+                        "emergency_review_overdue",
+                        f"emergency access {access_id} by {access.event.args['department']}"
+                        f" was not reviewed by its deadline {due}",
+                        access,
+                    )
                 )
-            if bytes(args["outcome"]) == _UNJUSTIFIED:
-                yield (
-                    "emergency_unjustified",
-                    f"emergency access {access_id} by {access.event.args['department']}"
-                    " was reviewed unjustified",
-                    access,
-                )
-    for access_id, access in accesses.items():
-        due = int(access.event.args["reviewDue"])
-        if access_id not in reviewed and now > due:
-            yield (
-                "emergency_review_overdue",
-                f"emergency access {access_id} by {access.event.args['department']} was not"
-                f" reviewed by its deadline {due}",
-                access,
-            )
+        return found
 
 
 def _access_problem(

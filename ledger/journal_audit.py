@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import Connection, RowMapping, select
 from web3.exceptions import TransactionNotFound
 
 from ledger.calldata import intents_of_call
@@ -75,15 +75,31 @@ class JournalFindings:
     unacknowledged: list[Accepted]
 
 
+def journal_tx_hashes(c: Connection) -> set[str]:
+    """The transactions the journal's answered entries name: those whose intents
+    :func:`journal_findings` needs from the caller's decoding."""
+    rows = c.execute(select(journal.c.tx_hash).where(journal.c.state.in_(_ANSWERED)))
+    return {str(tx).partition(":")[0] for (tx,) in rows if tx}
+
+
 def journal_findings(
-    client: LedgerClient, store: Store, *, now: int, carried: Carried | None = None
+    client: LedgerClient,
+    store: Store,
+    *,
+    now: int,
+    carried: Carried | None = None,
+    connection: Connection | None = None,
 ) -> JournalFindings:
     """Check every journal entry against the chain as of ``now`` (Unix seconds, the wall
-    clock entries are stamped with). ``carried`` holds what the caller already decoded."""
+    clock entries are stamped with). ``carried`` holds what the caller already decoded;
+    ``connection``, if given, is the read transaction to read the journal in."""
     known: Carried = dict(carried or {})
     findings = JournalFindings([], [])
-    with store.connect() as c:
-        rows = c.execute(select(journal).order_by(journal.c.id)).mappings().all()
+    if connection is not None:
+        rows = connection.execute(select(journal).order_by(journal.c.id)).mappings().all()
+    else:
+        with store.connect() as c:
+            rows = c.execute(select(journal).order_by(journal.c.id)).mappings().all()
     for row in rows:
         state = row["state"]
         if state in _UNACKNOWLEDGED:
