@@ -85,12 +85,8 @@ def process_chain(path: Path) -> Iterator[ProcessChain]:
         yield chain
 
 
-@pytest.fixture(params=["embedded", "process", "anvil"])
+@pytest.fixture(params=["embedded", "anvil"])
 def any_chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
-    if request.param == "process":
-        with process_chain(tmp_path / "chain.sqlite3") as process:
-            yield process
-        return
     if request.param == "embedded":
         backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:

@@ -56,6 +56,9 @@ class ChainServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # Every request thread of every worker may hold a connection: the stdlib's backlog of 5
+    # resets connections under a burst of them.
+    request_queue_size = 1024
 
     def __init__(self, chain: EmbeddedChain, host: str = "127.0.0.1", port: int = 0) -> None:
         self.chain = chain
