@@ -74,14 +74,16 @@ class ChainServer(ThreadingHTTPServer):
             "consent_storageAt": lambda address, slot, block: str(
                 chain.storage_at(address, int(slot), block)
             ),
-            "consent_blockStamp": lambda number: (lambda stamp: [to_hex(stamp[0]), stamp[1]])(
-                chain.block_stamp(int(number))
-            ),
+            "consent_blockStamp": self._block_stamp,
             "consent_waitForSlot": chain.wait_for_slot,
             "consent_timeTravel": chain.time_travel,
             "consent_fund": lambda address, wei: chain.fund(address, int(wei)),
         }
         super().__init__((host, port), _Handler)
+
+    def _block_stamp(self, number: int) -> list[Any]:
+        block_hash, timestamp = self.chain.block_stamp(int(number))
+        return [to_hex(block_hash), timestamp]
 
     @property
     def url(self) -> str:
