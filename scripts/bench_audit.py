@@ -73,7 +73,7 @@ def stream_export(auditor: ConsentApi) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     chain = args.chain
     say(f"\n== audit on the {chain} chain: up to {args.events} events or {args.budget} s ==")
-    workdir, anvil, server = start_served("audit", chain, args.block_period)
+    workdir, anvil, server = start_served("audit", chain, args.block_period, args.workers)
     data = workdir / "data"
     url = anvil.url if anvil is not None else None
     try:
@@ -202,6 +202,9 @@ def main() -> None:
     )
     parser.add_argument("--chain", choices=("anvil", "embedded"), default="anvil")
     parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="consent serve --workers (HTTP processes)"
+    )
     parser.add_argument("--departments", type=int, default=4)
     parser.add_argument("--residents", type=int, default=16)
     parser.add_argument("--wave", type=int, default=50_000, help="intents signed per wave")

@@ -88,7 +88,7 @@ def naive_loop(client: LedgerClient, intents: list[SignedIntent]) -> dict[str, A
 
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"\n== grants on the {chain} chain ==")
-    workdir, anvil, server = start_served("grants", chain, args.block_period)
+    workdir, anvil, server = start_served("grants", chain, args.block_period, args.workers)
     try:
         ledger = ServedLedger.connect(server)
         departments = ledger.register_departments(1)
@@ -132,6 +132,7 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "chain": chain,
         "block_period_s": args.block_period if chain == "embedded" else "anvil automine",
+        "workers": args.workers,
         "residents": args.n,
         "concurrency": args.concurrency,
         "fields_per_grant": len(GRANT_FIELDS),
@@ -233,6 +234,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent HTTP clients")
     parser.add_argument("--chain", choices=("embedded", "anvil", "both"), default="both")
     parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="consent serve --workers (HTTP processes)"
+    )
     parser.add_argument("--setup-concurrency", type=int, default=128)
     parser.add_argument("--naive", type=int, default=200, help="naive loop: min(n, this) grants")
     parser.add_argument(

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     chain = args.chain
     sizes = sorted(int(s) for s in args.sizes.split(","))
     say(f"\n== growth on the {chain} chain: sizes {sizes} ==")
-    workdir, anvil, server = start_served("growth", chain, args.block_period)
+    workdir, anvil, server = start_served("growth", chain, args.block_period, args.workers)
     data = workdir / "data"
     url = anvil.url if anvil is not None else None
     steps: list[dict[str, Any]] = []
@@ -321,6 +321,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="consents on chain")
     parser.add_argument("--chain", choices=("anvil", "embedded"), default="anvil")
     parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="consent serve --workers (HTTP processes)"
+    )
     parser.add_argument("--departments", type=int, default=4)
     parser.add_argument("--probes", type=int, default=16, help="residents granting via the API")
     parser.add_argument("--per-resident", type=int, default=250, help="bulk grants per resident")

@@ -45,7 +45,7 @@ from ledger.vocabulary import name_to_bytes32
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"\n== queries on the {chain} chain ==")
     rng = random.Random(args.seed)
-    workdir, anvil, server = start_served("queries", chain, args.block_period)
+    workdir, anvil, server = start_served("queries", chain, args.block_period, args.workers)
     try:
         ledger = ServedLedger.connect(server)
         departments = ledger.register_departments(args.concurrency)
@@ -181,6 +181,7 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "chain": chain,
         "block_period_s": args.block_period if chain == "embedded" else "anvil automine",
+        "workers": args.workers,
         "departments": len(departments),
         "consents": len(consents),
         "revoked_consents": len(revoked_ids),
@@ -220,6 +221,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--chain", choices=("embedded", "anvil", "both"), default="both")
     parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="consent serve --workers (HTTP processes)"
+    )
     parser.add_argument(
         "--grants-per-resident",
         type=int,

@@ -55,7 +55,7 @@ def outcome_of(status: int, document: Any) -> str:
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"\n== {args.queries} queries, batch vs single, on the {chain} chain ==")
     rng = random.Random(args.seed)
-    workdir, anvil, server = start_served("query-batch", chain, args.block_period)
+    workdir, anvil, server = start_served("query-batch", chain, args.block_period, args.workers)
     modes: dict[str, dict[str, Any]] = {}
     try:
         ledger = ServedLedger.connect(server)
@@ -218,6 +218,9 @@ def main() -> None:
     )
     parser.add_argument("--chain", choices=("embedded", "anvil", "both"), default="embedded")
     parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="consent serve --workers (HTTP processes)"
+    )
     parser.add_argument("--setup-concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=16)
     args = parser.parse_args()

@@ -143,6 +143,35 @@ class Chain(abc.ABC):
         self.close()
 
 
+class HeadCache:
+    """The head block as a chain in another process reports it, read once per
+    ``head_ttl`` for every caller: each API call asks for chain time, and one request
+    per call would queue hundreds of them at the node while it mines. This service's
+    own writes and time travel drop it at once (:meth:`_head_moved`); another writer's
+    block shows within ``head_ttl``."""
+
+    head_ttl = 0.05
+    _head_cache: tuple[tuple[int, ...], float] | None = None
+    _head_generation = 0
+
+    def _read_head(self) -> tuple[int, ...]:
+        """One request for the head: (number, timestamp, …) as the backend has them."""
+        raise NotImplementedError
+
+    def _head(self) -> tuple[int, ...]:
+        cached, generation = self._head_cache, self._head_generation
+        if cached is not None and time.monotonic() - cached[1] < self.head_ttl:
+            return cached[0]
+        head = self._read_head()
+        if generation == self._head_generation:  # no write of ours landed meanwhile
+            self._head_cache = (head, time.monotonic())
+        return head
+
+    def _head_moved(self) -> None:
+        self._head_generation += 1
+        self._head_cache = None
+
+
 class TransactionSigner:
     """Signs EIP-1559 transactions for one account, numbering nonces locally.
 

@@ -80,6 +80,7 @@ _TIME_OFFSET_KEY = b"consent-ledger:time-offset"
 
 # What a node would refuse before mining: malformed, bad signature, nonce, funds, gas.
 _REFUSALS = (rlp.DecodingError, ValidationError, ValueError, TypeError, BadSignature)
+_TX_DECODER = PragueVM.get_transaction_builder()
 
 # Indirections so tests can drive the clock without sleeping.
 _wall_clock = time.time
@@ -252,6 +253,9 @@ class EmbeddedChain(Chain):
         self._submit_lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._faucet_lock = threading.Lock()
+        # Calls waiting for a block (:meth:`_mine_block`), under _pending_lock.
+        self._pending: list[_Submission] = []
+        self._pending_lock = threading.Lock()
         self._closed = False
         self._lock_file: int | None = None
         self._last_mined = float("-inf")
@@ -310,6 +314,12 @@ class EmbeddedChain(Chain):
         # What _build_block will stamp: the clock (moved by time travel), or just after
         # the head when a burst of blocks ran ahead of it.
         return max(int(_wall_clock()) + self._time_offset, self._head[1] + 1)
+
+    def head_and_offset(self) -> tuple[int, int, int]:
+        """Head number, head time and the time-travel offset: what a client in another
+        process needs to answer every chain-time question itself (ledger.chain.process)."""
+        number, timestamp, _ = self._head
+        return number, timestamp, self._time_offset
 
     def _block_param(self, block: int | str) -> Any:
         return block  # eth-tester takes numbers as numbers
@@ -373,31 +383,100 @@ class EmbeddedChain(Chain):
                 raise
 
     def _mine_block(self, raw_txs: Sequence[bytes]) -> list[bytes]:
-        """Apply ``raw_txs`` to a block stamped now and mine it; all or nothing."""
-        with self._submit_lock:
-            self._check_open()
-            self.wait_for_slot()
+        """Apply ``raw_txs`` to a block stamped now and mine it; all or nothing.
+
+        Group commit: calls that arrive while a block waits for its slot or is being
+        mined join the next block together (each relayer of ``consent serve --workers``
+        sends its own batch; one block per period would otherwise serve one relayer), as
+        far as the block's gas allows. A call's transactions stay together and in order;
+        a call whose transaction a node would refuse fails alone."""
+        entry = _Submission(list(raw_txs))
+        with self._pending_lock:
+            self._pending.append(entry)
+        while not entry.done.is_set():
+            with self._submit_lock:
+                if entry.done.is_set():
+                    break
+                try:
+                    self._check_open()
+                    self.wait_for_slot()
+                except BaseException as exc:
+                    self._fail_pending(exc)
+                    raise
+                self._mine_group(self._take_group())
+        return entry.result()
+
+    def _take_group(self) -> list[_Submission]:
+        """The waiting calls, oldest first, whose gas fits one block (the first always)."""
+        group: list[_Submission] = []
+        gas = 0
+        with self._pending_lock:
+            while self._pending:
+                entry = self._pending[0]
+                if group and gas + entry.gas > self._gas_limit:
+                    break
+                gas += entry.gas
+                group.append(self._pending.pop(0))
+        return group
+
+    def _mine_group(self, group: list[_Submission]) -> None:
+        while group:
+            raw_txs = [raw for entry in group for raw in entry.raw_txs]
+            # The period runs from stamp to stamp: a block that takes long to execute
+            # does not add its own time to the next one's wait.
+            started = _monotonic()
             with self._state_lock:
-                block = self._build_block(raw_txs)
+                try:
+                    block = self._build_block(raw_txs)
+                except InvalidTransaction as exc:
+                    failed, index = _locate_call(group, exc.index)
+                    failed.fail(
+                        InvalidTransaction(
+                            f"transaction {index} of {len(failed.raw_txs)} refused: "
+                            f"{exc.__cause__}",
+                            index=index,
+                        )
+                    )
+                    group.remove(failed)
+                    continue
+                except BaseException as exc:
+                    for entry in group:
+                        entry.fail(exc)
+                    raise
                 # One SQLite transaction: header, head pointer, tx index. Until it commits
                 # the block does not exist, on disk or for readers.
-                self._evm.persist_block(block)
+                try:
+                    self._evm.persist_block(block)
+                except BaseException as exc:
+                    for entry in group:
+                        entry.fail(exc)
+                    raise
                 self._evm.header = self._evm.create_header_from_parent(block.header)
                 self._set_head()
-                self._last_mined = _monotonic()
+                self._last_mined = started
                 self._notify_filters(block)
-                return [tx.hash for tx in block.transactions]
+            hashes = iter(tx.hash for tx in block.transactions)
+            for entry in group:
+                entry.succeed([next(hashes) for _ in entry.raw_txs])
+            return
 
-    def wait_for_slot(self) -> None:
-        """Wait out ``block_period`` since the last block, and (up to one period) until
-        the wall clock has passed the head's timestamp, so ``max(now, parent + 1)`` is
-        ``now``: e.g. the first block after genesis, or after a restart."""
+    def _fail_pending(self, exc: BaseException) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        for entry in pending:
+            entry.fail(exc)
+
+    def wait_for_slot(self, lead: float = 0.0) -> None:
+        """Wait out ``block_period`` since the last block's stamp (less ``lead``: a caller
+        that must still prepare its batch), and (up to one period) until the wall clock
+        has passed the head's timestamp, so ``max(now, parent + 1)`` is ``now``: e.g.
+        the first block after genesis, or after a restart."""
         if self.block_period <= 0:
             return
         head = self._head[1]
         wait = max(
-            self._last_mined + self.block_period - _monotonic(),
-            head + 1 - self._time_offset - _wall_clock(),
+            self._last_mined + self.block_period - lead - _monotonic(),
+            head + 1 - self._time_offset - _wall_clock() - lead,
         )
         if wait > 0:
             _sleep(min(wait, self.block_period))
@@ -461,6 +540,51 @@ class EmbeddedChain(Chain):
         if self._lock_file is not None:
             os.close(self._lock_file)  # releases the flock
             self._lock_file = None
+
+
+class _Submission:
+    """One :meth:`EmbeddedChain._mine_block` call waiting for its block."""
+
+    def __init__(self, raw_txs: list[bytes]) -> None:
+        self.raw_txs = raw_txs
+        self.done = threading.Event()
+        self._hashes: list[bytes] = []
+        self._error: BaseException | None = None
+        # A transaction's own gas limit bounds what it takes of the block; a raw
+        # transaction that does not decode counts for nothing and is refused in the build.
+        self.gas = sum(_gas_of(raw) for raw in raw_txs)
+
+    def succeed(self, hashes: list[bytes]) -> None:
+        self._hashes = hashes
+        self.done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self.done.set()
+
+    def result(self) -> list[bytes]:
+        if self._error is not None:
+            raise self._error
+        return self._hashes
+
+
+def _gas_of(raw: bytes) -> int:
+    try:
+        return int(_TX_DECODER.decode(bytes(raw)).gas)
+    except _REFUSALS:
+        return 0
+
+
+def _locate_call(group: list[_Submission], index: int | None) -> tuple[_Submission, int]:
+    """The call of ``group`` holding the merged block's transaction ``index``, and the
+    transaction's index within that call."""
+    if index is None:
+        return group[0], 0
+    for entry in group:
+        if index < len(entry.raw_txs):
+            return entry, index
+        index -= len(entry.raw_txs)
+    raise AssertionError("refused transaction index past the block")
 
 
 def _lock_directory(directory: Path) -> int:

@@ -20,6 +20,7 @@ import http.client
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +32,7 @@ from web3.providers.base import BaseProvider
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
-from ledger.chain.base import Chain
+from ledger.chain.base import Chain, HeadCache
 from ledger.chain.embedded import EmbeddedChain
 from ledger.codec import as_bytes, to_hex
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 INVALID_TRANSACTION = -32003
 #: JSON-RPC error code of any other failure of a ``consent_*`` method.
 CHAIN_FAILURE = -32000
+#: How long before a block's slot (a share of the block period) a relayer's wait for it
+#: returns: time to gather, journal and sign its batch and reach the chain process while
+#: the block still waits.
+SEND_LEAD = 0.25
 
 
 def _jsonable(value: Any) -> Any:
@@ -68,14 +73,14 @@ class ChainServer(ThreadingHTTPServer):
                 to_hex(bytes(r["transactionHash"]))
                 for r in chain.send_raw_transactions([as_bytes(raw) for raw in raws])
             ],
-            "consent_latestTimestamp": chain.latest_timestamp,
-            "consent_nextTimestamp": chain.next_timestamp,
-            "consent_headNumber": chain.head_number,
+            "consent_head": chain.head_and_offset,
             "consent_storageAt": lambda address, slot, block: str(
                 chain.storage_at(address, int(slot), block)
             ),
             "consent_blockStamp": self._block_stamp,
-            "consent_waitForSlot": chain.wait_for_slot,
+            "consent_waitForSlot": lambda: chain.wait_for_slot(
+                lead=chain.block_period * SEND_LEAD
+            ),
             "consent_timeTravel": chain.time_travel,
             "consent_fund": lambda address, wei: chain.fund(address, int(wei)),
         }
@@ -192,7 +197,7 @@ class _ProcessProvider(EthereumTesterProvider):
         return cast(RPCResponse, self._wire.post(method, params))
 
 
-class ProcessChain(Chain):
+class ProcessChain(HeadCache, Chain):
     """The embedded chain served by :func:`serve_chain` in another process."""
 
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
@@ -217,17 +222,29 @@ class ProcessChain(Chain):
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         if not raw_txs:
             return []
-        hashes = self._call("consent_sendRawTransactions", [to_hex(bytes(r)) for r in raw_txs])
+        try:
+            hashes = self._call(
+                "consent_sendRawTransactions", [to_hex(bytes(r)) for r in raw_txs]
+            )
+        finally:
+            self._head_moved()
         return [self.w3.eth.get_transaction_receipt(HexBytes(h)) for h in hashes]
 
+    def _read_head(self) -> tuple[int, int, int]:
+        number, timestamp, offset = self._call("consent_head")
+        return int(number), int(timestamp), int(offset)
+
     def latest_timestamp(self) -> int:
-        return int(self._call("consent_latestTimestamp"))
+        return self._head()[1]
 
     def next_timestamp(self) -> int:
-        return int(self._call("consent_nextTimestamp"))
+        # As the chain process would stamp a block now (EmbeddedChain.next_timestamp):
+        # one clock on one machine, moved by the chain's time-travel offset.
+        _, timestamp, offset = self._head()
+        return max(int(time.time()) + offset, timestamp + 1)
 
     def head_number(self) -> int:
-        return int(self._call("consent_headNumber"))
+        return self._head()[0]
 
     def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
         return int(self._call("consent_storageAt", address, str(slot), block))
@@ -240,6 +257,9 @@ class ProcessChain(Chain):
         return block  # the tester's format, as embedded
 
     def wait_for_slot(self) -> None:
+        """Returns a little before the slot (:data:`SEND_LEAD`): the chain process puts
+        every batch that is waiting when the slot comes into that block (group commit),
+        so each relayer sends just before it, not just after another's took it alone."""
         # A pacing hint, never a failure: a chain that is away fails the send after it.
         with contextlib.suppress(LedgerError):
             self._call("consent_waitForSlot")
@@ -247,10 +267,16 @@ class ProcessChain(Chain):
     def time_travel(self, seconds: int) -> None:
         if seconds < 0:
             raise ValueError("chain time cannot move backwards")
-        self._call("consent_timeTravel", seconds)
+        try:
+            self._call("consent_timeTravel", seconds)
+        finally:
+            self._head_moved()
 
     def fund(self, address: str, wei: int) -> None:
-        self._call("consent_fund", address, str(wei))
+        try:
+            self._call("consent_fund", address, str(wei))
+        finally:
+            self._head_moved()
 
     def close(self) -> None:
         """Nothing to flush: the chain process owns the chain."""

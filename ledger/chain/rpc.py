@@ -13,14 +13,14 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
-from ledger.chain.base import Chain
+from ledger.chain.base import Chain, HeadCache
 from ledger.codec import as_bytes, checksum
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
 T = TypeVar("T")
 
 
-class RpcChain(Chain):
+class RpcChain(HeadCache, Chain):
     """A :class:`Chain` over HTTP JSON-RPC.
 
     ``timeout`` bounds the wait for receipts (a node that accepts transactions but never
@@ -42,8 +42,6 @@ class RpcChain(Chain):
         self.timeout = timeout
         self.poll_interval = poll_interval
         self.head_ttl = head_ttl
-        self._head_cache: tuple[int, int, float] | None = None
-        self._head_generation = 0
         # requests re-reads proxy variables and looks for ~/.netrc on every request
         # (a millisecond of CPU each time); read the environment's proxies once instead.
         session = requests.Session()
@@ -84,22 +82,10 @@ class RpcChain(Chain):
     def chain_id(self) -> int:
         return self._chain_id
 
-    # Every API call asks for chain time: one plain request (no web3 formatters) serves
-    # all callers for ``head_ttl`` seconds. This service's own writes and time travel
-    # refresh it at once; another writer's block shows within ``head_ttl``.
-    def _head(self) -> tuple[int, int]:
-        cached, generation = self._head_cache, self._head_generation
-        if cached is not None and time.monotonic() - cached[2] < self.head_ttl:
-            return cached[0], cached[1]
+    def _read_head(self) -> tuple[int, int]:
+        # One plain request (no web3 formatters).
         block = self._rpc("eth_getBlockByNumber", ["latest", False])
-        number, timestamp = int(block["number"], 16), int(block["timestamp"], 16)
-        if generation == self._head_generation:  # no write of ours landed meanwhile
-            self._head_cache = (number, timestamp, time.monotonic())
-        return number, timestamp
-
-    def _head_moved(self) -> None:
-        self._head_generation += 1
-        self._head_cache = None
+        return int(block["number"], 16), int(block["timestamp"], 16)
 
     def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
         # Parsed here: web3's log formatters cost more than the request (indexer catch-up).

@@ -49,8 +49,43 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (``consent serve --workers`` runs a chain
+    process and HTTP workers under its supervisor), from the parent links in ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        ppid = int(text[text.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def tree_status(pid: int) -> dict[str, float]:
+    """``cpu_s`` and ``rss_mib`` summed over ``pid``'s process tree (the RSS sum counts
+    shared library pages once per process: an upper bound), and ``processes``; empty
+    if ``pid`` is gone."""
+    out: dict[str, float] = {}
+    for member in descendants(pid):
+        status = proc_status(member)
+        if not status:
+            continue
+        out["cpu_s"] = out.get("cpu_s", 0.0) + status["cpu_s"]
+        out["rss_mib"] = out.get("rss_mib", 0.0) + status["rss_mib"]
+        out["processes"] = out.get("processes", 0) + 1
+    return out
+
+
 class ResourceSampler:
-    """Samples a pid's RSS every ``interval`` seconds in a thread; CPU share over the span.
+    """Samples a process tree's memory every ``interval`` seconds in a thread; its CPU
+    share over the span (:func:`tree_status`: a lone process is a tree of one).
 
     ``with ResourceSampler(pid) as s: ...`` then ``s.summary()``.
     """
@@ -67,12 +102,12 @@ class ResourceSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            rss = proc_status(self.pid).get("rss_mib")
+            rss = tree_status(self.pid).get("rss_mib")
             if rss is not None:
                 self.samples.append(rss)
 
     def __enter__(self) -> ResourceSampler:
-        self._start = proc_status(self.pid)
+        self._start = tree_status(self.pid)
         self._t0 = time.perf_counter()
         if "rss_mib" in self._start:
             self.samples.append(self._start["rss_mib"])
@@ -83,7 +118,7 @@ class ResourceSampler:
         self._stop.set()
         self._thread.join()
         self._t1 = time.perf_counter()
-        self._end = proc_status(self.pid)
+        self._end = tree_status(self.pid)
         if "rss_mib" in self._end:
             self.samples.append(self._end["rss_mib"])
 
@@ -93,6 +128,7 @@ class ResourceSampler:
         if "cpu_s" in self._start and "cpu_s" in self._end and span > 0:
             cpu = round(100 * (self._end["cpu_s"] - self._start["cpu_s"]) / span, 1)
         return {
+            "processes": self._end.get("processes"),
             "rss_start_mib": _round(self._start.get("rss_mib")),
             "rss_end_mib": _round(self._end.get("rss_mib")),
             "rss_peak_mib": _round(max(self.samples)) if self.samples else None,
@@ -217,15 +253,17 @@ class Server:
 
 
 def start_served(
-    kind: str, chain: str, block_period: float
+    kind: str, chain: str, block_period: float, workers: int = 1
 ) -> tuple[Path, AnvilNode | None, Server]:
     """A fresh work directory, an anvil node when ``chain`` is ``"anvil"``, and ``consent
-    serve`` on that node (else on the embedded chain at ``block_period``), ready."""
+    serve --workers`` on that node (else on the embedded chain at ``block_period``),
+    ready."""
     workdir = work_dir(f"{kind}-{chain}")
     anvil = start_anvil() if chain == "anvil" else None
     extra = (
         ["--chain-url", anvil.url] if anvil is not None else ["--block-period", str(block_period)]
     )
+    extra += ["--workers", str(workers)]
     server = Server(workdir / "data", *extra).start()
     say(f"  consent serve {' '.join(extra)} ready in {server.ready_seconds:.1f} s ({workdir})")
     return workdir, anvil, server

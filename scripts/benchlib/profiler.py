@@ -49,6 +49,8 @@ class Profiler:
                     "raw",
                     "--threads",
                     "--nonblocking",
+                    # `consent serve --workers N`: the workers and the chain process too.
+                    "--subprocesses",
                     *(["--gil"] if self.gil else []),
                     *(["--idle"] if self.idle else []),
                     "--output",

@@ -217,6 +217,104 @@ def test_concurrent_funding_from_several_threads_all_lands(embedded_chain: Embed
     assert [embedded_chain.w3.eth.get_balance(a) for a in addresses] == [10**18] * 8
 
 
+def _send_together(
+    chain: EmbeddedChain, monkeypatch: pytest.MonkeyPatch, batches: list[list[bytes]]
+) -> list[list[dict] | Exception]:
+    """Each batch sent from its own thread while the first waits for the block slot: the
+    slot's wait returns once every batch is waiting (no timing involved)."""
+    chain.block_period = 60.0  # the signers' funding blocks were just mined: a slot to wait
+
+    all_queued = threading.Event()
+
+    def sleep(_seconds: float) -> None:
+        deadline = time.monotonic() + 30
+        while not all_queued.is_set() and time.monotonic() < deadline:
+            time.sleep(0.001)  # waiting for the other threads to queue, not for chain time
+
+    monkeypatch.setattr(embedded, "_sleep", sleep)
+    results: list[list[dict] | Exception] = [[] for _ in batches]
+
+    def send(i: int) -> None:
+        try:
+            results[i] = [dict(r) for r in chain.send_raw_transactions(batches[i])]
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(batches))]
+    for queued, thread in enumerate(threads, start=1):
+        thread.start()
+        while len(chain._pending) < queued:
+            time.sleep(0.001)  # each queued in turn, so the block's order is the threads'
+    all_queued.set()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_calls_waiting_for_the_same_slot_share_one_block_each_call_in_order(
+    embedded_chain: EmbeddedChain, new_signer: NewSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = new_signer(embedded_chain), new_signer(embedded_chain)
+    to = Account.create().address
+    head = embedded_chain.w3.eth.block_number
+
+    results = _send_together(
+        embedded_chain,
+        monkeypatch,
+        [
+            first.sign_many(embedded_chain, [{"to": to, "value": 1, "gas": 21_000}] * 2),
+            second.sign_many(embedded_chain, [{"to": to, "value": 1, "gas": 21_000}] * 3),
+        ],
+    )
+
+    a, b = results
+    assert isinstance(a, list) and isinstance(b, list)
+    assert {r["blockNumber"] for r in a + b} == {head + 1}
+    assert [r["transactionIndex"] for r in a] == [0, 1]
+    assert [r["transactionIndex"] for r in b] == [2, 3, 4]
+    assert embedded_chain.w3.eth.get_balance(to) == 5
+
+
+def test_a_refused_call_fails_alone_and_the_others_of_its_block_are_mined(
+    embedded_chain: EmbeddedChain, new_signer: NewSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = new_signer(embedded_chain), new_signer(embedded_chain)
+    to = Account.create().address
+    good = transfer(embedded_chain, second, to)
+    used_nonce = second.sign(embedded_chain, {"to": to, "value": 7, "gas": 21_000, "nonce": 0})
+
+    a, b = _send_together(
+        embedded_chain,
+        monkeypatch,
+        [[transfer(embedded_chain, first, to)], [good, used_nonce]],
+    )
+
+    assert isinstance(a, list) and len(a) == 1
+    assert isinstance(b, InvalidTransaction)
+    assert b.index == 1  # its place in its own call, not in the merged block
+    assert embedded_chain.w3.eth.get_balance(to) == 1  # nothing of the refused call
+
+
+def test_calls_whose_gas_overflows_one_block_take_the_next(
+    embedded_chain: EmbeddedChain, new_signer: NewSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = new_signer(embedded_chain), new_signer(embedded_chain)
+    to = Account.create().address
+    big = GAS_LIMIT * 3 // 5  # two of them do not fit one block
+
+    a, b = _send_together(
+        embedded_chain,
+        monkeypatch,
+        [
+            [first.sign(embedded_chain, {"to": to, "value": 1, "gas": big})],
+            [second.sign(embedded_chain, {"to": to, "value": 1, "gas": big})],
+        ],
+    )
+
+    assert isinstance(a, list) and isinstance(b, list)
+    assert b[0]["blockNumber"] == a[0]["blockNumber"] + 1
+
+
 def test_in_memory_chain_when_no_data_dir_is_given(new_signer: NewSigner) -> None:
     with open_chain(chain_id=31337, block_period=0) as chain:
         assert isinstance(chain, EmbeddedChain)
