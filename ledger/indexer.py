@@ -100,7 +100,7 @@ class Indexer:
         return self.start_block - 1 if number is None else int(number)
 
     def lag(self) -> int:
-        return max(0, int(self.client.chain.w3.eth.block_number) - self.last_block())
+        return max(0, self.client.chain.head_number() - self.last_block())
 
     # ------------------------------------------------------------------ work
 
@@ -108,6 +108,8 @@ class Indexer:
         """Index up to ``to_block`` (default: head); returns the last indexed block."""
         with self._lock:
             try:
+                # A fresh read, not the chain's cached head: after a reorg the cached one
+                # may name blocks the node no longer has.
                 w3 = self.client.chain.w3
                 head = int(w3.eth.block_number) if to_block is None else to_block
                 last = self.last_block()

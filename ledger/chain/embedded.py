@@ -27,6 +27,7 @@ from typing import Any, cast
 
 import rlp
 from eth.abc import (
+    AtomicDatabaseAPI,
     BlockAPI,
     BlockHeaderAPI,
     ReceiptAPI,
@@ -41,6 +42,7 @@ from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.typing import AccountDetails
 from eth.vm.forks import PragueVM
 from eth_account import Account
+from eth_bloom import BloomFilter
 from eth_keys.exceptions import BadSignature
 from eth_tester import EthereumTester
 from eth_tester.backends.pyevm.main import (
@@ -139,11 +141,13 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]
         block = self.chain.get_canonical_block_by_number(number)
         return block, block.transactions[index], index
 
-    def _block_receipts(self, block: BlockAPI) -> tuple[ReceiptAPI, ...]:
+    def block_receipts(self, block: BlockAPI) -> tuple[ReceiptAPI, ...]:
         # One-entry cache: after a batch, its N receipts are read from the same block.
-        if self._receipts is None or self._receipts[0] != block.hash:
-            self._receipts = (block.hash, block.get_receipts(self.chain.chaindb))
-        return self._receipts[1]
+        cached = self._receipts
+        if cached is None or cached[0] != block.hash:
+            cached = (block.hash, block.get_receipts(self.chain.chaindb))
+            self._receipts = cached
+        return cached[1]
 
     def call(self, transaction: Any, block_number: Any = "latest") -> Any:
         # eth-tester reduces revert data to a message; keep the bytes for the caller.
@@ -155,7 +159,7 @@ class DurablePyEVMBackend(PyEVMBackend):  # type: ignore[misc]
 
     def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
         block, transaction, index = self._locate(transaction_hash)
-        receipts = self._block_receipts(block)
+        receipts = self.block_receipts(block)
         serialized = serialize_transaction_receipt(
             block, receipts, transaction, index, False, self.chain.get_vm()
         )
@@ -264,6 +268,8 @@ class EmbeddedChain(Chain):
             db_path = Path(db_path)
             db_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock_file = _lock_directory(db_path.parent)
+        #: The chain's file, for readers in other processes (``None``: in memory).
+        self.db_path = None if db_path is None else db_path.resolve()
         try:
             self._db = SqliteDB(db_path)
             faucet_key = _load_or_create_faucet_key(None if db_path is None else db_path.parent)
@@ -315,11 +321,12 @@ class EmbeddedChain(Chain):
         # the head when a burst of blocks ran ahead of it.
         return max(int(_wall_clock()) + self._time_offset, self._head[1] + 1)
 
-    def head_and_offset(self) -> tuple[int, int, int]:
-        """Head number, head time and the time-travel offset: what a client in another
-        process needs to answer every chain-time question itself (ledger.chain.process)."""
-        number, timestamp, _ = self._head
-        return number, timestamp, self._time_offset
+    def head_state(self) -> tuple[int, int, int, bytes]:
+        """Head number, head time, the time-travel offset and the head's state root, as
+        one reading: what a client in another process needs to answer chain-time
+        questions and (with :attr:`db_path`) read state itself (ledger.chain.process)."""
+        number, timestamp, root = self._head
+        return number, timestamp, self._time_offset, bytes(root)
 
     def _block_param(self, block: int | str) -> Any:
         return block  # eth-tester takes numbers as numbers
@@ -344,15 +351,49 @@ class EmbeddedChain(Chain):
             ).state_root
         else:
             raise ValueError(f"block must be 'latest' or a number, not {block!r}")
-        return int(
-            AccountDB(self._db, root).get_storage(Address(to_canonical_address(address)), slot)
-        )
+        return storage_under(self._db, root, address, slot)
 
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
-        if not raw_txs:
-            return []
-        hashes = self._mine_block(raw_txs)
+        hashes = self.mine(raw_txs)
         return [self.w3.eth.get_transaction_receipt(HexBytes(h)) for h in hashes]
+
+    def mine(self, raw_txs: Sequence[bytes]) -> list[bytes]:
+        """:meth:`send_raw_transactions` answering the transactions' hashes only (the
+        chain process's answer: its clients ask for the receipts they want)."""
+        return self._mine_block(raw_txs) if raw_txs else []
+
+    def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
+        """Straight from py-evm's receipts, skipping blocks whose bloom rules the
+        addresses out: eth-tester's log filter converts every address of every log on
+        each call, and held the state lock while the next block waited for it."""
+        wanted = {to_canonical_address(a) for a in addresses}
+        chaindb = self._evm.chaindb
+        out: list[dict[str, Any]] = []
+        for number in range(max(start, 0), min(end, self._head[0]) + 1):
+            header = chaindb.get_canonical_block_header_by_number(BlockNumber(number))
+            bloom = BloomFilter(header.bloom)
+            if not any(address in bloom for address in wanted):
+                continue
+            block = self._evm.get_canonical_block_by_number(BlockNumber(number))
+            log_index = 0  # numbered per block, as JSON-RPC nodes do
+            for tx, receipt in zip(
+                block.transactions, self._backend.block_receipts(block), strict=True
+            ):
+                for entry in receipt.logs:
+                    if entry.address in wanted:
+                        out.append(
+                            {
+                                "address": to_checksum_address(entry.address),
+                                "topics": [t.to_bytes(32, "big") for t in entry.topics],
+                                "data": bytes(entry.data),
+                                "blockNumber": number,
+                                "blockHash": bytes(header.hash),
+                                "logIndex": log_index,
+                                "transactionHash": bytes(tx.hash),
+                            }
+                        )
+                    log_index += 1
+        return out
 
     def _send_one(self, raw_tx: bytes) -> str:
         return HexBytes(self._mine_block([raw_tx])[0]).to_0x_hex()
@@ -540,6 +581,14 @@ class EmbeddedChain(Chain):
         if self._lock_file is not None:
             os.close(self._lock_file)  # releases the flock
             self._lock_file = None
+
+
+def storage_under(db: AtomicDatabaseAPI, root: bytes, address: str, slot: int) -> int:
+    """A storage word of ``address`` in the state under ``root``. No lock: trie nodes
+    are content-addressed and never deleted, so a mined block's state stays readable
+    while the next block is built, here or in another process."""
+    account = Address(to_canonical_address(address))
+    return int(AccountDB(db, Hash32(root)).get_storage(account, slot))
 
 
 class _Submission:

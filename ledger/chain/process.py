@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, cast
 
 from hexbytes import HexBytes
@@ -33,7 +34,8 @@ from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from ledger.chain.base import Chain, HeadCache
-from ledger.chain.embedded import EmbeddedChain
+from ledger.chain.embedded import EmbeddedChain, storage_under
+from ledger.chain.sqlite_db import SqliteDB
 from ledger.codec import as_bytes, to_hex
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
@@ -70,10 +72,11 @@ class ChainServer(ThreadingHTTPServer):
         self.methods: dict[str, Callable[..., Any]] = {
             "consent_chainId": lambda: chain.chain_id,
             "consent_sendRawTransactions": lambda raws: [
-                to_hex(bytes(r["transactionHash"]))
-                for r in chain.send_raw_transactions([as_bytes(raw) for raw in raws])
+                to_hex(h) for h in chain.mine([as_bytes(raw) for raw in raws])
             ],
-            "consent_head": chain.head_and_offset,
+            "consent_getLogs": chain.get_logs,
+            "consent_head": self._head,
+            "consent_database": lambda: None if chain.db_path is None else str(chain.db_path),
             "consent_storageAt": lambda address, slot, block: str(
                 chain.storage_at(address, int(slot), block)
             ),
@@ -85,6 +88,10 @@ class ChainServer(ThreadingHTTPServer):
             "consent_fund": lambda address, wei: chain.fund(address, int(wei)),
         }
         super().__init__((host, port), _Handler)
+
+    def _head(self) -> list[Any]:
+        number, timestamp, offset, root = self.chain.head_state()
+        return [number, timestamp, offset, to_hex(root)]
 
     def _block_stamp(self, number: int) -> list[Any]:
         block_hash, timestamp = self.chain.block_stamp(int(number))
@@ -205,6 +212,12 @@ class ProcessChain(HeadCache, Chain):
         self._wire = _Wire(url, timeout)
         self.w3 = Web3(_ProcessProvider(self._wire))
         self._chain_id = int(self._call("consent_chainId"))
+        # The chain's file when this machine has it (the chain process is this service's
+        # child): state is read from it directly.
+        path = self._call("consent_database")
+        self._state_db = (
+            SqliteDB(path, read_only=True) if path is not None and Path(path).exists() else None
+        )
 
     def _call(self, method: str, *params: Any) -> Any:
         answer = self._wire.post(method, params)
@@ -230,9 +243,9 @@ class ProcessChain(HeadCache, Chain):
             self._head_moved()
         return [self.w3.eth.get_transaction_receipt(HexBytes(h)) for h in hashes]
 
-    def _read_head(self) -> tuple[int, int, int]:
-        number, timestamp, offset = self._call("consent_head")
-        return int(number), int(timestamp), int(offset)
+    def _read_head(self) -> tuple[int, int, int, int]:
+        number, timestamp, offset, root = self._call("consent_head")
+        return int(number), int(timestamp), int(offset), int(root, 16)
 
     def latest_timestamp(self) -> int:
         return self._head()[1]
@@ -240,14 +253,27 @@ class ProcessChain(HeadCache, Chain):
     def next_timestamp(self) -> int:
         # As the chain process would stamp a block now (EmbeddedChain.next_timestamp):
         # one clock on one machine, moved by the chain's time-travel offset.
-        _, timestamp, offset = self._head()
+        _, timestamp, offset, _ = self._head()
         return max(int(time.time()) + offset, timestamp + 1)
 
     def head_number(self) -> int:
         return self._head()[0]
 
     def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
+        if block == "latest" and self._state_db is not None:
+            # From the chain's own file under the head's root: no round trip to a process
+            # busy mining (the nodes are committed before the head naming them is published).
+            root = self._head()[3].to_bytes(32, "big")
+            return storage_under(self._state_db, root, address, slot)
         return int(self._call("consent_storageAt", address, str(slot), block))
+
+    def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:
+        entries = self._call("consent_getLogs", start, end, list(addresses))
+        for entry in entries:
+            entry["topics"] = [as_bytes(t) for t in entry["topics"]]
+            for key in ("data", "blockHash", "transactionHash"):
+                entry[key] = as_bytes(entry[key])
+        return cast(list[dict[str, Any]], entries)
 
     def block_stamp(self, number: int) -> tuple[bytes, int]:
         block_hash, timestamp = self._call("consent_blockStamp", number)
@@ -280,3 +306,5 @@ class ProcessChain(HeadCache, Chain):
 
     def close(self) -> None:
         """Nothing to flush: the chain process owns the chain."""
+        if self._state_db is not None:
+            self._state_db.close()

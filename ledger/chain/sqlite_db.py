@@ -23,15 +23,23 @@ _DELETED = object()
 
 
 class SqliteDB(BaseAtomicDB):
-    """``AtomicDatabaseAPI`` over one SQLite file (``None`` or ``":memory:"``: in memory)."""
+    """``AtomicDatabaseAPI`` over one SQLite file (``None`` or ``":memory:"``: in memory).
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    ``read_only``: another process's chain file, read while that process writes it (WAL
+    lets readers in other processes see each committed transaction whole)."""
+
+    def __init__(self, path: Path | str | None = None, *, read_only: bool = False) -> None:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
-            ":memory:" if path is None else str(path),
+            f"{Path(str(path)).resolve().as_uri()}?mode=ro"
+            if read_only
+            else ":memory:" if path is None else str(path),
             isolation_level=None,  # autocommit; batches issue BEGIN/COMMIT themselves
             check_same_thread=False,  # every use is under self._lock
+            uri=read_only,
         )
+        if read_only:
+            return
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(

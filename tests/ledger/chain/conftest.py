@@ -42,11 +42,12 @@ def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
     """The same tests against the embedded chain (in process, and reached as its own
     process does) and a JSON-RPC node (the module's anvil)."""
     if request.param == "process":
-        with process_chain(tmp_path / "chain.sqlite3") as backend:
-            yield backend
+        with process_chain(tmp_path / "chain.sqlite3") as served:
+            yield served
         return
+    backend: Chain
     if request.param == "embedded":
-        backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
+        backend = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:
         backend = RpcChain(request.getfixturevalue("anvil_url"))
     with backend:

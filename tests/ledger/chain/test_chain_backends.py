@@ -136,6 +136,45 @@ def test_log_indexes_count_across_the_whole_block(
     assert sorted(from_receipts) == sorted(indexes)
 
 
+def test_get_logs_agrees_with_web3_across_blocks_transactions_and_addresses(
+    chain: Chain, new_signer: NewSigner, deploy: Deploy
+) -> None:
+    """The embedded chain reads logs from py-evm's receipts itself (bloom-skipping blocks):
+    the same entries, numbered per block, as the node's ``eth_getLogs``."""
+    signer = new_signer(chain)
+    clocks = [deploy(chain, signer, "clock") for _ in range(2)]
+    start = chain.head_number() + 1
+    for _ in range(2):
+        txs = [{"to": clocks[i % 2], "gas": 100_000} for i in range(3)]
+        chain.send_raw_transactions(signer.sign_many(chain, txs))
+    chain.send_raw_transactions([transfer_to_self(chain, signer)])  # a block without logs
+    end = chain.head_number()
+
+    for addresses in ([clocks[0]], clocks):
+        ours = chain.get_logs(start, end, addresses)
+        theirs = chain.w3.eth.get_logs(
+            {"fromBlock": start, "toBlock": end, "address": addresses}  # type: ignore[typeddict-item]
+        )
+        assert [
+            (e["blockNumber"], e["logIndex"], e["address"], e["topics"], e["transactionHash"])
+            for e in ours
+        ] == [
+            (
+                int(t["blockNumber"]),
+                int(t["logIndex"]),
+                t["address"],
+                [bytes(x) for x in t["topics"]],
+                bytes(t["transactionHash"]),
+            )
+            for t in theirs
+        ]
+    assert len(chain.get_logs(start, end, clocks)) == 6
+
+
+def transfer_to_self(chain: Chain, signer: TransactionSigner) -> bytes:
+    return signer.sign(chain, {"to": signer.address, "value": 1, "gas": 21_000})
+
+
 def test_head_reads_agree_with_web3_and_follow_new_blocks(
     chain: Chain, new_signer: NewSigner
 ) -> None:
