@@ -62,14 +62,15 @@ def serve(
         ),
     ] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=1,
             envvar="CONSENT_SERVE_WORKERS",
             help="HTTP worker processes, each with its own relayer account; above 1 the"
-            " embedded chain runs in a process of its own.",
+            " embedded chain runs in a process of its own. Default: the machine's cores.",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
     """Run the API on the embedded chain (or on --chain-url).
 
@@ -85,6 +86,7 @@ def serve(
         database_url=database_url,
         public_url=public_url,
     )
+    workers = workers or os.cpu_count() or 1
     if workers > 1:
         serve_workers(settings, workers)
         return
