@@ -875,9 +875,12 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
             // upper bits are not promised clean in assembly, so they are cleared.
             delegated := iszero(eq(and(signer, 0xffffffffffffffffffffffffffffffffffffffff), resident_))
         }
-        // As {_residentIntentError}: a delegate's signature needs its power at this block.
-        if (error.length == 0 && delegated) error = _delegates.delegationError(resident_, signer, POWER_GRANT);
         if (error.length != 0) return (error, 0, 0);
+        if (delegated) {
+            // As {_residentIntentError}: a delegate's signature needs its power at this block.
+            error = _delegates.delegationError(resident_, signer, POWER_GRANT);
+            if (error.length != 0) return (error, 0, 0);
+        }
         mapping(address => Resident) storage residents = _residents;
         assembly ("memory-safe") {
             // _residents[resident_].idCommitment, its struct's first word.
