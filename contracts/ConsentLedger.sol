@@ -65,6 +65,10 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     uint8 private constant POWER_GRANT = 1;
     uint8 private constant POWER_REVOKE = 2;
     uint8 private constant POWER_COMMIT = 4;
+    /// @dev In a {grantScopedBatch}'s scope table, a scope's last word once one of its grants
+    /// is granted (the directory's checks of it passed): this bit, or'ed with its policy's
+    /// longest duration.
+    uint256 private constant _SCOPE_CHECKED = 0x10000000000000000;
 
     IConsentDirectory private immutable _directory;
     IConsentDelegates private immutable _delegates;
@@ -293,8 +297,22 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
      * Emits a {ConsentGranted} event carrying the full terms.
      */
     function grant(Grant calldata intent, bytes calldata signature) external onlyRelayer returns (uint256 consentId) {
-        bytes memory error;
-        (error, consentId, , ) = _grant(intent, signature, bytes32(0), 0, _consentCount);
+        (uint256 words, bytes32[] calldata fields) = _grantWords(intent);
+        bytes32 structHash;
+        uint256 nonce;
+        uint256 deadline;
+        assembly ("memory-safe") {
+            structHash := keccak256(words, 0x160)
+            nonce := mload(add(words, 0x120))
+            deadline := mload(add(words, 0x140))
+        }
+        (bytes memory error, address signer, uint256 nonceSlot, uint256 nonceBits) = _intentErrorAnySigner(
+            structHash,
+            signature,
+            nonce,
+            deadline
+        );
+        (error, consentId, ) = _grant(words, fields, error, signer, nonceSlot, nonceBits, 0, _consentCount);
         if (error.length != 0) _raise(error);
         _consentCount = consentId;
     }
@@ -563,32 +581,103 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
 
     /**
      * @notice Submits many {grant} intents; emits {IntentRejected} for each refused one.
-     * @dev Validates each intent before writing anything, so a refusal needs no revert;
-     * consecutive grants to the same department, fields and purpose check them once. The
-     * consent count is kept on the stack and stored once, after the last intent.
-     * Nothing on an intent's path reverts (no arithmetic that can overflow unchecked for,
-     * only the directory's non-reverting views), so one intent cannot take the batch down.
+     * @dev Each through {grant} in a self-call, as the other batches do: the layout for a
+     * signature of any form. The relayer sends {grantScopedBatch} whenever every signature
+     * of a batch has the compact form (all that it accepts do).
      */
     function grantBatch(Grant[] calldata intents, bytes[] calldata signatures) external onlyRelayer {
         _checkBatch(intents.length, signatures.length);
-        bytes32 checkedScope = bytes32(0); // no scope checked yet
-        uint64 maxDuration = 0; // the checked scope's policy limit
+        for (uint256 i = 0; i < intents.length; ++i) {
+            _tryIntent(GRANT_TYPEHASH, i, abi.encodeCall(this.grant, (intents[i], signatures[i])));
+        }
+    }
+
+    /**
+     * @notice Submits many {grant} intents in a compact layout: each grant's department,
+     * fields and purpose given once per distinct scope, its signature in EIP-2098's compact
+     * form. Grant `i` is the {Grant} of `intents[i]` with the members of
+     * `scopes[intents[i].scope]`, signed as such; it is judged, recorded and logged exactly
+     * as {grant} would, and refused alone with {IntentRejected} at index `i`.
+     * @dev Validates each grant before writing anything, so a refusal needs no revert; a
+     * scope is checked against the directory once, by its first grant to get that far. The
+     * consent count is kept on the stack and stored once, after the last grant. Nothing on
+     * a grant's path reverts (no arithmetic that can overflow unchecked for, only the
+     * directory's non-reverting views), so one grant cannot take the batch down.
+     *
+     * Malformed calldata reverts the whole batch without data, as Solidity's decoder does:
+     * a scope or grant member that is not a valid value of its type, a `fields` offset or
+     * length that leaves the calldata, and a `scope` index that names no scope of the batch
+     * (the relayer's encoding error, not a resident's intent: such a grant is nobody's
+     * {Grant}, so it cannot be refused as one).
+     */
+    function grantScopedBatch(GrantScope[] calldata scopes, ScopedGrant[] calldata intents) external onlyRelayer {
+        uint256 table = _scopeTable(scopes);
+        bytes32 domain = _domainSeparatorV4();
         uint256 count = _consentCount;
         uint256 granted = count;
+        // One grant's EIP-712 encoding, rewritten by each grant but its first word
+        // ({GRANT_TYPEHASH}): nothing else writes there, every later allocation lies past it.
+        uint256 words;
+        bytes32 typeHash = GRANT_TYPEHASH;
+        assembly ("memory-safe") {
+            words := mload(0x40)
+            mstore(0x40, add(words, 0x160))
+            mstore(words, typeHash)
+        }
         uint256 freeMemory = _freeMemory();
         for (uint256 i = 0; i < intents.length; ++i) {
-            (bytes memory error, uint256 consentId, bytes32 scope, uint64 limit) = _grant(
-                intents[i],
-                _signatureAt(signatures, i),
-                checkedScope,
-                maxDuration,
+            (uint256 entry, bytes32[] calldata fields, uint256 grant_) = _scopedGrantWords(
+                intents,
+                i,
+                table,
+                scopes.length,
+                words
+            );
+            bytes32 digest;
+            bytes32 r;
+            bytes32 vs;
+            uint256 nonce;
+            uint256 deadline;
+            uint256 scopeState;
+            assembly ("memory-safe") {
+                // MessageHashUtils.toTypedDataHash(domain, structHash), in the scratch memory
+                // past the allocation.
+                let scratch := mload(0x40)
+                mstore(scratch, hex"1901")
+                mstore(add(scratch, 0x02), domain)
+                mstore(add(scratch, 0x22), keccak256(words, 0x160))
+                digest := keccak256(scratch, 0x42)
+                r := calldataload(add(grant_, 0x100))
+                vs := calldataload(add(grant_, 0x120))
+                nonce := mload(add(words, 0x120))
+                deadline := mload(add(words, 0x140))
+                scopeState := mload(add(entry, 0xa0))
+            }
+            (bytes memory error, address signer, uint256 nonceSlot, uint256 nonceBits) = _intentErrorCompact(
+                digest,
+                r,
+                vs,
+                nonce,
+                deadline
+            );
+            uint256 consentId;
+            uint256 maxDuration;
+            (error, consentId, maxDuration) = _grant(
+                words,
+                fields,
+                error,
+                signer,
+                nonceSlot,
+                nonceBits,
+                scopeState,
                 granted
             );
             if (error.length != 0) {
                 emit IntentRejected(GRANT_TYPEHASH, i, error);
             } else {
-                checkedScope = scope;
-                maxDuration = limit;
+                assembly ("memory-safe") {
+                    mstore(add(entry, 0xa0), or(_SCOPE_CHECKED, maxDuration))
+                }
                 granted = consentId;
             }
             _resetMemory(freeMemory);
@@ -748,112 +837,136 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     /**
-     * @dev {grant} without reverting: every check first, then the writes. `checkedScope`
-     * is the department/fields/purpose key a previous grant of the batch passed with and
-     * `checkedMaxDuration` its policy's limit; the returned `scope` and `maxDuration` are
-     * this one's. `count` is the number of consents so far; the consent's id is the next,
-     * which the caller stores as the new count.
+     * @dev {grant} without reverting, after its signature's checks: the grant whose EIP-712
+     * encoding lies in memory at `words` ({_grantWords}, {_scopedGrantWords}), its `fields`
+     * in calldata; `error`, `signer`, `nonceSlot` and `nonceBits` what {_intentErrorAnySigner}
+     * (or {_intentErrorCompact}) found. Every other check first, then the writes.
+     * `scopeState` is zero for a scope (department, fields, purpose) not yet checked, else
+     * {_SCOPE_CHECKED} with its policy's longest duration; the returned `maxDuration` is the
+     * scope's, for the caller to keep. `count` is the number of consents so far; the
+     * consent's id is the next, which the caller stores as the new count.
      *
-     * The intent's members are read once, from a copy of its head in memory laid out as
-     * its EIP-712 encoding ({_grantWords}); slices of it are the scope key's input, the
-     * consent terms' digest input and the {ConsentGranted} event's data.
+     * The members are read from `words` as words (each checked there to be a valid value of
+     * its type); slices of it are the consent terms' digest input and the {ConsentGranted}
+     * event's data.
      */
     function _grant(
-        Grant calldata intent,
-        bytes calldata signature,
-        bytes32 checkedScope,
-        uint64 checkedMaxDuration,
+        uint256 words,
+        bytes32[] calldata fields,
+        bytes memory error,
+        address signer,
+        uint256 nonceSlot,
+        uint256 nonceBits,
+        uint256 scopeState,
         uint256 count
-    ) private returns (bytes memory error, uint256 consentId, bytes32 scope, uint64 maxDuration) {
-        (uint256 words, bytes32[] calldata fields) = _grantWords(intent);
-        bytes32 structHash;
+    ) private returns (bytes memory, uint256 consentId, uint256 maxDuration) {
         address resident_;
-        address department;
-        bytes32 purpose;
-        uint64 validFrom;
-        uint64 validUntil;
+        uint256 validFrom;
+        uint256 validUntil;
         bytes32 requestId;
-        uint256 nonce;
-        uint256 deadline;
+        bool delegated;
+        bool enrolled;
         assembly ("memory-safe") {
-            structHash := keccak256(words, 0x160)
-            // abi.encode(department, fieldsHash, purpose): three consecutive words.
-            scope := keccak256(add(words, 0x40), 0x60)
             resident_ := mload(add(words, 0x20))
-            department := mload(add(words, 0x40))
-            purpose := mload(add(words, 0x80))
             validFrom := mload(add(words, 0xa0))
             validUntil := mload(add(words, 0xc0))
             requestId := mload(add(words, 0x100))
-            nonce := mload(add(words, 0x120))
-            deadline := mload(add(words, 0x140))
+            // resident_ is a valid address (checked where the words were written); signer's
+            // upper bits are not promised clean in assembly, so they are cleared.
+            delegated := iszero(eq(and(signer, 0xffffffffffffffffffffffffffffffffffffffff), resident_))
         }
-        uint256 nonceSlot;
-        uint256 nonceBits;
-        address signer;
-        (error, signer, nonceSlot, nonceBits) = _residentIntentError(
-            resident_,
-            POWER_GRANT,
-            structHash,
-            signature,
-            nonce,
-            deadline
-        );
-        if (error.length != 0) return (error, 0, 0, 0);
-        if (_residents[resident_].idCommitment == bytes32(0)) {
-            return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, resident_), 0, 0, 0);
+        if (error.length != 0) return (error, 0, 0);
+        if (delegated) {
+            // As {_residentIntentError}: a delegate's signature needs its power at this block.
+            error = _delegates.delegationError(resident_, signer, POWER_GRANT);
+            if (error.length != 0) return (error, 0, 0);
         }
-        maxDuration = checkedMaxDuration;
-        if (scope != checkedScope) {
+        mapping(address => Resident) storage residents = _residents;
+        assembly ("memory-safe") {
+            // _residents[resident_].idCommitment, its struct's first word.
+            mstore(0x00, resident_)
+            mstore(0x20, residents.slot)
+            enrolled := iszero(iszero(sload(keccak256(0x00, 0x40))))
+        }
+        if (!enrolled) return (abi.encodeWithSelector(ConsentLedgerUnknownResident.selector, resident_), 0, 0);
+        maxDuration = scopeState & type(uint64).max;
+        if (scopeState == 0) {
+            address department;
+            bytes32 purpose;
+            assembly ("memory-safe") {
+                department := mload(add(words, 0x40))
+                purpose := mload(add(words, 0x80))
+            }
             error = _departmentError(department);
             if (error.length == 0) (error, maxDuration) = _directory.scopeLimit(fields, purpose);
-            if (error.length != 0) return (error, 0, 0, 0);
+            if (error.length != 0) return (error, 0, 0);
         }
         if (validFrom >= validUntil || validUntil <= block.timestamp) {
-            return (abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, validFrom, validUntil), 0, 0, 0);
+            error = abi.encodeWithSelector(ConsentLedgerInvalidWindow.selector, uint64(validFrom), uint64(validUntil));
+            return (error, 0, 0);
         }
         if (maxDuration != 0) {
-            uint64 duration;
+            uint256 duration;
             unchecked {
                 duration = validUntil - validFrom; // validFrom < validUntil here
             }
             if (duration > maxDuration) {
+                bytes32 purpose;
+                assembly ("memory-safe") {
+                    purpose := mload(add(words, 0x80))
+                }
                 error = abi.encodeWithSelector(
                     ConsentLedgerPolicyDurationTooLong.selector,
                     purpose,
-                    duration,
-                    maxDuration
+                    uint64(duration),
+                    uint64(maxDuration)
                 );
-                return (error, 0, 0, 0);
+                return (error, 0, 0);
             }
         }
         if (requestId != bytes32(0)) {
-            uint256 stored = uint256(_requests[requestId]);
-            if (stored != uint256(_parties(department, resident_))) {
-                error = stored != 0 && stored <= REQUEST_WITHDRAWN
-                    ? abi.encodeWithSelector(ConsentLedgerRequestAnswered.selector, requestId, uint8(stored))
-                    : abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, requestId);
-                return (error, 0, 0, 0);
-            }
-            uint256 expiredAt;
-            unchecked {
-                expiredAt = uint256(_requestFilings[requestId].filedAt) + REQUEST_ANSWER_WINDOW;
-            }
-            if (block.timestamp >= expiredAt) {
-                error = abi.encodeWithSelector(ConsentLedgerRequestExpired.selector, requestId, uint64(expiredAt));
-                return (error, 0, 0, 0);
-            }
+            error = _requestError(requestId, words);
+            if (error.length != 0) return (error, 0, 0);
         }
         if (count == type(uint256).max) {
-            return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0, 0);
+            return (abi.encodeWithSelector(ConsentLedgerConsentIdsExhausted.selector), 0, 0);
         }
         _spendNonce(nonceSlot, nonceBits);
-        if (signer != resident_) emit DelegateSigned(resident_, signer, GRANT_TYPEHASH);
+        if (delegated) emit DelegateSigned(resident_, signer, GRANT_TYPEHASH);
         if (requestId != bytes32(0)) _requests[requestId] = bytes32(uint256(REQUEST_GRANTED));
         unchecked {
             consentId = count + 1; // count is below type(uint256).max here
         }
         _recordConsent(consentId, words + 0x20, fields);
+        return (error, consentId, maxDuration);
+    }
+
+    /**
+     * @dev Why the grant at `words` cannot answer request `requestId` (non-zero), or empty:
+     * the request must be pending, from the grant's department to its resident, and filed
+     * less than {REQUEST_ANSWER_WINDOW} ago.
+     */
+    function _requestError(bytes32 requestId, uint256 words) private view returns (bytes memory) {
+        address resident_;
+        address department;
+        assembly ("memory-safe") {
+            resident_ := mload(add(words, 0x20))
+            department := mload(add(words, 0x40))
+        }
+        uint256 stored = uint256(_requests[requestId]);
+        if (stored != uint256(_parties(department, resident_))) {
+            return stored != 0 && stored <= REQUEST_WITHDRAWN
+                ? abi.encodeWithSelector(ConsentLedgerRequestAnswered.selector, requestId, uint8(stored))
+                : abi.encodeWithSelector(ConsentLedgerUnknownRequest.selector, requestId);
+        }
+        uint256 expiredAt;
+        unchecked {
+            expiredAt = uint256(_requestFilings[requestId].filedAt) + REQUEST_ANSWER_WINDOW;
+        }
+        if (block.timestamp >= expiredAt) {
+            return abi.encodeWithSelector(ConsentLedgerRequestExpired.selector, requestId, uint64(expiredAt));
+        }
+        return "";
     }
 
     /**
@@ -906,28 +1019,77 @@ contract ConsentLedger is IConsentLedger, SignedIntents {
     }
 
     /**
-     * @dev `signatures[i]` for an `i` below `signatures.length` (the batch checked it), with
-     * the checks Solidity's decoder makes of a `bytes` element's offset and length: one
-     * that leaves the calldata reverts without data.
+     * @dev A {grantScopedBatch}'s scopes in fresh memory, six words each: the department,
+     * the hash of the fields' values (as EIP-712 encodes `bytes32[]`), the purpose, the
+     * calldata offset and length of the fields, and the scope's state for {_grant} (zero:
+     * not checked yet). Each scope's members are decoded with Solidity's checks, once.
+     */
+    function _scopeTable(GrantScope[] calldata scopes) private pure returns (uint256 table) {
+        assembly ("memory-safe") {
+            table := mload(0x40)
+            mstore(0x40, add(table, mul(scopes.length, 0xc0)))
+        }
+        for (uint256 j = 0; j < scopes.length; ++j) {
+            GrantScope calldata scope = scopes[j];
+            address department = scope.department;
+            bytes32[] calldata fields = scope.fields;
+            bytes32 purpose = scope.purpose;
+            assembly ("memory-safe") {
+                let entry := add(table, mul(j, 0xc0))
+                // The values, hashed in the scratch memory past the allocation.
+                let scratch := mload(0x40)
+                let size := shl(5, fields.length)
+                calldatacopy(scratch, fields.offset, size)
+                mstore(entry, and(department, 0xffffffffffffffffffffffffffffffffffffffff))
+                mstore(add(entry, 0x20), keccak256(scratch, size))
+                mstore(add(entry, 0x40), purpose)
+                mstore(add(entry, 0x60), fields.offset)
+                mstore(add(entry, 0x80), fields.length)
+                mstore(add(entry, 0xa0), 0)
+            }
+        }
+    }
+
+    /**
+     * @dev Grant `i` of a {grantScopedBatch} laid out as {_grantWords} lays out a {Grant} in
+     * memory at `words`, whose first word already holds {GRANT_TYPEHASH}: `resident`, its
+     * scope's department, fields hash and purpose, then `validFrom` to `deadline` copied
+     * from calldata in one go. Returns its scope's `entry` in the `table` of {_scopeTable},
+     * the scope's `fields`, and where the grant starts in calldata (`grant_`: its `r` and
+     * `vs` are 0x100 and 0x120 on). Reverts without data, as Solidity's decoder would, for a
+     * member whose word is not a valid value of its type, and for a `scope` that is not
+     * below `scopeCount`. `i` is below `intents.length`: the decoder checked that the array
+     * lies within the calldata.
      */
     // slither-disable-next-line write-after-write (`.offset` and `.length` are the two halves of one calldata slice)
-    function _signatureAt(bytes[] calldata signatures, uint256 i) private pure returns (bytes calldata signature) {
+    function _scopedGrantWords(
+        ScopedGrant[] calldata intents,
+        uint256 i,
+        uint256 table,
+        uint256 scopeCount,
+        uint256 words
+    ) private pure returns (uint256 entry, bytes32[] calldata fields, uint256 grant_) {
         assembly ("memory-safe") {
-            let relative := calldataload(add(signatures.offset, shl(5, i)))
-            if iszero(slt(relative, add(sub(calldatasize(), signatures.offset), not(30)))) {
+            grant_ := add(intents.offset, mul(i, 0x140))
+            let scope := calldataload(add(grant_, 0x20))
+            if iszero(lt(scope, scopeCount)) {
                 revert(0, 0)
             }
-            let tail := add(signatures.offset, relative)
-            let length := calldataload(tail)
-            if gt(length, 0xffffffffffffffff) {
+            entry := add(table, mul(scope, 0xc0))
+            let resident_ := calldataload(grant_)
+            mstore(add(words, 0x20), resident_)
+            // department, fields hash, purpose
+            mcopy(add(words, 0x40), entry, 0x60)
+            // validFrom, validUntil, maxUses, requestId, nonce, deadline
+            calldatacopy(add(words, 0xa0), add(grant_, 0x40), 0xc0)
+            if or(
+                or(shr(160, resident_), shr(64, mload(add(words, 0xa0)))),
+                or(shr(64, mload(add(words, 0xc0))), shr(32, mload(add(words, 0xe0))))
+            ) {
                 revert(0, 0)
             }
-            let offset := add(tail, 0x20)
-            if sgt(offset, sub(calldatasize(), length)) {
-                revert(0, 0)
-            }
-            signature.offset := offset
-            signature.length := length
+            fields.offset := mload(add(entry, 0x60))
+            fields.length := mload(add(entry, 0x80))
         }
     }
 

@@ -66,7 +66,10 @@ def decode_transaction(job: Job) -> Decoded:
     spec = None if name in ADMIN_CALLS else BY_FUNCTION.get(name)
     if spec is None:
         return Decoded(name, params)
-    intents = intents_from_call(spec.name, name, params)
+    try:
+        intents = intents_from_call(spec.name, name, params)
+    except ValueError:  # a scoped batch naming a scope it lacks: it reverted
+        return Decoded(None, {})
     if not job.recover:
         return Decoded(name, params, intents)
     return Decoded(name, params, intents, [_signer(job, intent) for intent in intents])

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledger.client import LedgerClient
-from ledger.intents import BY_FUNCTION
+from ledger.eip712 import expand_compact
+from ledger.intents import BY_FUNCTION, INTENTS
 from ledger.types import ConsentTerms, SignedIntent
 
 
@@ -29,7 +30,13 @@ def intents_of_call(
 def intents_from_call(
     intent_name: str, function: str, params: Mapping[str, Any]
 ) -> list[SignedIntent]:
-
+    """The intents of a call to ``function`` (single, batch or scoped batch) carrying
+    intents of type ``intent_name``, from its decoded ``params``: messages and 65-byte
+    signatures exactly as signed. ValueError for a scoped batch whose intent names no
+    scope of it (the contract reverts on that)."""
+    spec = INTENTS[intent_name]
+    if function == spec.scoped_batch_function:
+        return _scoped_intents(intent_name, params)
     if function.endswith("Batch"):
         messages = params["intents"]
         signatures = params["signatures"]
@@ -49,3 +56,29 @@ def intents_from_call(
             consent_terms = ConsentTerms.from_event(term)
         result.append(SignedIntent(intent_name, dict(message), bytes(signature), consent_terms))
     return result
+
+
+def _scoped_intents(intent_name: str, params: Mapping[str, Any]) -> list[SignedIntent]:
+    """A scoped batch's intents (:func:`ledger.client.scoped_args` in reverse): each
+    intent's own members with those of the scope it names, in the message's order, and
+    its compact signature expanded to the 65 bytes it was compacted from."""
+    spec = INTENTS[intent_name]
+    scopes = params["scopes"]
+    result = []
+    for position, intent in enumerate(params["intents"]):
+        index = int(intent["scope"])
+        if not 0 <= index < len(scopes):
+            raise ValueError(f"intent {position} names scope {index} of a batch with {len(scopes)}")
+        scope = scopes[index]
+        message = {
+            name: _copy(scope[name]) if name in spec.scope_fields else intent[name]
+            for name in spec.field_names
+        }
+        signature = expand_compact(bytes(intent["r"]), bytes(intent["vs"]))
+        result.append(SignedIntent(intent_name, message, signature))
+    return result
+
+
+def _copy(value: Any) -> Any:
+    """A scope's value for one message (its lists are each message's own)."""
+    return list(value) if isinstance(value, list) else value

@@ -12,6 +12,7 @@ in :mod:`ledger.intents`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from ledger.artifacts import load_artifact
 from ledger.chain import Chain, TransactionSigner
 from ledger.codec import checksum, to_hex
 from ledger.deployment import Deployment
-from ledger.eip712 import recover
+from ledger.eip712 import compact_signature, recover
 from ledger.errors import ExecutionReverted, LedgerError, MalformedIntent, TransactionFailed
 from ledger.intents import INTENTS, intent_digest
 from ledger.revert import decode_revert
@@ -59,14 +60,62 @@ _BATCH_BASE_GAS = 80_000
 
 
 def batch_calldata(name: str, batch: Sequence[SignedIntent]) -> bytes:
-    """The calldata of ``<function>Batch`` for intents of type ``name``: eth_abi
-    directly, since web3's per-value normalisers cost more than the EVM for big batches."""
+    """The calldata of one batch of intents of type ``name``: its scoped batch function
+    when it has one and every signature has EIP-2098's compact form (:func:`scoped_args`),
+    else ``<function>Batch``. eth_abi directly, since web3's per-value normalisers cost
+    more than the EVM for big batches."""
     spec = INTENTS[name]
-    args: list[Any] = [[i.as_abi() for i in batch], [i.signature for i in batch]]
+    args = scoped_args(name, batch)
+    if args is not None:
+        selector, types = function_codec(spec.contract, spec.scoped_batch_function)
+        return selector + abi_encode(types, args)
+    args = [[i.as_abi() for i in batch], [i.signature for i in batch]]
     if spec.with_terms:
         args.append([i.terms_abi() for i in batch])
     selector, types = function_codec(spec.contract, spec.batch_function)
     return selector + abi_encode(types, args)
+
+
+def scoped_args(name: str, batch: Sequence[SignedIntent]) -> list[Any] | None:
+    """The arguments ``(scopes, intents)`` of the scoped batch function of ``name``
+    (:attr:`ledger.intents.IntentType.scoped_batch_function`), or ``None`` when it has
+    none or a signature lacks the compact form (:func:`ledger.eip712.compact_signature`:
+    only one the relayer would refuse anyway). Scopes (the members
+    :attr:`~ledger.intents.IntentType.scope_fields` names) in the order of their first
+    intent; each intent's members as the contract's struct names them, ``scope`` its
+    scope's index, ``r`` and ``vs`` its signature."""
+    spec = INTENTS[name]
+    if not spec.scoped_batch_function:
+        return None
+    compacts = [compact_signature(bytes(i.signature)) for i in batch]
+    members = scoped_members(spec.contract, spec.scoped_batch_function)
+    scopes: list[tuple[Any, ...]] = []
+    index_of: dict[tuple[Any, ...], int] = {}
+    intents: list[tuple[Any, ...]] = []
+    for intent, compact in zip(batch, compacts, strict=True):
+        if compact is None:
+            return None
+        values = dict(zip(spec.field_names, intent.as_abi(), strict=True))
+        scope = tuple(values[f] for f in spec.scope_fields)
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in scope)
+        if key not in index_of:
+            index_of[key] = len(scopes)
+            scopes.append(scope)
+        own = {**values, "scope": index_of[key], "r": compact[0], "vs": compact[1]}
+        intents.append(tuple(own[m] for m in members))
+    return [scopes, intents]
+
+
+@functools.cache
+def scoped_members(contract: str, function: str) -> tuple[str, ...]:
+    """The member names of a scoped batch function's per-intent struct, in order."""
+    (entry,) = (
+        item
+        for item in load_artifact(contract).abi
+        if item["type"] == "function" and item["name"] == function
+    )
+    _scopes, intents = entry["inputs"]
+    return tuple(c["name"] for c in intents["components"])
 
 
 class LedgerClient:

@@ -235,6 +235,26 @@ def check_signature_form(signature: bytes) -> None:
         raise problem[0]
 
 
+def compact_signature(signature: bytes) -> tuple[bytes, bytes] | None:
+    """EIP-2098's compact form ``(r, vs)`` of a 65-byte signature (``vs``: ``s`` with
+    ``v - 27`` in its top bit), or ``None`` for one the form cannot carry exactly: not 65
+    bytes, ``v`` neither 27 nor 28, or ``s`` with its top bit set. Every signature
+    :func:`signature_problem` passes has the form; one it refuses for a high ``s`` below
+    2^255 has it too (the contract refuses that one as it would the 65 bytes).
+    :func:`expand_compact` gives the 65 bytes back."""
+    if len(signature) != SIGNATURE_LENGTH or signature[64] not in (27, 28):
+        return None
+    if signature[32] & 0x80:
+        return None
+    vs = bytes([signature[32] | (signature[64] - 27) << 7]) + signature[33:64]
+    return bytes(signature[:32]), vs
+
+
+def expand_compact(r: bytes, vs: bytes) -> bytes:
+    """The 65-byte ``r || s || v`` of a compact ``(r, vs)`` (:func:`compact_signature`)."""
+    return bytes(r) + bytes([vs[0] & 0x7F]) + bytes(vs[1:]) + bytes([27 + (vs[0] >> 7)])
+
+
 def recover(digest: bytes, signature: bytes) -> str:
     """The checksummed address that signed ``digest``, by OpenZeppelin's rules: the
     contract's error for a malformed signature or one that recovers to no key."""

@@ -2,13 +2,13 @@
 
 Each :class:`IntentType` names its EIP-712 type and fields, the message field whose
 address must sign it (or none: whoever holds :attr:`~IntentType.role` signs), the
-role its signer needs, the contract that verifies it, its single and batch functions,
-the events its success logs and the gas it is budgeted. Wallets sign with these
-definitions, the relayer routes and checks with them, the audit decodes calldata and
-checks signers with them, the API publishes them at ``GET /eip712`` and the benchmarks
-encode with them; a test holds every contract's ``*_TYPEHASH`` to :func:`encode_type`,
-so a type changed here and not in Solidity (or the reverse) fails loudly instead of
-producing signatures that recover to a stranger.
+role its signer needs, the contract that verifies it, its single and batch functions
+(and a grant's compact batch), the events its success logs and the gas it is budgeted.
+Wallets sign with these definitions, the relayer routes and checks with them, the audit
+decodes calldata and checks signers with them, the API publishes them at ``GET /eip712``
+and the benchmarks encode with them; a test holds every contract's ``*_TYPEHASH`` to
+:func:`encode_type`, so a type changed here and not in Solidity (or the reverse) fails
+loudly instead of producing signatures that recover to a stranger.
 
 Adding an intent: its Solidity, one record below, its router and its wallet helper.
 """
@@ -81,6 +81,14 @@ class IntentType:
     #: A role whose holders may sign it instead of the named signer (a registrar appoints
     #: a guardian): ``""`` for none.
     co_signer_role: str = ""
+    #: A second batch function in a compact layout (``""``: none): the members that
+    #: :attr:`scope_fields` name given once per distinct scope of the batch, each intent
+    #: naming its scope by index, and signatures in EIP-2098's compact form. The relayer
+    #: sends it for every batch whose signatures all have that form
+    #: (:func:`ledger.client.batch_calldata`), :attr:`batch_function` otherwise.
+    scoped_batch_function: str = ""
+    #: The members a scope of :attr:`scoped_batch_function` carries, in order.
+    scope_fields: tuple[str, ...] = ()
 
     @property
     def batch_function(self) -> str:
@@ -252,6 +260,8 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
         events=("ConsentGranted",),
         delegate_power=POWER_GRANT,
         gas=_per_field(110_000, 8_000),
+        scoped_batch_function="grantScopedBatch",
+        scope_fields=("department", "fields", "purpose"),
     ),
     IntentType(
         "DeclineRequest",
@@ -457,9 +467,12 @@ _INTENT_TYPES: tuple[IntentType, ...] = (
 #: ``GrantBundle``, ``RevokeBundle``), by EIP-712 type name.
 INTENTS: Mapping[str, IntentType] = {t.name: t for t in _INTENT_TYPES}
 
-#: The intent a contract function (single or batch) carries, by function name.
+#: The intent a contract function (single or batch, scoped or not) carries, by function name.
 BY_FUNCTION: Mapping[str, IntentType] = {
-    f: t for t in _INTENT_TYPES for f in (t.function, t.batch_function)
+    f: t
+    for t in _INTENT_TYPES
+    for f in (t.function, t.batch_function, t.scoped_batch_function)
+    if f
 }
 
 

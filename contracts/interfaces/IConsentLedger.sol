@@ -60,6 +60,31 @@ interface IConsentLedger {
         uint256 deadline;
     }
 
+    /// @dev What grants of a {grantScopedBatch} share: a {Grant}'s department, fields and
+    /// purpose, given once for every grant that names it. Not signed as such: each grant's
+    /// signature is over its whole {Grant}.
+    struct GrantScope {
+        address department;
+        bytes32[] fields;
+        bytes32 purpose;
+    }
+
+    /// @dev A {Grant} in a {grantScopedBatch}: its own members, `scope` the index of its
+    /// department, fields and purpose in the batch's scopes, and the resident's signature
+    /// in EIP-2098's compact form (`r`, and `s` with `v - 27` in the top bit of `vs`).
+    struct ScopedGrant {
+        address resident;
+        uint256 scope;
+        uint64 validFrom;
+        uint64 validUntil;
+        uint32 maxUses;
+        bytes32 requestId;
+        uint256 nonce;
+        uint256 deadline;
+        bytes32 r;
+        bytes32 vs;
+    }
+
     /// @dev Signed by the resident.
     struct Revoke {
         address resident;

@@ -9,10 +9,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
 
+from ledger.abi import function_codec
 from ledger.artifacts import load_artifact
+from ledger.calldata import intents_of_call
 from ledger.chain.embedded import EmbeddedChain
+from ledger.client import batch_calldata, scoped_args
 from ledger.contract_errors import (
     ConsentDirectoryDepartmentExists,
     ConsentDirectoryUnknownField,
@@ -29,18 +33,22 @@ from ledger.contract_errors import (
     ConsentLedgerUnknownRequest,
     ConsentLedgerUnknownResident,
     ConsentLedgerZeroDuration,
+    ECDSAInvalidSignature,
+    ECDSAInvalidSignatureLength,
     ECDSAInvalidSignatureS,
     SignedIntentExpired,
     SignedIntentNonceUsed,
     SignedIntentWrongSigner,
 )
 from ledger.deployment import _DEPLOY_GAS
-from ledger.errors import ContractError
+from ledger.eip712 import SECP256K1_N, compact_signature
+from ledger.errors import ContractError, ExecutionReverted
 from ledger.intents import INTENTS, type_hash
 from ledger.types import ConsentTerms, Outcome, SignedIntent
 from ledger.vocabulary import bytes32_to_name, role_id
 from tests.conftest import ZERO32, System, b32, build_system
 from tests.contracts.helpers import (
+    assert_consent_granted_log_is_canonical,
     commit_intent,
     high_s,
     mapping_slot,
@@ -49,6 +57,7 @@ from tests.contracts.helpers import (
     revoke_intent,
     role_intent,
     set_storage,
+    terms_digest,
     with_signature,
 )
 
@@ -200,7 +209,13 @@ def test_every_batch_entry_point_refuses_its_bad_intent_alone(system: System) ->
     assert system.client.consent_count() == 3
 
 
-def test_hundred_grants_in_one_transaction_with_every_tenth_refused(system: System) -> None:
+@pytest.mark.parametrize("layout", ["grantScopedBatch", "grantBatch"])
+def test_hundred_grants_in_one_transaction_with_every_tenth_refused(
+    system: System, layout: str
+) -> None:
+    """Either layout of a grant batch: scoped when every signature has the compact form
+    (the high ``s`` here lies below 2^255), else ``grantBatch`` (the high-``s`` twin of a
+    real signature, whose ``s`` lies above)."""
     now = system.now()
     stranger = Account.create()
     residents = system.residents
@@ -210,7 +225,10 @@ def test_hundred_grants_in_one_transaction_with_every_tenth_refused(system: Syst
 
     def malleable(i: int) -> SignedIntent:
         intent = good(i)
-        return with_signature(intent, high_s(intent.signature))
+        if layout == "grantBatch":
+            return with_signature(intent, high_s(intent.signature))
+        high = (SECP256K1_N // 2 + 1 + i).to_bytes(32, "big")
+        return with_signature(intent, intent.signature[:32] + high + intent.signature[64:])
 
     # each bad kind: the intent and a check of its decoded error
     bad_kinds: list[tuple[Callable[[int, SignedIntent], SignedIntent], type[ContractError]]] = [
@@ -259,7 +277,9 @@ def test_hundred_grants_in_one_transaction_with_every_tenth_refused(system: Syst
 
     assert len(outcomes) == 100
     assert [o.intent for o in outcomes] == intents
-    assert len({o.receipt.tx_hash for o in outcomes}) == 1
+    (tx_hash,) = {o.receipt.tx_hash for o in outcomes}
+    tx = system.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    assert system.client.decode_call(tx["to"], bytes(tx["input"]))[0] == layout
     granted = [o for i, o in enumerate(outcomes) if i not in expected_errors]
     assert all(o.ok for o in granted)
     assert [o.unwrap().args["consentId"] for o in granted] == list(range(1, 91))
@@ -353,9 +373,10 @@ def test_a_grant_when_consent_ids_run_out_is_refused_alone(system: System) -> No
 
 
 def test_submission_beyond_the_block_gas_is_split_across_blocks_in_order() -> None:
-    # A small block gas limit (room for the deployment's four transactions in one block): a
-    # round fills 80% of a block, 100 grants reserving 126k gas each, so 300 need 3 blocks.
-    limit = 2 * _DEPLOY_GAS
+    # A small block gas limit (room for the deployment's four transactions in one block,
+    # whose gas limits add up to a little over 16M): a round fills 80% of a block, 107
+    # grants reserving 126k gas each, so 321 need 3 blocks.
+    limit = 2 * _DEPLOY_GAS + 1_000_000
     with EmbeddedChain(None, block_period=0, gas_limit=limit) as chain:
         system = build_system(chain)
         head = chain.head_number()
@@ -382,9 +403,11 @@ def test_decode_call_reads_a_batch_as_web3_does(system: System) -> None:
     name, params = system.client.decode_call(tx["to"], bytes(tx["input"]))
 
     function, expected = system.client.ledger.decode_function_input(tx["input"])
-    assert name == function.fn_name == "grantBatch"
+    assert name == function.fn_name == "grantScopedBatch"
     assert params == {k: _plain_value(v) for k, v in expected.items()}
     assert [m["resident"] for m in params["intents"]] == [r.address for r in system.residents]
+    assert [m["scope"] for m in params["intents"]] == [0, 0, 0]
+    assert [s["department"] for s in params["scopes"]] == [system.dept.address]
     with pytest.raises(ValueError):
         system.client.decode_call(tx["to"], b"\xde\xad\xbe\xef")
 
@@ -395,3 +418,228 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain_value(v) for v in value]
     return value
+
+
+# ---------------------------------------------------------------- the scoped layout
+
+
+def _scoped_call(system: System, tx_hash: str) -> dict[str, Any]:
+    tx = system.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    name, params = system.client.decode_call(tx["to"], bytes(tx["input"]))
+    assert name == "grantScopedBatch"
+    return params
+
+
+def test_a_scoped_batch_of_interleaved_scopes_judges_each_grant_as_alone(system: System) -> None:
+    """Three scopes interleaved (the third names a field the schema lacks): each grant is
+    recorded and logged as ``grant`` would, refused alone with the error it would revert
+    with (a compact high ``s``, a stranger's signature, a window, the scope's field), and
+    the calldata carries each scope once; the audit's decoder gives back every intent as
+    signed, 65-byte signatures included."""
+    residents = system.residents
+    a = {"department": system.departments[0], "names": ("income", "name")}
+    b = {"department": system.departments[1], "names": ("address",), "purpose": b32("EDUCATION")}
+    c = {"department": system.departments[2], "names": ("income", "zodiac")}
+    now = system.now()
+    high = SECP256K1_N // 2 + 1  # above the half order, below 2**255: the compact form holds it
+
+    def compact_high_s(intent: SignedIntent, v: int) -> SignedIntent:
+        return with_signature(intent, intent.signature[:32] + high.to_bytes(32, "big") + bytes([v]))
+
+    intents = [
+        system.grant_intent(resident=residents[0], **a),
+        system.grant_intent(resident=residents[1], **b),
+        system.grant_intent(resident=residents[2], **c),
+        compact_high_s(system.grant_intent(resident=residents[1], **a), 27),
+        system.sign("Grant", residents[2], system.grant_intent(resident=residents[0], **b).message),
+        system.grant_intent(resident=residents[1], maxUses=4, **a),
+        system.grant_intent(resident=residents[0], **c),
+        compact_high_s(system.grant_intent(resident=residents[2], **b), 28),
+        system.grant_intent(resident=residents[2], validFrom=now + 9, validUntil=now + 9, **a),
+        system.grant_intent(resident=residents[2], **b),
+    ]
+    assert all(compact_signature(i.signature) is not None for i in intents)
+
+    outcomes = system.submit(*intents)
+
+    (tx_hash,) = {o.receipt.tx_hash for o in outcomes}
+    params = _scoped_call(system, tx_hash)
+    assert [s["department"] for s in params["scopes"]] == [
+        system.departments[i].address for i in range(3)
+    ]
+    assert [g["scope"] for g in params["intents"]] == [0, 1, 2, 0, 1, 0, 2, 1, 0, 1]
+    s3 = refused(outcomes[3], ECDSAInvalidSignatureS, index=3)
+    s7 = refused(outcomes[7], ECDSAInvalidSignatureS, index=7)
+    assert s3.s == s7.s == high.to_bytes(32, "big")
+    wrong = refused(outcomes[4], SignedIntentWrongSigner, index=4)
+    assert (wrong.expected, wrong.recovered) == (residents[0].address, residents[2].address)
+    window = refused(outcomes[8], ConsentLedgerInvalidWindow, index=8)
+    assert (window.validFrom, window.validUntil) == (now + 9, now + 9)
+    for index in (2, 6):
+        assert refused(outcomes[index], ConsentDirectoryUnknownField, index=index).field == b32(
+            "zodiac"
+        )
+    granted = [0, 1, 5, 9]
+    assert [int(outcomes[i].unwrap().args["consentId"]) for i in granted] == [1, 2, 3, 4]
+    assert system.client.consent_count() == 4
+    for i in granted:
+        event, message = outcomes[i].unwrap(), intents[i].message
+        terms = ConsentTerms.from_event(event.args)
+        assert (terms.resident, terms.department, list(terms.fields), terms.purpose) == (
+            message["resident"], message["department"], message["fields"], message["purpose"],
+        )  # fmt: skip
+        assert (terms.valid_from, terms.valid_until, terms.max_uses) == (
+            message["validFrom"], message["validUntil"], message["maxUses"],
+        )  # fmt: skip
+        assert system.client.consent_state(int(event.args["consentId"])).terms_hash == (
+            terms_digest(terms)
+        )
+    for i, intent in enumerate(intents):
+        spent = system.client.is_nonce_used(
+            "Grant", str(intent.message["resident"]), intent.message["nonce"]
+        )
+        assert spent is (i in granted), i
+    assert_consent_granted_log_is_canonical(system, tx_hash)
+    tx = system.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    assert intents_of_call(system.client, tx["to"], bytes(tx["input"])) == ("Grant", intents)
+
+
+def test_a_signature_the_compact_form_cannot_carry_sends_the_batch_unscoped(
+    system: System,
+) -> None:
+    """The high-``s`` twin of a signature (its ``s`` past 2^255) has no compact form: its
+    batch goes to ``grantBatch`` whole, which refuses it with the full ``s`` and grants the
+    others; a batch of compactable signatures after it goes scoped again."""
+    good = system.grant_intent(resident=system.residents[0])
+    twin_of = system.grant_intent(resident=system.residents[1])
+    twin = with_signature(twin_of, high_s(twin_of.signature))
+    assert compact_signature(twin.signature) is None
+    short = with_signature(twin_of, twin_of.signature[:64])
+
+    outcomes = system.submit(good, twin, short)
+
+    (tx_hash,) = {o.receipt.tx_hash for o in outcomes}
+    tx = system.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    assert system.client.decode_call(tx["to"], bytes(tx["input"]))[0] == "grantBatch"
+    assert outcomes[0].ok
+    assert refused(outcomes[1], ECDSAInvalidSignatureS, index=1).s == twin.signature[32:64]
+    assert refused(outcomes[2], ECDSAInvalidSignatureLength, index=2).length == 64
+    assert intents_of_call(system.client, tx["to"], bytes(tx["input"])) == (
+        "Grant",
+        [good, twin, short],
+    )
+    (again,) = system.submit(system.grant_intent(resident=system.residents[2]))
+    assert again.ok
+    _scoped_call(system, again.receipt.tx_hash)
+
+
+def test_a_compact_signature_recovering_no_one_is_refused_invalid_signature(
+    system: System,
+) -> None:
+    intent = system.grant_intent()
+    nobody = with_signature(intent, b"\0" * 32 + intent.signature[32:])  # r = 0
+    assert compact_signature(nobody.signature) is not None
+    (outcome,) = system.submit(nobody)
+    refused(outcome, ECDSAInvalidSignature, index=0)
+    _scoped_call(system, outcome.receipt.tx_hash)
+
+
+def test_a_delegates_grant_in_a_scoped_batch_logs_delegate_signed_first(system: System) -> None:
+    resident, delegate = system.residents[0], system.residents[1]
+    appoint = system.sign(
+        "AppointDelegate",
+        resident,
+        {"resident": resident.address, "delegate": delegate.address, "powers": 1,
+         "validUntil": system.now() + 86400},
+    )  # fmt: skip
+    system.one(appoint)
+    own = system.grant_intent(resident=system.residents[2])
+    by_delegate = system.sign("Grant", delegate, system.grant_intent(resident=resident).message)
+
+    first, second = system.submit(own, by_delegate)
+
+    assert first.receipt.tx_hash == second.receipt.tx_hash
+    _scoped_call(system, first.receipt.tx_hash)
+    assert second.unwrap().args["resident"] == resident.address
+    (signed,) = second.extra_events
+    assert signed.name == "DelegateSigned"
+    assert (signed.args["resident"], signed.args["delegate"]) == (
+        resident.address,
+        delegate.address,
+    )
+    assert signed.args["intentType"] == type_hash("Grant")
+
+
+_GRANT_MEMBERS = ("resident", "scope", "validFrom", "validUntil", "maxUses", "requestId",
+                  "nonce", "deadline", "r", "vs")  # fmt: skip
+
+
+def _raw_scoped_calldata(scopes: list[dict[str, Any]], grants: list[dict[str, Any]]) -> bytes:
+    """``grantScopedBatch``'s calldata with every address and small integer as a raw word,
+    so that one out of its type's range is encodable."""
+    selector, types = function_codec("ConsentLedger", "grantScopedBatch")
+    wide = [t.replace("address", "uint256").replace("uint64", "uint256") for t in types]
+    wide = [t.replace("uint32", "uint256") for t in wide]
+
+    def raw(value: Any) -> Any:
+        return int(value, 16) if isinstance(value, str) else value
+
+    return selector + abi_encode(
+        wide,
+        [
+            [(raw(s["department"]), s["fields"], s["purpose"]) for s in scopes],
+            [tuple(raw(g[m]) for m in _GRANT_MEMBERS) for g in grants],
+        ],
+    )
+
+
+def _patch_word(data: bytes, at: int, value: int) -> bytes:
+    return data[:at] + value.to_bytes(32, "big") + data[at + 32 :]
+
+
+# Where words of a one-scope, one-grant call lie (after the selector): the head's offset of
+# `scopes` (0x40), its length and its element's offset, then the scope: department, the
+# offset of its fields, purpose.
+_SCOPE_OFFSET_AT = 4 + 0x60
+_FIELDS_OFFSET_AT = 4 + 0x80 + 0x20
+
+
+@pytest.mark.parametrize(
+    ("part", "member", "value"),
+    [
+        pytest.param("intent", "scope", 1, id="scope index past the scopes"),
+        pytest.param("intent", "scope", 2**255, id="huge scope index"),
+        pytest.param("intent", "resident", 1 << 160, id="resident beyond an address"),
+        pytest.param("intent", "validFrom", 1 << 64, id="validFrom beyond uint64"),
+        pytest.param("intent", "validUntil", 1 << 64, id="validUntil beyond uint64"),
+        pytest.param("intent", "maxUses", 1 << 32, id="maxUses beyond uint32"),
+        pytest.param("scope", "department", 1 << 160, id="department beyond an address"),
+        pytest.param("word", _SCOPE_OFFSET_AT, 2**40, id="scope offset past the calldata"),
+        pytest.param("word", _FIELDS_OFFSET_AT, 2**40, id="fields offset past the calldata"),
+    ],
+)
+def test_malformed_scoped_calldata_reverts_the_whole_batch_without_data(
+    system: System, part: str, member: Any, value: int
+) -> None:
+    """By design ``grantScopedBatch`` reverts whole, without data, on calldata Solidity's
+    decoder would refuse, and on a grant that names a scope the batch lacks: that is the
+    relayer's encoding, not a resident's intent (no ``Grant`` was signed as it stands), so
+    there is no intent to refuse. The same calldata untampered grants."""
+    intent = system.grant_intent()
+    args = scoped_args("Grant", [intent])
+    assert args is not None
+    scopes = [dict(zip(("department", "fields", "purpose"), s, strict=True)) for s in args[0]]
+    grants = [dict(zip(_GRANT_MEMBERS, g, strict=True)) for g in args[1]]
+    ledger, relayer = system.client.ledger.address, system.client.relayer.address
+    good = _raw_scoped_calldata(scopes, grants)
+    assert good == batch_calldata("Grant", [intent])
+    assert system.chain.call(ledger, good, sender=relayer) == b""
+    if part == "intent":
+        bad = _raw_scoped_calldata(scopes, [{**grants[0], member: value}])
+    elif part == "scope":
+        bad = _raw_scoped_calldata([{**scopes[0], member: value}], grants)
+    else:
+        bad = _patch_word(good, member, value)
+    with pytest.raises(ExecutionReverted) as info:
+        system.chain.call(ledger, bad, sender=relayer)
+    assert info.value.data == b""

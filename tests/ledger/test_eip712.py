@@ -290,3 +290,46 @@ def test_a_signature_of_another_digest_recovers_to_someone_else() -> None:
     assert eip712.signature_problem(signature) is None
     assert eip712.recover(digest, signature) == address
     assert eip712.recover(keccak(b"another intent"), signature) != address
+
+
+@settings(max_examples=50, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32), digest=_words)
+def test_every_signature_of_the_right_form_compacts_and_expands_back(
+    key: bytes, digest: bytes
+) -> None:
+    try:
+        signature = eip712.sign(digest, key)
+    except ValueError:  # not a valid secret key
+        return
+    compact = eip712.compact_signature(signature)
+    assert compact is not None
+    r, vs = compact
+    assert r == signature[:32] and len(vs) == 32
+    assert int.from_bytes(vs) >> 255 == signature[64] - 27
+    assert int.from_bytes(vs) & (2**255 - 1) == int.from_bytes(signature[32:64])
+    assert eip712.expand_compact(r, vs) == signature
+
+
+@pytest.mark.parametrize(
+    ("change", "compactable"),
+    [
+        (lambda sig: sig[:64], False),
+        (lambda sig: sig + b"\0", False),
+        (lambda sig: _with(sig, v=sig[64] - 27), False),
+        (lambda sig: _with(sig, v=29), False),
+        (lambda sig: _with(sig, s=2**255), False),
+        (lambda sig: _with(sig, s=eip712.SECP256K1_N // 2 + 1), True),  # refused on chain
+        (lambda sig: _with(sig, r=0), True),  # refused on chain
+    ],
+)
+def test_the_compact_form_carries_a_signature_exactly_or_not_at_all(
+    change: Any, compactable: bool
+) -> None:
+    """A signature the compact form cannot carry byte for byte is not compacted (the
+    relayer sends its batch in the 65-byte layout); one it carries comes back the same."""
+    _, signature, _ = _signed()
+    bad = change(signature)
+    compact = eip712.compact_signature(bad)
+    assert (compact is not None) is compactable
+    if compact is not None:
+        assert eip712.expand_compact(*compact) == bad

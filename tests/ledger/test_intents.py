@@ -39,6 +39,31 @@ def test_each_record_names_functions_and_events_its_contract_has(spec: IntentTyp
     assert spec.role in (*ROLE_NAMES, "resident")
 
 
+@pytest.mark.parametrize(
+    "spec", [s for s in INTENTS.values() if s.scoped_batch_function], ids=lambda s: s.name
+)
+def test_a_scoped_batch_splits_each_intent_into_its_scope_and_its_own_members(
+    spec: IntentType,
+) -> None:
+    """``(scopes, intents)``: a scope carries the members :attr:`scope_fields` names, an
+    intent the others, in the message's order, then its scope's index and its compact
+    signature; with the types of the intent's own struct."""
+    functions = _abi(spec.contract, "function")
+    scoped = functions[spec.scoped_batch_function]
+    scopes, intents = scoped["inputs"]
+    assert (scopes["name"], intents["name"]) == ("scopes", "intents")
+    types = dict(spec.fields)
+    assert [(c["name"], c["type"]) for c in scopes["components"]] == [
+        (n, types[n]) for n in spec.scope_fields
+    ]
+    own = [n for n in spec.field_names if n not in spec.scope_fields]
+    members = [(c["name"], c["type"]) for c in intents["components"]]
+    assert members == [(own[0], types[own[0]]), ("scope", "uint256")] + [
+        (n, types[n]) for n in own[1:]
+    ] + [("r", "bytes32"), ("vs", "bytes32")]
+    assert BY_FUNCTION[spec.scoped_batch_function] is spec
+
+
 def test_every_function_that_takes_signatures_is_some_intents() -> None:
     for contract in ("ConsentDirectory", "ConsentLedger"):
         for name, entry in _abi(contract, "function").items():
