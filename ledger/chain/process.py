@@ -81,9 +81,7 @@ class ChainServer(ThreadingHTTPServer):
                 chain.storage_at(address, int(slot), block)
             ),
             "consent_blockStamp": self._block_stamp,
-            "consent_waitForSlot": lambda: chain.wait_for_slot(
-                lead=chain.block_period * SEND_LEAD
-            ),
+            "consent_waitForSlot": lambda: chain.wait_for_slot(lead=chain.block_period * SEND_LEAD),
             "consent_timeTravel": chain.time_travel,
             "consent_fund": lambda address, wei: chain.fund(address, int(wei)),
         }
@@ -236,9 +234,7 @@ class ProcessChain(HeadCache, Chain):
         if not raw_txs:
             return []
         try:
-            hashes = self._call(
-                "consent_sendRawTransactions", [to_hex(bytes(r)) for r in raw_txs]
-            )
+            hashes = self._call("consent_sendRawTransactions", [to_hex(bytes(r)) for r in raw_txs])
         finally:
             self._head_moved()
         return [self.w3.eth.get_transaction_receipt(HexBytes(h)) for h in hashes]

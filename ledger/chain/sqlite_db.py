@@ -30,10 +30,12 @@ class SqliteDB(BaseAtomicDB):
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False) -> None:
         self._lock = threading.RLock()
+        if read_only:
+            target = f"{Path(str(path)).resolve().as_uri()}?mode=ro"
+        else:
+            target = ":memory:" if path is None else str(path)
         self._conn = sqlite3.connect(
-            f"{Path(str(path)).resolve().as_uri()}?mode=ro"
-            if read_only
-            else ":memory:" if path is None else str(path),
+            target,
             isolation_level=None,  # autocommit; batches issue BEGIN/COMMIT themselves
             check_same_thread=False,  # every use is under self._lock
             uri=read_only,
