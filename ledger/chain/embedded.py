@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import threading
 import time
@@ -448,19 +449,22 @@ class EmbeddedChain(Chain):
         return entry.result()
 
     def _take_group(self) -> list[_Submission]:
-        """The waiting calls, oldest first, whose gas fits one block (the first always)."""
-        group: list[_Submission] = []
-        gas = 0
+        """The waiting calls, oldest first, whose gas fits one block (the first always);
+        a lone call is taken without decoding its transactions for their gas."""
         with self._pending_lock:
-            while self._pending:
-                entry = self._pending[0]
-                if group and gas + entry.gas > self._gas_limit:
-                    break
-                gas += entry.gas
+            if len(self._pending) <= 1:
+                group, self._pending = self._pending, []
+                return group
+            group = [self._pending.pop(0)]
+            gas = group[0].gas
+            while self._pending and gas + self._pending[0].gas <= self._gas_limit:
+                gas += self._pending[0].gas
                 group.append(self._pending.pop(0))
         return group
 
     def _mine_group(self, group: list[_Submission]) -> None:
+        """One block of ``group``'s transactions; a call refused by the build drops out
+        and the rest are built again (nothing of a failed build is kept)."""
         while group:
             raw_txs = [raw for entry in group for raw in entry.raw_txs]
             # The period runs from stamp to stamp: a block that takes long to execute
@@ -469,6 +473,9 @@ class EmbeddedChain(Chain):
             with self._state_lock:
                 try:
                     block = self._build_block(raw_txs)
+                    # One SQLite transaction: header, head pointer, tx index. Until it
+                    # commits the block does not exist, on disk or for readers.
+                    self._evm.persist_block(block)
                 except InvalidTransaction as exc:
                     failed, index = _locate_call(group, exc.index)
                     failed.fail(
@@ -480,14 +487,6 @@ class EmbeddedChain(Chain):
                     )
                     group.remove(failed)
                     continue
-                except BaseException as exc:
-                    for entry in group:
-                        entry.fail(exc)
-                    raise
-                # One SQLite transaction: header, head pointer, tx index. Until it commits
-                # the block does not exist, on disk or for readers.
-                try:
-                    self._evm.persist_block(block)
                 except BaseException as exc:
                     for entry in group:
                         entry.fail(exc)
@@ -599,9 +598,12 @@ class _Submission:
         self.done = threading.Event()
         self._hashes: list[bytes] = []
         self._error: BaseException | None = None
-        # A transaction's own gas limit bounds what it takes of the block; a raw
-        # transaction that does not decode counts for nothing and is refused in the build.
-        self.gas = sum(_gas_of(raw) for raw in raw_txs)
+
+    @functools.cached_property
+    def gas(self) -> int:
+        """What the call takes of a block at most: its transactions' own gas limits (a
+        raw transaction that does not decode counts for nothing; the build refuses it)."""
+        return sum(_gas_of(raw) for raw in self.raw_txs)
 
     def succeed(self, hashes: list[bytes]) -> None:
         self._hashes = hashes
