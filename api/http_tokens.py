@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from api import auth
 from api.node import Node
@@ -37,9 +37,11 @@ def revoke(node: Node, token: str) -> None:
         )
 
 
+#: Built once (every authenticated request asks it).
+_REVOKED = select(revoked_tokens.c.digest).where(revoked_tokens.c.digest == bindparam("digest"))
+
+
 def is_revoked(node: Node, token: str) -> bool:
     with node.store.connect() as c:
-        row = c.execute(
-            select(revoked_tokens.c.digest).where(revoked_tokens.c.digest == digest(token))
-        ).first()
+        row = c.execute(_REVOKED, {"digest": digest(token)}).first()
     return row is not None

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, desc, or_, select
+from sqlalchemy import Connection, RowMapping, and_, bindparam, desc, or_, select
 
 from api.deps import Actor, ensure_self_delegate_or_role
 from api.errors import NotFound
@@ -162,17 +162,18 @@ def bundles_of(c: Connection, consent_ids: Iterable[int]) -> dict[int, int]:
     return found
 
 
+#: Built once: SQLAlchemy's statement construction cost more than the query (every grant
+#: asks it). The compiled form is cached either way.
+_LATEST_VERSION = (
+    select(record_versions)
+    .where(record_versions.c.resident == bindparam("resident"))
+    .order_by(desc(record_versions.c.version))
+    .limit(1)
+)
+
+
 def latest_version(c: Connection, resident: str) -> RowMapping | None:
-    return (
-        c.execute(
-            select(record_versions)
-            .where(record_versions.c.resident == resident)
-            .order_by(desc(record_versions.c.version))
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    return c.execute(_LATEST_VERSION, {"resident": resident}).mappings().first()
 
 
 def record_version(c: Connection, resident: str, version: int | None) -> RowMapping | None:

@@ -150,12 +150,16 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     }
     if anvil_sampler is not None:
         figures["anvil_process"] = anvil_sampler.summary()
+    server_cpu = figures["server"].get("cpu_s")
+    if server_cpu is not None and ok:
+        # The whole served tree (workers, and on the embedded chain the EVM process).
+        figures["server_cpu_ms_per_grant"] = round(1000 * server_cpu / len(ok), 2)
     latency = figures["latency_2xx"]
     say(
         f"  API: {figures['grants_ok']}/{len(jobs)} granted, {figures['grants_per_s']} grants/s, "
         f"p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms, "
         f"{figures['blocks']} blocks; server CPU {figures['server']['cpu_percent_of_one_core']}% "
-        f"of one core"
+        f"of one core, {figures.get('server_cpu_ms_per_grant')} ms CPU per grant"
     )
     if profiler is not None:
         figures["profile"] = {

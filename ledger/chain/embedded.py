@@ -28,7 +28,6 @@ from typing import Any, cast
 
 import rlp
 from eth.abc import (
-    AtomicDatabaseAPI,
     BlockAPI,
     BlockHeaderAPI,
     ReceiptAPI,
@@ -36,7 +35,6 @@ from eth.abc import (
     TransactionBuilderAPI,
 )
 from eth.chains.base import MiningChain
-from eth.db.account import AccountDB
 from eth.db.chain import ChainDB
 from eth.exceptions import CanonicalHeadNotFound, Revert
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
@@ -68,6 +66,7 @@ from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 from ledger.chain.base import DEFAULT_CHAIN_ID, Chain, TransactionSigner
 from ledger.chain.gas_estimate import measured_gas
 from ledger.chain.sqlite_db import SqliteDB
+from ledger.chain.state_reader import StateReader
 from ledger.codec import to_hex
 from ledger.errors import ChainLocked, InvalidTransaction, LedgerError
 
@@ -273,6 +272,7 @@ class EmbeddedChain(Chain):
         self.db_path = None if db_path is None else db_path.resolve()
         try:
             self._db = SqliteDB(db_path)
+            self._state = StateReader(self._db)
             faucet_key = _load_or_create_faucet_key(None if db_path is None else db_path.parent)
             self._faucet = TransactionSigner(faucet_key)
             self._evm = self._open_or_create(faucet_key)
@@ -352,7 +352,7 @@ class EmbeddedChain(Chain):
             ).state_root
         else:
             raise ValueError(f"block must be 'latest' or a number, not {block!r}")
-        return storage_under(self._db, root, address, slot)
+        return self._state.storage(root, address, slot)
 
     def send_raw_transactions(self, raw_txs: Sequence[bytes]) -> list[TxReceipt]:
         hashes = self.mine(raw_txs)
@@ -580,14 +580,6 @@ class EmbeddedChain(Chain):
         if self._lock_file is not None:
             os.close(self._lock_file)  # releases the flock
             self._lock_file = None
-
-
-def storage_under(db: AtomicDatabaseAPI, root: bytes, address: str, slot: int) -> int:
-    """A storage word of ``address`` in the state under ``root``. No lock: trie nodes
-    are content-addressed and never deleted, so a mined block's state stays readable
-    while the next block is built, here or in another process."""
-    account = Address(to_canonical_address(address))
-    return int(AccountDB(db, Hash32(root)).get_storage(account, slot))
 
 
 class _Submission:

@@ -34,8 +34,9 @@ from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from ledger.chain.base import Chain, HeadCache
-from ledger.chain.embedded import EmbeddedChain, storage_under
+from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.sqlite_db import SqliteDB
+from ledger.chain.state_reader import StateReader
 from ledger.codec import as_bytes, to_hex
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
@@ -216,6 +217,7 @@ class ProcessChain(HeadCache, Chain):
         self._state_db = (
             SqliteDB(path, read_only=True) if path is not None and Path(path).exists() else None
         )
+        self._state = None if self._state_db is None else StateReader(self._state_db)
 
     def _call(self, method: str, *params: Any) -> Any:
         answer = self._wire.post(method, params)
@@ -256,11 +258,11 @@ class ProcessChain(HeadCache, Chain):
         return self._head()[0]
 
     def storage_at(self, address: str, slot: int, block: int | str = "latest") -> int:
-        if block == "latest" and self._state_db is not None:
+        if block == "latest" and self._state is not None:
             # From the chain's own file under the head's root: no round trip to a process
             # busy mining (the nodes are committed before the head naming them is published).
             root = self._head()[3].to_bytes(32, "big")
-            return storage_under(self._state_db, root, address, slot)
+            return self._state.storage(root, address, slot)
         return int(self._call("consent_storageAt", address, str(slot), block))
 
     def get_logs(self, start: int, end: int, addresses: Sequence[str]) -> list[dict[str, Any]]:

@@ -124,15 +124,17 @@ class ResourceSampler:
 
     def summary(self) -> dict[str, float | None]:
         span = self._t1 - self._t0
-        cpu = None
+        cpu = cpu_s = None
         if "cpu_s" in self._start and "cpu_s" in self._end and span > 0:
-            cpu = round(100 * (self._end["cpu_s"] - self._start["cpu_s"]) / span, 1)
+            cpu_s = self._end["cpu_s"] - self._start["cpu_s"]
+            cpu = round(100 * cpu_s / span, 1)
         return {
             "processes": self._end.get("processes"),
             "rss_start_mib": _round(self._start.get("rss_mib")),
             "rss_end_mib": _round(self._end.get("rss_mib")),
             "rss_peak_mib": _round(max(self.samples)) if self.samples else None,
             "cpu_percent_of_one_core": cpu,
+            "cpu_s": None if cpu_s is None else round(cpu_s, 2),
         }
 
 
