@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, desc, select
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, desc, select
 
 from api.tables import delegate_keys, emergency_keys
 from ledger.codec import as_bytes, dumps, to_hex
@@ -166,14 +166,23 @@ def has_wrapped_keys(c: Connection, consent_id: int, version: int) -> bool:
     return found is not None
 
 
+# What every query reads is built once, at import (construction cost more than the query).
+_NEWEST_KEYS = (
+    select(wrapped_keys)
+    .where(
+        and_(
+            wrapped_keys.c.consent_id == bindparam("consent_id"),
+            wrapped_keys.c.field.in_(bindparam("fields", expanding=True)),
+        )
+    )
+    .order_by(desc(wrapped_keys.c.version))
+)
+
+
 def newest_wrapped_keys(c: Connection, consent_id: int, fields: list[str]) -> dict[str, RowMapping]:
     """Per field of ``fields``, the consent's key of the newest version it holds one for."""
     keys: dict[str, RowMapping] = {}
-    rows = c.execute(
-        select(wrapped_keys)
-        .where(and_(wrapped_keys.c.consent_id == consent_id, wrapped_keys.c.field.in_(fields)))
-        .order_by(desc(wrapped_keys.c.version))
-    ).mappings()
+    rows = c.execute(_NEWEST_KEYS, {"consent_id": consent_id, "fields": fields}).mappings()
     for row in rows:
         keys.setdefault(row["field"], row)
     return keys
@@ -246,19 +255,46 @@ def record_envelopes(c: Connection, resident: str, version: int) -> dict[str, Fi
     }
 
 
+_ENVELOPES = select(envelopes).where(
+    and_(
+        envelopes.c.resident == bindparam("resident"),
+        envelopes.c.version.in_(bindparam("versions", expanding=True)),
+    )
+)
+
+
 def envelopes_by_version(
     c: Connection, resident: str, versions: list[int]
 ) -> dict[int, dict[str, RowMapping]]:
     """The envelope rows of the resident's record ``versions``, by version and field."""
     found: dict[int, dict[str, RowMapping]] = {v: {} for v in versions}
-    rows = c.execute(
-        select(envelopes).where(
-            and_(envelopes.c.resident == resident, envelopes.c.version.in_(versions))
-        )
-    ).mappings()
+    rows = c.execute(_ENVELOPES, {"resident": resident, "versions": versions}).mappings()
     for row in rows:
         found[int(row["version"])][row["field"]] = row
     return found
+
+
+_ATTESTED = (
+    select(attestations, attestation_records)
+    .select_from(
+        attestations.join(
+            attestation_records, attestation_records.c.attestation_id == attestations.c.id
+        )
+    )
+    .where(
+        and_(
+            attestations.c.resident == bindparam("resident"),
+            attestations.c.field.in_(bindparam("fields", expanding=True)),
+            attestations.c.version <= bindparam("version"),
+            attestations.c.expires_at > bindparam("now"),
+        )
+    )
+    .order_by(
+        desc(attestations.c.version),
+        desc(attestation_records.c.recorded_at),
+        desc(attestations.c.id),
+    )
+)
 
 
 def recorded_attestations(
@@ -267,27 +303,8 @@ def recorded_attestations(
     """The chain-recorded attestations of ``fields`` up to ``version``, unexpired at
     ``now``, newest first. An attestation outlives a rotation that kept the field's value
     and salt; the department's wallet checks each commitment against the value."""
-    joined = attestations.join(
-        attestation_records, attestation_records.c.attestation_id == attestations.c.id
-    )
-    query = (
-        select(attestations, attestation_records)
-        .select_from(joined)
-        .where(
-            and_(
-                attestations.c.resident == resident,
-                attestations.c.field.in_(fields),
-                attestations.c.version <= version,
-                attestations.c.expires_at > now,
-            )
-        )
-        .order_by(
-            desc(attestations.c.version),
-            desc(attestation_records.c.recorded_at),
-            desc(attestations.c.id),
-        )
-    )
-    return list(c.execute(query).mappings().all())
+    bound = {"resident": resident, "fields": fields, "version": version, "now": now}
+    return list(c.execute(_ATTESTED, bound).mappings().all())
 
 
 def _attestation(c: Connection, outcome: Outcome, effects: Mapping[str, Any]) -> None:

@@ -81,10 +81,13 @@ def consent_out(row: RowMapping, now: int, names: Mapping[str, str]) -> ConsentO
 MAX_STORED_ID = 2**63 - 1
 
 
+_CONSENT = select(consents).where(consents.c.consent_id == bindparam("consent_id"))
+
+
 def consent_row(c: Connection, consent_id: int) -> RowMapping | None:
     if not 0 <= consent_id <= MAX_STORED_ID:
         return None  # never granted: the chain numbers consents from 1 upwards
-    return c.execute(select(consents).where(consents.c.consent_id == consent_id)).mappings().first()
+    return c.execute(_CONSENT, {"consent_id": consent_id}).mappings().first()
 
 
 def require_consent(c: Connection, consent_id: int) -> RowMapping:
@@ -162,8 +165,9 @@ def bundles_of(c: Connection, consent_ids: Iterable[int]) -> dict[int, int]:
     return found
 
 
-#: Built once: SQLAlchemy's statement construction cost more than the query (every grant
-#: asks it). The compiled form is cached either way.
+# The statements every grant and query asks are built once, at import: SQLAlchemy's
+# statement construction cost more than the query itself (its compiled form is cached
+# either way).
 _LATEST_VERSION = (
     select(record_versions)
     .where(record_versions.c.resident == bindparam("resident"))
@@ -387,13 +391,17 @@ def consent_purposes(c: Connection, ids: set[int | None]) -> dict[int, str]:
     return {consent_id: purpose for consent_id, purpose in rows}
 
 
+_ROOTS = select(record_versions.c.version, record_versions.c.root).where(
+    and_(
+        record_versions.c.resident == bindparam("resident"),
+        record_versions.c.version.in_(bindparam("versions", expanding=True)),
+    )
+)
+
+
 def record_roots(c: Connection, resident: str, versions: list[int]) -> dict[int, str]:
     """The committed root of each of the resident's record ``versions``."""
-    rows = c.execute(
-        select(record_versions.c.version, record_versions.c.root).where(
-            and_(record_versions.c.resident == resident, record_versions.c.version.in_(versions))
-        )
-    ).all()
+    rows = c.execute(_ROOTS, {"resident": resident, "versions": versions}).all()
     return {int(version): root for version, root in rows}
 
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from web3.exceptions import TransactionNotFound
 
 from ledger.acceptance import Acceptance, sign_acceptance
@@ -58,6 +58,18 @@ from ledger.store import Store, journal
 from ledger.types import BatchTx, Outcome, SignedIntent
 
 log = logging.getLogger(__name__)
+
+# A round's journal writes, one statement each for all its entries (executemany), built
+# once: per-entry statements cost the relayer's thread more than the rows did.
+_JOURNAL_QUEUED = insert(journal).returning(journal.c.id, sort_by_parameter_order=True)
+_JOURNAL_SENT = (
+    update(journal)
+    .where(journal.c.id == bindparam("entry"))
+    .values(state="submitted", tx_hash=bindparam("sent_as"))
+)
+_JOURNAL_CLOSED = (
+    update(journal).where(journal.c.id == bindparam("entry")).values(state=bindparam("new_state"))
+)
 
 #: Where :meth:`Relayer.submit` puts the acceptances it hands out: a list set by the
 #: caller's context (the API sets one per request and adds them to its answer).
@@ -378,36 +390,37 @@ class Relayer:
 
     def _process(self, jobs: list[_Job]) -> None:
         accepted_at = int(time.time())
+        rows = [
+            {
+                "name": job.intent.name,
+                "body": dumps(job.intent.to_json()),
+                "side_effects": dumps(job.side_effects),
+                "state": "queued",
+                "created_at": accepted_at,
+                "relayer": self.client.relayer.address,
+            }
+            for job in jobs
+        ]
         try:
             with self.store.begin() as c:
-                for job in jobs:
-                    result = c.execute(
-                        journal.insert().values(
-                            name=job.intent.name,
-                            body=dumps(job.intent.to_json()),
-                            side_effects=dumps(job.side_effects),
-                            state="queued",
-                            created_at=accepted_at,
-                            relayer=self.client.relayer.address,
-                        )
-                    )
-                    assert result.inserted_primary_key is not None
-                    job.journal_id = int(result.inserted_primary_key[0])
-                    job.accepted_at = accepted_at
+                ids = c.execute(_JOURNAL_QUEUED, rows).scalars().all()
         except Exception as exc:
             raise ReadModelUnavailable(f"the relayer's journal cannot be written: {exc}") from exc
+        for job, journal_id in zip(jobs, ids, strict=True):
+            job.journal_id = int(journal_id)
+            job.accepted_at = accepted_at
 
         sent: list[_Job] = []
 
         def journal_sent(batches: list[BatchTx]) -> None:
-            with self.store.begin() as c:
-                for batch in batches:
-                    for position, index in enumerate(batch.indexes):
-                        c.execute(
-                            update(journal)
-                            .where(journal.c.id == jobs[index].journal_id)
-                            .values(state="submitted", tx_hash=f"{batch.tx_hash}:{position}")
-                        )
+            sent_as = [
+                {"entry": jobs[index].journal_id, "sent_as": f"{batch.tx_hash}:{position}"}
+                for batch in batches
+                for position, index in enumerate(batch.indexes)
+            ]
+            if sent_as:
+                with self.store.begin() as c:
+                    c.execute(_JOURNAL_SENT, sent_as)
             sent.extend(jobs[index] for batch in batches for index in batch.indexes)
 
         try:
@@ -470,11 +483,12 @@ class Relayer:
         for job, outcome in done:
             if outcome.ok and job.side_effects and self.apply is not None:
                 self.apply(c, outcome, job.side_effects)
-            c.execute(
-                update(journal)
-                .where(journal.c.id == job.journal_id)
-                .values(state="done" if outcome.ok else "rejected")
-            )
+        closed = [
+            {"entry": job.journal_id, "new_state": "done" if outcome.ok else "rejected"}
+            for job, outcome in done
+        ]
+        if closed:
+            c.execute(_JOURNAL_CLOSED, closed)
 
     # ------------------------------------------------------------------ recovery
 

@@ -17,7 +17,11 @@ started here with ``consent serve --chain-url``):
    as web3's ``transact`` does), ``send_raw_transaction`` then
    ``wait_for_transaction_receipt``, one after another, for min(n, 200) grants. On the
    embedded chain it runs twice: with the server's block period (one block per period,
-   so ~1/P grants/s by construction) and with block period 0 (the EVM's own speed).
+   so ~1/P grants/s by construction) and with block period 0 (the EVM's own speed);
+4. the raw batched ceiling on the same chain, the server stopped: the next ``--raw``
+   residents' grants through ``LedgerClient.submit`` — the relayer's own batch
+   transactions sent directly, no HTTP, as many per block as the gas allows (embedded:
+   block period 0). ``ratio_api_over_raw_batched`` is the API's share of that speed.
 
 Writes ``grants.<chain>`` in ``bench/results.json``. ``--profile`` records the server
 with py-spy during the measured phase and prints the top costs.
@@ -86,6 +90,25 @@ def naive_loop(client: LedgerClient, intents: list[SignedIntent]) -> dict[str, A
     }
 
 
+def raw_batched(client: LedgerClient, intents: list[SignedIntent]) -> dict[str, Any]:
+    """The relayer's own batch transactions, no HTTP: ``LedgerClient.submit`` (the
+    relayer's encoder, signer and outcome decoding) over all ``intents`` at once, so
+    the chain takes as many per block as its gas allows — the chain's ceiling for grants."""
+    started = time.perf_counter()
+    head = client.chain.head_number()
+    outcomes = client.submit(intents)
+    elapsed = time.perf_counter() - started
+    refused = [o for o in outcomes if not o.ok]
+    if refused:
+        raise RuntimeError(f"raw batch: {len(refused)} grants refused, e.g. {refused[0]}")
+    return {
+        "grants": len(intents),
+        "blocks": client.chain.head_number() - head,
+        "seconds": round(elapsed, 2),
+        "grants_per_s": round(len(intents) / elapsed, 1),
+    }
+
+
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"\n== grants on the {chain} chain ==")
     workdir, anvil, server = start_served("grants", chain, args.block_period, args.workers)
@@ -150,10 +173,8 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     }
     if anvil_sampler is not None:
         figures["anvil_process"] = anvil_sampler.summary()
-    server_cpu = figures["server"].get("cpu_s")
-    if server_cpu is not None and ok:
-        # The whole served tree (workers, and on the embedded chain the EVM process).
-        figures["server_cpu_ms_per_grant"] = round(1000 * server_cpu / len(ok), 2)
+    # The whole served tree (workers, and on the embedded chain the EVM process).
+    figures["server_cpu_ms_per_grant"] = sampler.cpu_ms_per(len(ok))
     latency = figures["latency_2xx"]
     say(
         f"  API: {figures['grants_ok']}/{len(jobs)} granted, {figures['grants_per_s']} grants/s, "
@@ -168,14 +189,33 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             "file": str(profiler.path),
         }
 
-    naive = [
+    # Each resident's second grant, signed in setup and unused by the API run: the first
+    # --naive for the naive loop, the next --raw for the raw batch (disjoint residents).
+    spare = [
         SignedIntent(
             "Grant",
             normalize_message("Grant", b["naive"]["message"]),
             from_hex(b["naive"]["signature"], what="signature"),
         )
-        for b in bundles[: min(args.n, args.naive)]
+        for b in bundles
     ]
+    naive = spare[: args.naive]
+    raw = spare[args.naive : args.naive + args.raw]
+    if raw:
+        client = open_ledger(workdir / "data", None if anvil is None else anvil.url, 0)
+        try:
+            figures["raw_batched"] = raw_batched(client, raw)
+        finally:
+            client.chain.close()
+        say(
+            f"  raw batched (the relayer's batch transactions, no HTTP, block period 0): "
+            f"{figures['raw_batched']['grants_per_s']} grants/s over {len(raw)} grants in "
+            f"{figures['raw_batched']['blocks']} blocks"
+        )
+        if figures["grants_per_s"]:
+            figures["ratio_api_over_raw_batched"] = round(
+                figures["grants_per_s"] / figures["raw_batched"]["grants_per_s"], 2
+            )
     if chain == "embedded":
         periodic = naive[: args.naive_periodic]
         client = open_ledger(workdir / "data", None, args.block_period)
@@ -244,6 +284,9 @@ def main() -> None:
     parser.add_argument("--setup-concurrency", type=int, default=128)
     parser.add_argument("--naive", type=int, default=200, help="naive loop: min(n, this) grants")
     parser.add_argument(
+        "--raw", type=int, default=1000, help="raw batch: the next min(n - naive, this) grants"
+    )
+    parser.add_argument(
         "--naive-periodic",
         type=int,
         default=20,
@@ -269,9 +312,11 @@ def main() -> None:
     for chain, f in summaries.items():
         latency = f["latency_2xx"]
         ratio = f.get("ratio_api_over_naive") or f.get("ratio_api_over_naive_unthrottled")
+        raw_ratio = f.get("ratio_api_over_raw_batched")
         say(
             f"  {chain:9s} {f['grants_per_s']:>8} grants/s  p50 {latency.get('p50_ms')} ms  "
-            f"p99 {latency.get('p99_ms')} ms  API/naive {ratio}"
+            f"p99 {latency.get('p99_ms')} ms  API/naive {ratio}  API/raw batched {raw_ratio}"
+            f"  server CPU {f.get('server_cpu_ms_per_grant')} ms/grant"
         )
         if "profile" in f:
             say(f"  grant path, {f['profile']['mode']}, share of server samples:")

@@ -12,7 +12,10 @@ For each chain (embedded ``consent serve --block-period P`` and/or anvil):
    are under valid consents;
 3. measured: each department is one HTTP client sending its own queries one after the
    other, all departments at once; latency is send → answer (200 or 403);
-4. check, the server stopped: the ``AccessLogged`` + ``AccessDenied`` events the ledger
+4. the raw batched ceiling, the server stopped: ``--raw`` more queries of the same mix
+   through ``LedgerClient.submit`` — the relayer's own batch transactions, no HTTP, as
+   many per block as the gas allows (embedded: block period 0);
+5. check, the server stopped: the ``AccessLogged`` + ``AccessDenied`` events the ledger
    contract logged during the run, counted on the chain itself, equal the queries
    answered, and each answer is the expected one.
 
@@ -27,9 +30,10 @@ import argparse
 import contextlib
 import json
 import random
+import time
 from typing import Any
 
-from benchlib.direct import count_events, open_ledger
+from benchlib.direct import consent_terms, count_events, open_ledger
 from benchlib.load import Job, fire_lanes, setup_fire, status_counts, throughput
 from benchlib.presign import access_item, presign, sign_bodies
 from benchlib.processes import ResourceSampler, start_served
@@ -38,8 +42,11 @@ from benchlib.results import RESULTS, latency_summary, machine_info, say, write_
 from benchlib.scenario import QUERY_FIELDS
 from benchlib.served import ServedLedger, grant_consents, grant_jobs, populate, sign_in_many
 
-from ledger.codec import to_hex
+from ledger.client import LedgerClient
+from ledger.codec import from_hex, to_hex
+from ledger.types import SignedIntent
 from ledger.vocabulary import name_to_bytes32
+from wallets.signing import normalize_message
 
 
 def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -108,7 +115,8 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         dept_key = {d.address: d.key for d in departments}
         fields = sorted(to_hex(name_to_bytes32(f)) for f in QUERY_FIELDS)
         plan: list[tuple[str, dict[str, Any], str]] = []  # (department, consent, expected)
-        for i in range(args.queries):
+        # --raw more, held back from the API run for the raw batched ceiling (below).
+        for i in range(args.queries + args.raw):
             dept = departments[i % len(departments)].address
             roll = rng.random()
             if roll < args.refused / 2 and revoked_of[dept]:
@@ -134,6 +142,8 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
             dept_nonce[dept] += 1
         bodies, presign_seconds = presign(sign_bodies, context, items)
         say(f"  pre-signed {len(bodies)} queries in {presign_seconds:.1f} s (worker processes)")
+        raw_bodies = bodies[args.queries :]
+        bodies, plan = bodies[: args.queries], plan[: args.queries]
         dept_tokens = sign_in_many(server.url, [d.identity for d in departments])
         lanes: dict[str, list[Job]] = {d.address: [] for d in departments}
         for (dept, consent, expected), body in zip(plan, bodies, strict=True):
@@ -153,10 +163,12 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         server.stop()
 
-    client = open_ledger(workdir / "data", anvil.url if anvil else None, args.block_period)
+    # Block period 0: the raw batch below is the chain's own speed.
+    client = open_ledger(workdir / "data", anvil.url if anvil else None, 0)
     try:
         head = int(client.chain.w3.eth.block_number)
         on_chain = count_events(client, ("AccessLogged", "AccessDenied"), head_before + 1, head)
+        raw = raw_batched(client, raw_bodies) if raw_bodies else None
     finally:
         client.chain.close()
         if anvil is not None:
@@ -200,8 +212,16 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         "on_chain_events": on_chain,
         "on_chain_recorded_equals_answered": recorded == len(answered),
         "server": sampler.summary(),
+        # The whole served tree (workers, and on the embedded chain the EVM process).
+        "server_cpu_ms_per_query": sampler.cpu_ms_per(len(answered)),
         "setup_s": round(population.setup_seconds, 1),
     }
+    if raw is not None:
+        figures["raw_batched"] = raw
+        if figures["answered_per_s"]:
+            figures["ratio_api_over_raw_batched"] = round(
+                figures["answered_per_s"] / raw["answered_per_s"], 2
+            )
     if isinstance(profiler, Profiler):
         figures["profile"] = {**profiler.top(), "file": str(profiler.path)}
     latency = figures["latency_answered"]
@@ -209,8 +229,44 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         f"  {len(answered)}/{len(answers)} answered ({outcomes}), {figures['answered_per_s']} "
         f"recorded accesses/s, p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms; "
         f"on chain {on_chain} -> equal to answered: {figures['on_chain_recorded_equals_answered']}"
+        f"; server CPU {figures['server_cpu_ms_per_query']} ms per query"
     )
+    if raw is not None:
+        say(
+            f"  raw batched (the relayer's batch transactions, no HTTP, block period 0): "
+            f"{raw['answered_per_s']} recorded accesses/s over {raw['queries']} queries in "
+            f"{raw['blocks']} blocks; API/raw {figures.get('ratio_api_over_raw_batched')}"
+        )
     return figures
+
+
+def raw_batched(client: LedgerClient, bodies: list[bytes]) -> dict[str, Any]:
+    """The relayer's own batch transactions, no HTTP: ``LedgerClient.submit`` (the
+    relayer's encoder, signer and outcome decoding) over all the queries at once, so the
+    chain takes as many per block as its gas allows — the chain's ceiling for accesses.
+    Each carries its consent's terms from the chain, as the API's read model gives them."""
+    parsed = [json.loads(body) for body in bodies]
+    messages = [normalize_message("Access", b["message"]) for b in parsed]
+    terms = consent_terms(client, {int(m["consentId"]) for m in messages})
+    intents = [
+        SignedIntent(
+            "Access", m, from_hex(b["signature"], what="signature"), terms[int(m["consentId"])]
+        )
+        for m, b in zip(messages, parsed, strict=True)
+    ]
+    head = client.chain.head_number()
+    started = time.perf_counter()
+    outcomes = client.submit(intents)
+    elapsed = time.perf_counter() - started
+    names = [outcome.unwrap().name for outcome in outcomes]  # raises for a rejected intent
+    return {
+        "queries": len(intents),
+        "served": names.count("AccessLogged"),
+        "refused": names.count("AccessDenied"),
+        "blocks": client.chain.head_number() - head,
+        "seconds": round(elapsed, 2),
+        "answered_per_s": round(len(intents) / elapsed, 1),
+    }
 
 
 def main() -> None:
@@ -219,6 +275,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="departments, all querying")
     parser.add_argument("--refused", type=float, default=0.1, help="share of refused queries")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument(
+        "--raw", type=int, default=1000, help="more queries for the raw batched ceiling"
+    )
     parser.add_argument("--chain", choices=("embedded", "anvil", "both"), default="both")
     parser.add_argument("--block-period", type=float, default=1.0, help="embedded chain")
     parser.add_argument(

@@ -122,6 +122,12 @@ class ResourceSampler:
         if "rss_mib" in self._end:
             self.samples.append(self._end["rss_mib"])
 
+    def cpu_ms_per(self, count: int) -> float | None:
+        """The tree's CPU milliseconds per unit of work (a grant, a query) over the span."""
+        if not count or "cpu_s" not in self._start or "cpu_s" not in self._end:
+            return None
+        return round(1000 * (self._end["cpu_s"] - self._start["cpu_s"]) / count, 2)
+
     def summary(self) -> dict[str, float | None]:
         span = self._t1 - self._t0
         cpu = cpu_s = None
