@@ -16,7 +16,6 @@ embedded. The few :class:`Chain` methods that are not reads go as ``consent_*`` 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import logging
 import threading
@@ -37,8 +36,9 @@ from ledger.chain.base import Chain, HeadCache
 from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.sqlite_db import SqliteDB
 from ledger.chain.state_reader import StateReader
+from ledger.chain.wire import Wire, jsonable
 from ledger.codec import as_bytes, to_hex
-from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
+from ledger.errors import InvalidTransaction, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,6 @@ CHAIN_FAILURE = -32000
 #: returns: time to gather, journal and sign its batch and reach the chain process while
 #: the block still waits.
 SEND_LEAD = 0.25
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return to_hex(bytes(value))
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 class ChainServer(ThreadingHTTPServer):
@@ -128,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an answer, never a dropped connection
             log.exception("chain request failed")
             answer = {"error": {"code": CHAIN_FAILURE, "message": f"{type(exc).__name__}: {exc}"}}
-        body = json.dumps({"jsonrpc": "2.0", "id": 0, **answer}, default=_jsonable).encode()
+        body = json.dumps({"jsonrpc": "2.0", "id": 0, **answer}, default=jsonable).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -154,48 +148,11 @@ def serve_chain(
         server.server_close()
 
 
-class _Wire:
-    """One keep-alive HTTP connection per calling thread to the chain process."""
-
-    def __init__(self, url: str, timeout: float) -> None:
-        if not url.startswith("http://"):
-            raise ValueError(f"the chain process is reached over http://, not {url}")
-        self.url = url
-        self._host = url.removeprefix("http://").rstrip("/")
-        self._timeout = timeout
-        self._local = threading.local()
-
-    def post(self, method: str, params: Sequence[Any]) -> dict[str, Any]:
-        body = json.dumps({"method": method, "params": list(params)}, default=_jsonable)
-        while True:
-            connection, reused = self._connection()
-            try:
-                connection.request("POST", "/", body, {"Content-Type": "application/json"})
-                response = connection.getresponse()
-                return cast(dict[str, Any], json.loads(response.read()))
-            except (OSError, http.client.HTTPException, ValueError) as exc:
-                connection.close()
-                self._local.connection = None
-                # A kept connection fails when the process it led to is gone (a restart):
-                # that process never answered, so the request goes once more, afresh.
-                if not reused or isinstance(exc, ValueError | TimeoutError):
-                    message = f"chain process at {self.url} unreachable: {exc}"
-                    raise ChainUnavailable(message) from exc
-
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            return cast(http.client.HTTPConnection, connection), True
-        connection = http.client.HTTPConnection(self._host, timeout=self._timeout)
-        self._local.connection = connection
-        return connection, False
-
-
 class _ProcessProvider(EthereumTesterProvider):
     """web3's eth-tester provider (its middleware formats requests and results) whose
     requests run in the chain process instead of on a local tester."""
 
-    def __init__(self, wire: _Wire) -> None:
+    def __init__(self, wire: Wire) -> None:
         BaseProvider.__init__(self)  # no local EthereumTester: the chain is elsewhere
         self._wire = wire
 
@@ -208,7 +165,7 @@ class ProcessChain(HeadCache, Chain):
 
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
         self.url = url
-        self._wire = _Wire(url, timeout)
+        self._wire = Wire(url, timeout, what="chain process")
         self.w3 = Web3(_ProcessProvider(self._wire))
         self._chain_id = int(self._call("consent_chainId"))
         # The chain's file when this machine has it (the chain process is this service's

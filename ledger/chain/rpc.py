@@ -14,10 +14,17 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from ledger.chain.base import Chain, HeadCache
+from ledger.chain.wire import Wire
 from ledger.codec import as_bytes, checksum
 from ledger.errors import ChainUnavailable, InvalidTransaction, LedgerError
 
 T = TypeVar("T")
+
+#: Requests safe to send twice (:class:`~ledger.chain.wire.Wire` repeats one whose kept
+#: connection failed unanswered), sent on the lean wire.
+_READS = frozenset(
+    {"eth_getStorageAt", "eth_getBlockByNumber", "eth_getLogs", "eth_call", "eth_chainId"}
+)
 
 
 class RpcChain(HeadCache, Chain):
@@ -50,6 +57,9 @@ class RpcChain(HeadCache, Chain):
         self.w3 = Web3(
             HTTPProvider(url, request_kwargs={"timeout": request_timeout}, session=session)
         )
+        # The hot reads (admission's storage words, the head, logs) go on a lean wire;
+        # behind a proxy, everything goes through requests, which knows how to reach it.
+        self._wire = None if session.proxies else Wire(url, request_timeout)
         self._chain_id = self._call(lambda: int(self.w3.eth.chain_id))
 
     @contextmanager
@@ -69,6 +79,8 @@ class RpcChain(HeadCache, Chain):
             return fn()
 
     def _request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        if self._wire is not None and method in _READS:
+            return self._wire.post(method, params)
         with self._unavailable():
             return super()._request(method, params)
 
