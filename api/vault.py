@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, desc, select
+from sqlalchemy import Connection, RowMapping, Table, and_, bindparam, delete, desc, insert, select
 
 from api.tables import delegate_keys, emergency_keys
 from ledger.codec import as_bytes, dumps, to_hex
@@ -25,17 +25,19 @@ from wallets.record import FieldEnvelope
 def apply_side_effects(c: Connection, outcome: Outcome, effects: Mapping[str, Any]) -> None:
     kind = effects.get("kind")
     if kind == "record":
-        for field, envelope in effects["fields"].items():
-            c.execute(
-                envelopes.insert().values(
-                    resident=effects["resident"],
-                    version=effects["version"],
-                    field=field,
-                    ciphertext=as_bytes(envelope["ciphertext"]),
-                    nonce=as_bytes(envelope["nonce"]),
-                    owner_wrapped_key=as_bytes(envelope["owner_wrapped_key"]),
-                )
-            )
+        rows = [
+            {
+                "resident": effects["resident"],
+                "version": effects["version"],
+                "field": field,
+                "ciphertext": as_bytes(envelope["ciphertext"]),
+                "nonce": as_bytes(envelope["nonce"]),
+                "owner_wrapped_key": as_bytes(envelope["owner_wrapped_key"]),
+            }
+            for field, envelope in effects["fields"].items()
+        ]
+        if rows:
+            c.execute(insert(envelopes), rows)
         # The new version's keys for the resident's delegates, with the commitment.
         for delegate, keys in effects.get("delegate_keys", {}).items():
             store_delegate_keys(c, effects["resident"], delegate, effects["version"], keys)
@@ -85,12 +87,18 @@ def store_wrapped_keys(
     c: Connection, consent_id: int, version: int, keys: Mapping[str, str]
 ) -> None:
     """A consent's keys of one record version, by field (0x-hex, as validated)."""
-    for field, wrapped in keys.items():
-        c.execute(
-            wrapped_keys.insert().values(
-                consent_id=consent_id, version=version, field=field, wrapped_key=as_bytes(wrapped)
-            )
-        )
+    _insert_keys(c, wrapped_keys, keys, consent_id=consent_id, version=version)
+
+
+def _insert_keys(c: Connection, table: Table, keys: Mapping[str, str], **columns: Any) -> None:
+    """One row per field of ``keys`` (0x-hex wrapped keys) with ``columns``, in one
+    statement for them all (executemany: a round of grants writes thousands)."""
+    rows = [
+        {**columns, "field": field, "wrapped_key": as_bytes(wrapped)}
+        for field, wrapped in keys.items()
+    ]
+    if rows:
+        c.execute(insert(table), rows)
 
 
 def store_delegate_keys(
@@ -107,16 +115,7 @@ def store_delegate_keys(
             )
         )
     )
-    for field, wrapped in keys.items():
-        c.execute(
-            delegate_keys.insert().values(
-                resident=resident,
-                delegate=delegate,
-                version=version,
-                field=field,
-                wrapped_key=as_bytes(wrapped),
-            )
-        )
+    _insert_keys(c, delegate_keys, keys, resident=resident, delegate=delegate, version=version)
 
 
 def drop_delegate_keys(c: Connection, resident: str, delegate: str) -> None:
@@ -193,16 +192,7 @@ def store_directive_keys(
 ) -> None:
     """The keys of one record version of ``resident``'s directive, wrapped for its
     ``department``, by field (0x-hex, as validated)."""
-    for field, wrapped in keys.items():
-        c.execute(
-            emergency_keys.insert().values(
-                resident=resident,
-                version=version,
-                field=field,
-                department=department,
-                wrapped_key=as_bytes(wrapped),
-            )
-        )
+    _insert_keys(c, emergency_keys, keys, resident=resident, version=version, department=department)
 
 
 def directive_key_versions(c: Connection, resident: str) -> dict[str, list[int]]:
