@@ -128,7 +128,12 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         jobs = grant_jobs(bundles, population.tokens)
         head_before = int(server.health()["block_number"])
         profiler = (
-            Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
+            Profiler(
+                server.pid,
+                workdir / f"profile-{chain}.txt",
+                gil=args.profile == "gil",
+                idle=args.profile == "idle",
+            )
             if args.profile
             else None
         )
@@ -294,9 +299,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile",
-        choices=("gil", "all"),
+        choices=("gil", "all", "idle"),
         help="py-spy the server during the measured phase: gil = CPU (the thread holding "
-        "the GIL), all = every active thread (shows lock waits too)",
+        "the GIL), all = every active thread (shows lock waits too), idle = every thread, "
+        "idle ones too (where a request's wall time goes)",
     )
     args = parser.parse_args()
     chains = ("embedded", "anvil") if args.chain == "both" else (args.chain,)

@@ -153,7 +153,12 @@ def run(chain: str, args: argparse.Namespace) -> dict[str, Any]:
         head_before = int(server.health()["block_number"])
         say(f"  firing {len(plan)} queries from {len(lanes)} departments at once")
         profiler = (
-            Profiler(server.pid, workdir / f"profile-{chain}.txt", gil=args.profile == "gil")
+            Profiler(
+                server.pid,
+                workdir / f"profile-{chain}.txt",
+                gil=args.profile == "gil",
+                idle=args.profile == "idle",
+            )
             if args.profile
             else contextlib.nullcontext()
         )
@@ -292,7 +297,7 @@ def main() -> None:
     parser.add_argument("--setup-concurrency", type=int, default=128)
     parser.add_argument(
         "--profile",
-        choices=("gil", "all"),
+        choices=("gil", "all", "idle"),
         help="py-spy the server while the queries run (written as queries_profiled)",
     )
     parser.add_argument("--seed", type=int, default=6)
