@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.process import ProcessChain, serve_chain
 from ledger.chain.rpc import RpcChain
 from ledger.client import LedgerClient
-from ledger.deployment import deploy
+from ledger.deployment import Deployment, deploy
 from ledger.errors import ChainUnavailable
 from ledger.types import ConsentTerms, Event, Outcome, SignedIntent
 from ledger.vocabulary import name_to_bytes32, role_id
@@ -88,6 +89,9 @@ def process_chain(path: Path) -> Iterator[ProcessChain]:
 @pytest.fixture(params=["embedded", "anvil"])
 def any_chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
     if request.param == "embedded":
+        if "system" in request.fixturenames:
+            # The test's own copy of a chain the system is already deployed on.
+            request.getfixturevalue("_embedded_system_template").copy_to(tmp_path)
         backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:
         backend = RpcChain(request.getfixturevalue("anvil_node_url"))
@@ -277,6 +281,74 @@ def build_system(chain: Chain) -> System:
     return system
 
 
+@dataclass(frozen=True)
+class _SystemTemplate:
+    """An embedded chain file on which :func:`build_system` has run, with the keys of its
+    cast: a test's copy of it is the chain and system a fresh build would give it (the
+    same blocks and state, the same actors in every copy; each copy its own file)."""
+
+    directory: Path
+    relayer_key: bytes
+    admin_key: bytes
+    registrar_key: bytes
+    issuer_key: bytes
+    department_keys: tuple[bytes, ...]
+    resident_keys: tuple[bytes, ...]
+    deployment: Deployment
+    nonce: int
+
+    FILES = ("chain.sqlite3", "faucet.key")
+
+    def copy_to(self, directory: Path) -> None:
+        for name in self.FILES:
+            shutil.copyfile(self.directory / name, directory / name)
+
+    def restore(self, chain: EmbeddedChain) -> System:
+        def account(key: bytes) -> LocalAccount:
+            return Account.from_key(key)
+
+        relayer = TransactionSigner(account(self.relayer_key))
+        system = System(
+            chain=chain,
+            client=LedgerClient(chain, self.deployment, relayer),
+            relayer=relayer,
+            admin=account(self.admin_key),
+            registrar=account(self.registrar_key),
+            issuer=account(self.issuer_key),
+            departments=[account(k) for k in self.department_keys],
+            residents=[account(k) for k in self.resident_keys],
+            _nonce=self.nonce,
+        )
+        # The template's blocks are as old as the session: one block stamped now, so the
+        # head's time is the clock's, as on a chain just built (windows are measured from it).
+        chain.time_travel(0)
+        return system
+
+
+@pytest.fixture(scope="session")
+def _embedded_system_template(tmp_path_factory: pytest.TempPathFactory) -> _SystemTemplate:
+    directory = tmp_path_factory.mktemp("system-template")
+    with EmbeddedChain(directory / "chain.sqlite3", block_period=0) as chain:
+        system = build_system(chain)
+    # Closed: the WAL is checkpointed into the one file that the copies take.
+    return _SystemTemplate(
+        directory=directory,
+        relayer_key=bytes(system.relayer.account.key),
+        admin_key=bytes(system.admin.key),
+        registrar_key=bytes(system.registrar.key),
+        issuer_key=bytes(system.issuer.key),
+        department_keys=tuple(bytes(d.key) for d in system.departments),
+        resident_keys=tuple(bytes(r.key) for r in system.residents),
+        deployment=system.client.deployment,
+        nonce=system._nonce,
+    )
+
+
 @pytest.fixture
-def system(any_chain: Chain) -> System:
+def system(request: pytest.FixtureRequest, any_chain: Chain) -> System:
+    if isinstance(any_chain, EmbeddedChain):
+        # any_chain opened a copy of the template (it does whenever ``system`` is asked for)
+        template: _SystemTemplate = request.getfixturevalue("_embedded_system_template")
+        return template.restore(any_chain)
     return build_system(any_chain)
+
