@@ -282,12 +282,11 @@ def build_system(chain: Chain) -> System:
 
 
 @dataclass(frozen=True)
-class _SystemTemplate:
-    """An embedded chain file on which :func:`build_system` has run, with the keys of its
-    cast: a test's copy of it is the chain and system a fresh build would give it (the
-    same blocks and state, the same actors in every copy; each copy its own file)."""
+class _Cast:
+    """The keys of a :func:`build_system` cast and what it left: with the chain state it
+    made (a copy of the file, or a node reverted to a snapshot), the system a fresh build
+    would give (the same blocks and state; the same actors each time)."""
 
-    directory: Path
     relayer_key: bytes
     admin_key: bytes
     registrar_key: bytes
@@ -297,13 +296,20 @@ class _SystemTemplate:
     deployment: Deployment
     nonce: int
 
-    FILES = ("chain.sqlite3", "faucet.key")
+    @classmethod
+    def of(cls, system: System) -> _Cast:
+        return cls(
+            relayer_key=bytes(system.relayer.account.key),
+            admin_key=bytes(system.admin.key),
+            registrar_key=bytes(system.registrar.key),
+            issuer_key=bytes(system.issuer.key),
+            department_keys=tuple(bytes(d.key) for d in system.departments),
+            resident_keys=tuple(bytes(r.key) for r in system.residents),
+            deployment=system.client.deployment,
+            nonce=system._nonce,
+        )
 
-    def copy_to(self, directory: Path) -> None:
-        for name in self.FILES:
-            shutil.copyfile(self.directory / name, directory / name)
-
-    def restore(self, chain: EmbeddedChain) -> System:
+    def restore(self, chain: Chain) -> System:
         def account(key: bytes) -> LocalAccount:
             return Account.from_key(key)
 
@@ -319,10 +325,25 @@ class _SystemTemplate:
             residents=[account(k) for k in self.resident_keys],
             _nonce=self.nonce,
         )
-        # The template's blocks are as old as the session: one block stamped now, so the
-        # head's time is the clock's, as on a chain just built (windows are measured from it).
+        # The cast's blocks are older than this test: one block stamped now, so the head's
+        # time is the clock's, as on a chain just built (windows are measured from it).
         chain.time_travel(0)
         return system
+
+
+@dataclass(frozen=True)
+class _SystemTemplate:
+    """An embedded chain file on which :func:`build_system` has run: each test using
+    ``system`` opens its own copy."""
+
+    directory: Path
+    cast: _Cast
+
+    FILES = ("chain.sqlite3", "faucet.key")
+
+    def copy_to(self, directory: Path) -> None:
+        for name in self.FILES:
+            shutil.copyfile(self.directory / name, directory / name)
 
 
 @pytest.fixture(scope="session")
@@ -331,17 +352,30 @@ def _embedded_system_template(tmp_path_factory: pytest.TempPathFactory) -> _Syst
     with EmbeddedChain(directory / "chain.sqlite3", block_period=0) as chain:
         system = build_system(chain)
     # Closed: the WAL is checkpointed into the one file that the copies take.
-    return _SystemTemplate(
-        directory=directory,
-        relayer_key=bytes(system.relayer.account.key),
-        admin_key=bytes(system.admin.key),
-        registrar_key=bytes(system.registrar.key),
-        issuer_key=bytes(system.issuer.key),
-        department_keys=tuple(bytes(d.key) for d in system.departments),
-        resident_keys=tuple(bytes(r.key) for r in system.residents),
-        deployment=system.client.deployment,
-        nonce=system._nonce,
-    )
+    return _SystemTemplate(directory, _Cast.of(system))
+
+
+@dataclass
+class _AnvilSnapshot:
+    """The module's anvil right after :func:`build_system`, as an ``evm_snapshot`` id
+    (anvil spends a snapshot on reverting to it: each test takes the next one)."""
+
+    cast: _Cast
+    snapshot: str
+
+    def revert(self, chain: RpcChain) -> System:
+        assert chain._rpc("evm_revert", [self.snapshot]) is True, "anvil lost the snapshot"
+        self.snapshot = chain._rpc("evm_snapshot", [])
+        return self.cast.restore(chain)
+
+
+@pytest.fixture(scope="module")
+def _anvil_system_snapshot(anvil_node_url: str) -> _AnvilSnapshot | None:
+    if os.environ.get("CONSENT_TEST_ANVIL_URL"):
+        return None  # a node of someone else's, maybe shared: never rewind it
+    with RpcChain(anvil_node_url) as chain:
+        system = build_system(chain)
+        return _AnvilSnapshot(_Cast.of(system), chain._rpc("evm_snapshot", []))
 
 
 @pytest.fixture
@@ -349,6 +383,10 @@ def system(request: pytest.FixtureRequest, any_chain: Chain) -> System:
     if isinstance(any_chain, EmbeddedChain):
         # any_chain opened a copy of the template (it does whenever ``system`` is asked for)
         template: _SystemTemplate = request.getfixturevalue("_embedded_system_template")
-        return template.restore(any_chain)
+        return template.cast.restore(any_chain)
+    if isinstance(any_chain, RpcChain):
+        snapshot: _AnvilSnapshot | None = request.getfixturevalue("_anvil_system_snapshot")
+        if snapshot is not None:
+            return snapshot.revert(any_chain)
     return build_system(any_chain)
 
