@@ -390,3 +390,10 @@ def system(request: pytest.FixtureRequest, any_chain: Chain) -> System:
             return snapshot.revert(any_chain)
     return build_system(any_chain)
 
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first (in their shuffled order), so that pytest-xdist hands them
+    out while the quick ones can still fill the other workers: last, one of them would
+    run on alone while every other worker stands idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
