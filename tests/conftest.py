@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ledger.chain.embedded import EmbeddedChain
 from ledger.chain.process import ProcessChain, serve_chain
 from ledger.chain.rpc import RpcChain
 from ledger.client import LedgerClient
-from ledger.deployment import deploy
+from ledger.deployment import Deployment, deploy
 from ledger.errors import ChainUnavailable
 from ledger.types import ConsentTerms, Event, Outcome, SignedIntent
 from ledger.vocabulary import name_to_bytes32, role_id
@@ -88,6 +89,9 @@ def process_chain(path: Path) -> Iterator[ProcessChain]:
 @pytest.fixture(params=["embedded", "anvil"])
 def any_chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
     if request.param == "embedded":
+        if "system" in request.fixturenames:
+            # The test's own copy of a chain the system is already deployed on.
+            request.getfixturevalue("_embedded_system_template").copy_to(tmp_path)
         backend: Chain = EmbeddedChain(tmp_path / "chain.sqlite3", block_period=0)
     else:
         backend = RpcChain(request.getfixturevalue("anvil_node_url"))
@@ -277,6 +281,119 @@ def build_system(chain: Chain) -> System:
     return system
 
 
+@dataclass(frozen=True)
+class _Cast:
+    """The keys of a :func:`build_system` cast and what it left: with the chain state it
+    made (a copy of the file, or a node reverted to a snapshot), the system a fresh build
+    would give (the same blocks and state; the same actors each time)."""
+
+    relayer_key: bytes
+    admin_key: bytes
+    registrar_key: bytes
+    issuer_key: bytes
+    department_keys: tuple[bytes, ...]
+    resident_keys: tuple[bytes, ...]
+    deployment: Deployment
+    nonce: int
+
+    @classmethod
+    def of(cls, system: System) -> _Cast:
+        return cls(
+            relayer_key=bytes(system.relayer.account.key),
+            admin_key=bytes(system.admin.key),
+            registrar_key=bytes(system.registrar.key),
+            issuer_key=bytes(system.issuer.key),
+            department_keys=tuple(bytes(d.key) for d in system.departments),
+            resident_keys=tuple(bytes(r.key) for r in system.residents),
+            deployment=system.client.deployment,
+            nonce=system._nonce,
+        )
+
+    def restore(self, chain: Chain) -> System:
+        def account(key: bytes) -> LocalAccount:
+            return Account.from_key(key)
+
+        relayer = TransactionSigner(account(self.relayer_key))
+        system = System(
+            chain=chain,
+            client=LedgerClient(chain, self.deployment, relayer),
+            relayer=relayer,
+            admin=account(self.admin_key),
+            registrar=account(self.registrar_key),
+            issuer=account(self.issuer_key),
+            departments=[account(k) for k in self.department_keys],
+            residents=[account(k) for k in self.resident_keys],
+            _nonce=self.nonce,
+        )
+        # The cast's blocks are older than this test: one block stamped now, so the head's
+        # time is the clock's, as on a chain just built (windows are measured from it).
+        chain.time_travel(0)
+        return system
+
+
+@dataclass(frozen=True)
+class _SystemTemplate:
+    """An embedded chain file on which :func:`build_system` has run: each test using
+    ``system`` opens its own copy."""
+
+    directory: Path
+    cast: _Cast
+
+    FILES = ("chain.sqlite3", "faucet.key")
+
+    def copy_to(self, directory: Path) -> None:
+        for name in self.FILES:
+            shutil.copyfile(self.directory / name, directory / name)
+
+
+@pytest.fixture(scope="session")
+def _embedded_system_template(tmp_path_factory: pytest.TempPathFactory) -> _SystemTemplate:
+    directory = tmp_path_factory.mktemp("system-template")
+    with EmbeddedChain(directory / "chain.sqlite3", block_period=0) as chain:
+        system = build_system(chain)
+    # Closed: the WAL is checkpointed into the one file that the copies take.
+    return _SystemTemplate(directory, _Cast.of(system))
+
+
+@dataclass
+class _AnvilSnapshot:
+    """The module's anvil right after :func:`build_system`, as an ``evm_snapshot`` id
+    (anvil spends a snapshot on reverting to it: each test takes the next one)."""
+
+    cast: _Cast
+    snapshot: str
+
+    def revert(self, chain: RpcChain) -> System:
+        assert chain._rpc("evm_revert", [self.snapshot]) is True, "anvil lost the snapshot"
+        self.snapshot = chain._rpc("evm_snapshot", [])
+        return self.cast.restore(chain)
+
+
+@pytest.fixture(scope="module")
+def _anvil_system_snapshot(anvil_node_url: str) -> _AnvilSnapshot | None:
+    if os.environ.get("CONSENT_TEST_ANVIL_URL"):
+        return None  # a node of someone else's, maybe shared: never rewind it
+    with RpcChain(anvil_node_url) as chain:
+        system = build_system(chain)
+        return _AnvilSnapshot(_Cast.of(system), chain._rpc("evm_snapshot", []))
+
+
 @pytest.fixture
-def system(any_chain: Chain) -> System:
+def system(request: pytest.FixtureRequest, any_chain: Chain) -> System:
+    if isinstance(any_chain, EmbeddedChain):
+        # any_chain opened a copy of the template (it does whenever ``system`` is asked for)
+        template: _SystemTemplate = request.getfixturevalue("_embedded_system_template")
+        return template.cast.restore(any_chain)
+    if isinstance(any_chain, RpcChain):
+        snapshot: _AnvilSnapshot | None = request.getfixturevalue("_anvil_system_snapshot")
+        if snapshot is not None:
+            return snapshot.revert(any_chain)
     return build_system(any_chain)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first (in their shuffled order), so that pytest-xdist hands them
+    out while the quick ones can still fill the other workers: last, one of them would
+    run on alone while every other worker stands idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

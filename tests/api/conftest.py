@@ -7,7 +7,10 @@ schema per test, skipped when no server answers on 127.0.0.1:5432).
 
 from __future__ import annotations
 
+import atexit
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,21 +284,58 @@ def fast_admin(data_dir: Path) -> Identity:
     return admin
 
 
-def make_world(
-    tmp_path: Path,
-    *,
-    database_url: str | None = None,
-    chain_url: str | None = None,
-    **settings_extra: Any,
+@dataclass(frozen=True)
+class _WorldTemplate:
+    """A data directory (embedded chain, SQLite store, keys) that :func:`populate` has set
+    up, closed, with its cast: a copy of it opens as the same populated world would."""
+
+    directory: Path
+    actors: dict[str, Identity]
+    records: dict[str, RecordVersion]
+    signed_in: tuple[str, ...]  # who held a token when populate finished
+
+
+#: Per process, by the settings a world was made with (the template ran populate under them).
+_world_templates: dict[str, _WorldTemplate] = {}
+_world_templates_root: list[Path] = []
+
+
+def _world_template(settings_extra: Mapping[str, Any]) -> _WorldTemplate:
+    key = repr(sorted(settings_extra.items()))
+    if key not in _world_templates:
+        if not _world_templates_root:
+            root = Path(tempfile.mkdtemp(prefix="world-templates-"))
+            atexit.register(shutil.rmtree, root, True)
+            _world_templates_root.append(root)
+        directory = _world_templates_root[0] / str(len(_world_templates))
+        for world in _fresh_world(directory, None, None, settings_extra):
+            template = _WorldTemplate(
+                directory=directory,
+                actors=dict(world.actors),
+                records=dict(world.records),
+                signed_in=tuple(
+                    role for role, who in world.actors.items() if who.address in world.tokens
+                )
+                + (("",) if world.admin.address in world.tokens else ()),
+            )
+        _world_templates[key] = template
+    return _world_templates[key]
+
+
+def _fresh_world(
+    data_dir: Path,
+    database_url: str | None,
+    chain_url: str | None,
+    settings_extra: Mapping[str, Any],
 ) -> Iterator[World]:
     settings = Settings(
-        data_dir=tmp_path,
+        data_dir=data_dir,
         block_period=0,
         database_url=database_url,
         chain_url=chain_url,
         **settings_extra,
     )
-    admin = fast_admin(tmp_path)
+    admin = fast_admin(data_dir)
     node = open_node(settings)
     node.chain.fund(admin.address, 10**20)
     try:
@@ -303,6 +343,47 @@ def make_world(
             yield populate(World(node=node, http=http, admin=admin))
     finally:
         node.close()
+
+
+def _copied_world(tmp_path: Path, settings_extra: Mapping[str, Any]) -> Iterator[World]:
+    template = _world_template(settings_extra)
+    shutil.copytree(template.directory, tmp_path, dirs_exist_ok=True)
+    settings = Settings(data_dir=tmp_path, block_period=0, **settings_extra)
+    admin = fast_admin(tmp_path)
+    node = open_node(settings)
+    try:
+        # The template's blocks are older than this test: one block stamped now, so the
+        # head's time is the clock's, as right after populate.
+        node.chain.time_travel(0)
+        with TestClient(create_app(node=node)) as http:
+            world = World(
+                node=node,
+                http=http,
+                admin=admin,
+                actors=dict(template.actors),
+                records=dict(template.records),
+            )
+            # Tokens are wall-clock bound: sign in afresh whoever populate left signed in.
+            for role in template.signed_in:
+                world.headers(world.admin if role == "" else world.actors[role])
+            yield world
+    finally:
+        node.close()
+
+
+def make_world(
+    tmp_path: Path,
+    *,
+    database_url: str | None = None,
+    chain_url: str | None = None,
+    **settings_extra: Any,
+) -> Iterator[World]:
+    """A node on a fresh chain, populated. On the embedded chain with SQLite (the default)
+    the world is a copy of one populated once per process with the same settings."""
+    if database_url is None and chain_url is None:
+        yield from _copied_world(tmp_path, settings_extra)
+    else:
+        yield from _fresh_world(tmp_path, database_url, chain_url, settings_extra)
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ledger.artifacts import CONTRACT_NAMES, load_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 EIP170_LIMIT = 24_576
 
 
+@pytest.mark.slow  # solc with viaIR: about a minute
 def test_committed_artifacts_match_a_fresh_compile() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "compile_contracts.py"), "--check"],
