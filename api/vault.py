@@ -92,7 +92,7 @@ def store_wrapped_keys(
 
 def _insert_keys(c: Connection, table: Table, keys: Mapping[str, str], **columns: Any) -> None:
     """One row per field of ``keys`` (0x-hex wrapped keys) with ``columns``, in one
-    statement for them all (executemany: a round of grants writes thousands)."""
+    statement for them all (executemany: one per grant in a round, not one per field)."""
     rows = [
         {**columns, "field": field, "wrapped_key": as_bytes(wrapped)}
         for field, wrapped in keys.items()
